@@ -1,0 +1,177 @@
+//! The typed configuration produced by the parser. Everything here is already validated and
+//! expanded; other modules never see raw INI text.
+//!
+//! Types derive `PartialEq` so that a reload can tell which programs changed.
+
+use std::path::PathBuf;
+
+use crate::logs::LogLevel;
+
+/// A whole `supervisord.conf` (with its `[include]`d files) after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Absolute path of the main config file.
+    pub path: PathBuf,
+    pub supervisord: SupervisordConfig,
+    /// `[unix_http_server]` and `[unix_http_server:name]` sections, in file order.
+    pub unix_http_servers: Vec<UnixHttpServerConfig>,
+    /// `[inet_http_server]` and `[inet_http_server:name]` sections, in file order.
+    pub inet_http_servers: Vec<InetHttpServerConfig>,
+    pub supervisorctl: CtlConfig,
+    /// Every process group, sorted by (priority, name): homogeneous groups made from one
+    /// `[program:x]`, heterogeneous `[group:x]`, event listener pools and fcgi programs.
+    pub groups: Vec<GroupConfig>,
+    /// Non-fatal problems found while parsing (replayed into the main log at startup).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupervisordConfig {
+    /// `None` for `logfile=syslog`... kept as a path otherwise (absolute).
+    pub logfile: LogFile,
+    pub logfile_maxbytes: u64,
+    pub logfile_backups: u32,
+    pub loglevel: LogLevel,
+    pub pidfile: PathBuf,
+    pub umask: u32,
+    pub nodaemon: bool,
+    pub silent: bool,
+    pub minfds: u64,
+    pub minprocs: u64,
+    pub nocleanup: bool,
+    pub childlogdir: PathBuf,
+    pub user: Option<String>,
+    pub directory: Option<PathBuf>,
+    pub strip_ansi: bool,
+    /// `[supervisord] environment=`, in the order written.
+    pub environment: Vec<(String, String)>,
+    pub identifier: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnixHttpServerConfig {
+    /// Section name as written, e.g. `unix_http_server`.
+    pub section: String,
+    /// Absolute socket path.
+    pub file: PathBuf,
+    /// Socket file mode (default 0o700).
+    pub chmod: u32,
+    /// `chown=user[:group]` resolved to ids.
+    pub chown: Option<(u32, Option<u32>)>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InetHttpServerConfig {
+    pub section: String,
+    /// Lower-cased host; empty string means all interfaces (`*` or empty in the file).
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CtlConfig {
+    /// Default `http://localhost:9001`.
+    pub serverurl: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Default `supervisor`.
+    pub prompt: String,
+    pub history_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupKind {
+    /// The implicit group of one `[program:x]` section.
+    Program,
+    /// A `[group:x]` section listing programs.
+    Heterogeneous,
+    /// An `[eventlistener:x]` pool.
+    EventListenerPool(PoolConfig),
+    /// An `[fcgi-program:x]` section (parsed; running it is not supported yet).
+    FcgiProgram { socket: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConfig {
+    pub name: String,
+    pub priority: i32,
+    pub kind: GroupKind,
+    /// Processes sorted by (priority, name).
+    pub processes: Vec<ProcessConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    /// Event type names as written (validated against the known types).
+    pub events: Vec<String>,
+    pub buffer_size: usize,
+    /// `None` = the default handler.
+    pub result_handler: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoRestart {
+    Never,
+    Unexpected,
+    Always,
+}
+
+/// One process to supervise (one per `numprocs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessConfig {
+    /// Process name after `process_name` expansion (unique within its group).
+    pub name: String,
+    /// The `[program:x]` / `[eventlistener:x]` section suffix.
+    pub program_name: String,
+    pub group_name: String,
+    pub process_num: u32,
+    /// The command line as written (expanded); split with shell rules at spawn time.
+    pub command: String,
+    pub priority: i32,
+    pub autostart: bool,
+    pub autorestart: AutoRestart,
+    pub startsecs: u64,
+    pub startretries: u32,
+    pub exitcodes: Vec<i32>,
+    /// Signal number.
+    pub stopsignal: i32,
+    pub stopwaitsecs: u64,
+    pub stopasgroup: bool,
+    pub killasgroup: bool,
+    pub user: Option<String>,
+    pub directory: Option<PathBuf>,
+    pub umask: Option<u32>,
+    /// `[supervisord] environment` merged with the program's own (program wins), in order.
+    pub environment: Vec<(String, String)>,
+    pub redirect_stderr: bool,
+    pub stdout: ChannelConfig,
+    pub stderr: ChannelConfig,
+    /// Value for SUPERVISOR_SERVER_URL; `None` = AUTO.
+    pub serverurl: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelConfig {
+    pub logfile: LogFile,
+    pub logfile_maxbytes: u64,
+    pub logfile_backups: u32,
+    pub capture_maxbytes: u64,
+    pub events_enabled: bool,
+    pub syslog: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFile {
+    /// `NONE` / `off`: discard.
+    None,
+    /// `AUTO`: a generated name under childlogdir, resolved when the process is created.
+    Auto,
+    /// `syslog` (deprecated spelling kept for compatibility).
+    Syslog,
+    /// A path (`~` expanded; may be relative to supervisord's cwd, or `/dev/stdout`).
+    Path(PathBuf),
+}

@@ -1,0 +1,19 @@
+//! # supervisor-daemon
+//!
+//! `supervisord` and (later) `supervisorctl`. The crate is split the way Supervisor's own module
+//! map is, so a concept is found by its folder name:
+//!
+//! * [`config`]: the INI reader with Python ConfigParser rules, `%(...)s` expansion and the typed
+//!   configuration every other module consumes. Errors name file, section, option and value.
+//! * [`process`]: the pure process state machine (`state`) and the thin fork/exec layer (`spawn`).
+//! * [`logs`]: child output (capture mode, ANSI stripping, rotating files) and the main log.
+//! * [`supervisor`]: the one owner of all process state. `core` makes every decision as a plain
+//!   function of inputs and time; `runtime` is the tokio loop that feeds it (children exiting,
+//!   timers, signals, commands) and carries out the actions it returns.
+//!
+//! No module both parses bytes and makes supervision decisions.
+
+pub mod config;
+pub mod logs;
+pub mod process;
+pub mod supervisor;

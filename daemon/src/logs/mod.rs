@@ -1,0 +1,5 @@
+//! Child output and the main log.
+
+mod level;
+
+pub use level::LogLevel;

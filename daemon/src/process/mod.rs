@@ -1,0 +1,1 @@
+//! One supervised process: the pure state machine and the fork/exec layer.

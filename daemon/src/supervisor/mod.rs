@@ -1,0 +1,1 @@
+//! The owner of all process state: decisions in `core`, the tokio loop in `runtime`.
