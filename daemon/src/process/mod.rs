@@ -1,1 +1,3 @@
-//! One supervised process: the pure state machine and the fork/exec layer.
+//! One supervised process: the pure state machine (`state`) and the fork/exec layer (`spawn`).
+
+pub mod spawn;

@@ -1,1 +1,8 @@
-//! The owner of all process state: decisions in `core`, the tokio loop in `runtime`.
+//! The owner of all process state.
+//!
+//! * `core`: every supervision decision, as plain functions of inputs and time.
+//! * `runtime`: the tokio loop that feeds `core` and carries out its actions.
+//! * `system`: the daemon's own process set-up (privileges, rlimits, daemonize, pidfile).
+
+pub mod runtime;
+pub mod system;

@@ -1,0 +1,298 @@
+//! Fork/exec of one child, the way Supervisor does it: the command is split with shell rules
+//! (no shell runs), the program is looked up on `PATH` and checked in the parent so the common
+//! mistakes become a clear `spawnerr`, and the child gets its own process group, the configured
+//! user, directory and umask, and pipes for stdin, stdout and stderr.
+//!
+//! This module only performs the spawn; what a failure means for the process state is decided
+//! by [`crate::process::state`].
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nix::fcntl::OFlag;
+use nix::unistd::{Gid, Uid, User};
+
+use crate::config::ProcessConfig;
+
+/// Used when neither the program's environment nor supervisord's has a `PATH`.
+const DEFAULT_PATH: &str = "/bin:/usr/bin:/usr/local/bin";
+
+/// A started child and the parent's ends of its pipes.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: i32,
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    /// `None` with `redirect_stderr=true` (the child's fd 2 is the stdout pipe).
+    pub stderr: Option<OwnedFd>,
+}
+
+/// Everything about the daemon that a spawn needs besides the program's own config.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnContext {
+    /// supervisord's own environment at startup.
+    pub base_env: Vec<(OsString, OsString)>,
+    /// SUPERVISOR_SERVER_URL when the program does not set `serverurl=`.
+    pub server_url: Option<String>,
+}
+
+impl SpawnContext {
+    pub fn from_current_process(server_url: Option<String>) -> SpawnContext {
+        SpawnContext {
+            base_env: std::env::vars_os().collect(),
+            server_url,
+        }
+    }
+}
+
+/// Split `command` like Python's `shlex.split` and resolve argv[0].
+/// Errors carry Supervisor's wording; they become the process's `spawnerr`.
+pub fn resolve_command(
+    config: &ProcessConfig,
+    base_env: &[(OsString, OsString)],
+) -> Result<(PathBuf, Vec<String>), String> {
+    let argv = shlex::split(&config.command).ok_or_else(|| {
+        format!(
+            "can't parse command {}: No closing quotation",
+            py_repr(&config.command)
+        )
+    })?;
+    let Some(program) = argv.first() else {
+        return Err("command is empty".to_string());
+    };
+    let filename = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        let path = config
+            .environment
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| OsString::from(v))
+            .or_else(|| {
+                base_env
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == "PATH")
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_else(|| OsString::from(DEFAULT_PATH));
+        search_path(program, &path).unwrap_or_else(|| PathBuf::from(program))
+    };
+    check_executable(&filename)?;
+    Ok((filename, argv))
+}
+
+fn search_path(program: &str, path: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| std::fs::metadata(candidate).is_ok())
+}
+
+/// Supervisor's `check_execv_args`, in its order.
+fn check_executable(filename: &Path) -> Result<(), String> {
+    let shown = py_repr(&filename.to_string_lossy());
+    let meta =
+        std::fs::metadata(filename).map_err(|_| format!("can't find command {shown}"))?;
+    if meta.is_dir() {
+        return Err(format!("command at {shown} is a directory"));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!("command at {shown} is not executable"));
+    }
+    if nix::unistd::access(filename, nix::unistd::AccessFlags::X_OK).is_err() {
+        return Err(format!("no permission to run command {shown}"));
+    }
+    Ok(())
+}
+
+/// Python's `repr()` of a str, which is how Supervisor quotes names in messages.
+pub fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// The child's environment, in Supervisor's order: supervisord's environment, then the
+/// SUPERVISOR_* variables, then the merged `environment=` (which wins, as in 4.3.0).
+pub fn child_environment(config: &ProcessConfig, ctx: &SpawnContext) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = ctx.base_env.clone();
+    let mut set = |k: &str, v: &str| {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.into(), v.into()));
+    };
+    set("SUPERVISOR_ENABLED", "1");
+    if let Some(url) = config.serverurl.as_ref().or(ctx.server_url.as_ref()) {
+        set("SUPERVISOR_SERVER_URL", url);
+    }
+    set("SUPERVISOR_PROCESS_NAME", &config.name);
+    set("SUPERVISOR_GROUP_NAME", &config.group_name);
+    for (k, v) in &config.environment {
+        set(k, v);
+    }
+    env
+}
+
+struct Credentials {
+    uid: Uid,
+    gid: Gid,
+    name: CString,
+}
+
+fn resolve_user(user: &str) -> Result<Credentials, String> {
+    let found = match user.parse::<u32>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid)),
+        Err(_) => User::from_name(user),
+    };
+    let entry = match found {
+        Ok(Some(u)) => u,
+        _ => return Err(format!("couldn't setuid to {user}: no such user")),
+    };
+    let current = nix::unistd::geteuid();
+    if !current.is_root() && current != entry.uid {
+        return Err(format!(
+            "couldn't setuid to {}: Can't drop privilege as nonroot user",
+            entry.uid
+        ));
+    }
+    let name = CString::new(entry.name.as_bytes())
+        .map_err(|_| format!("couldn't setuid to {user}: bad user name"))?;
+    Ok(Credentials {
+        uid: entry.uid,
+        gid: entry.gid,
+        name,
+    })
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)
+}
+
+/// Start the child. `Err` is the `spawnerr` text (the process then goes to BACKOFF).
+pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, String> {
+    let (filename, argv) = resolve_command(config, &ctx.base_env)?;
+    let creds = match &config.user {
+        Some(u) => Some(resolve_user(u)?),
+        None => None,
+    };
+    let directory = match &config.directory {
+        Some(d) => Some(
+            CString::new(d.as_os_str().as_bytes())
+                .map_err(|_| format!("couldn't chdir to {}: bad path", d.display()))?,
+        ),
+        None => None,
+    };
+    let umask = config.umask;
+
+    let (stdin_r, stdin_w) = pipe().map_err(|e| format!("pipe error: {e}"))?;
+    let (stdout_r, stdout_w) = pipe().map_err(|e| format!("pipe error: {e}"))?;
+    let (stderr_r, child_stderr) = if config.redirect_stderr {
+        let dup = stdout_w
+            .try_clone()
+            .map_err(|e| format!("pipe error: {e}"))?;
+        (None, dup)
+    } else {
+        let (r, w) = pipe().map_err(|e| format!("pipe error: {e}"))?;
+        (Some(r), w)
+    };
+
+    let mut cmd = Command::new(&filename);
+    cmd.arg0(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .envs(child_environment(config, ctx))
+        .stdin(Stdio::from(stdin_r))
+        .stdout(Stdio::from(stdout_w))
+        .stderr(Stdio::from(child_stderr));
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // async-signal-safe functions (setpgid, setgroups/initgroups, setgid, setuid, chdir,
+    // umask) on data prepared before the fork; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setpgid(0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if let Some(c) = &creds {
+                if libc::initgroups(c.name.as_ptr(), c.gid.as_raw()) != 0
+                    || libc::setgid(c.gid.as_raw()) != 0
+                    || libc::setuid(c.uid.as_raw()) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if let Some(dir) = &directory {
+                if libc::chdir(dir.as_ptr()) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if let Some(mask) = umask {
+                libc::umask(mask as libc::mode_t);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(|e| {
+        format!(
+            "couldn't exec {}: {}",
+            argv[0],
+            errno_name(e.raw_os_error().unwrap_or(0))
+        )
+    })?;
+    let pid = i32::try_from(child.id()).map_err(|_| "pid out of range".to_string())?;
+    // The std handle is dropped on purpose: the daemon reaps with waitpid(-1) itself.
+    drop(child);
+    Ok(Spawned {
+        pid,
+        stdin: stdin_w,
+        stdout: stdout_r,
+        stderr: stderr_r,
+    })
+}
+
+/// `errno.errorcode` style name, as Supervisor prints in spawn failures.
+pub fn errno_name(code: i32) -> String {
+    let e = nix::errno::Errno::from_raw(code);
+    let name = format!("{e:?}");
+    if name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        name
+    } else {
+        format!("errno {code}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn py_repr_quotes_like_python() {
+        assert_eq!(py_repr("abc"), "'abc'");
+        assert_eq!(py_repr("it's"), "\"it's\"");
+        assert_eq!(py_repr("a\\b"), "'a\\\\b'");
+    }
+
+    #[test]
+    fn check_messages() {
+        let dir = std::env::temp_dir();
+        let msg = check_executable(&dir).unwrap_err();
+        assert!(msg.contains("is a directory"), "{msg}");
+        let missing = dir.join("surely-not-here-xyz");
+        let msg = check_executable(&missing).unwrap_err();
+        assert!(msg.starts_with("can't find command '"), "{msg}");
+        assert!(check_executable(Path::new("/bin/sh")).is_ok());
+    }
+
+    #[test]
+    fn errno_names() {
+        assert_eq!(errno_name(libc::ENOENT), "ENOENT");
+        assert_eq!(errno_name(libc::EACCES), "EACCES");
+    }
+}
