@@ -7,6 +7,7 @@
 //! returns an error: a write failure is reported once on stderr and the file is reopened on
 //! the next line (see [`RotatingFile`]).
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -38,7 +39,7 @@ pub struct MainLog {
     file: Option<RotatingFile>,
     stdout: bool,
     /// `Some` until a sink is attached ([`MainLog::open_file`] or [`MainLog::flush_pending`]).
-    pending: Option<Vec<(DateTime<Local>, LogLevel, String)>>,
+    pending: Option<VecDeque<(DateTime<Local>, LogLevel, String)>>,
     /// A write error was already reported on stderr; cleared by the next successful write.
     failing: bool,
 }
@@ -50,7 +51,7 @@ impl MainLog {
             level,
             file: None,
             stdout: false,
-            pending: Some(Vec::new()),
+            pending: Some(VecDeque::new()),
             failing: false,
         }
     }
@@ -104,9 +105,9 @@ impl MainLog {
         if let Some(pending) = self.pending.as_mut() {
             // Filtered at replay time, with the level in force then.
             if pending.len() >= MAX_PENDING {
-                pending.remove(0);
+                pending.pop_front();
             }
-            pending.push((now, level, message.to_string()));
+            pending.push_back((now, level, message.to_string()));
             return;
         }
         if self.enabled(level) {

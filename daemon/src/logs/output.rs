@@ -713,4 +713,95 @@ mod tests {
         assert_eq!(py_repr_str("it's"), "\"it's\"");
         assert_eq!(py_repr_bytes(b"a'\"b"), "b'a\\'\"b'");
     }
+
+    /// Reference: process the whole stream at once, no hold-back.
+    fn reference(stream: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
+        let (mut logged, mut captured, mut comms) = (Vec::new(), Vec::new(), Vec::new());
+        let mut capturing = false;
+        let mut current = Vec::new();
+        let mut rest = stream;
+        loop {
+            let token = if capturing { END_TOKEN } else { BEGIN_TOKEN };
+            let (before, after) = match find(rest, token) {
+                Some(pos) => (&rest[..pos], Some(&rest[pos + token.len()..])),
+                None => (rest, None),
+            };
+            if capturing {
+                captured.extend_from_slice(before);
+                current.extend_from_slice(before);
+            } else {
+                logged.extend_from_slice(before);
+            }
+            match after {
+                Some(a) => {
+                    if capturing {
+                        comms.push(std::mem::take(&mut current));
+                    }
+                    capturing = !capturing;
+                    rest = a;
+                }
+                None => break,
+            }
+        }
+        (logged, captured, comms)
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_result() {
+        let pieces: [&[u8]; 8] = [
+            b"hello ",
+            b"world\n",
+            BEGIN_TOKEN,
+            END_TOKEN,
+            b"<!--XSUP",
+            b"<!--XSUPERVISOR:E",
+            b"x",
+            b"a much longer line of ordinary program output\n",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            let mut stream = Vec::new();
+            for _ in 0..(next() % 30) {
+                stream.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let (want_log, want_cap, want_comms) = reference(&stream);
+            let mut p = OutputProcessor::new(1 << 20, false);
+            let mut items = Vec::new();
+            let mut rest = &stream[..];
+            while !rest.is_empty() {
+                let n = ((next() % 40) as usize + 1).min(rest.len());
+                items.extend(p.feed(&rest[..n]));
+                rest = &rest[n..];
+            }
+            items.extend(p.finish());
+            let (mut log_, mut cap_, mut comms) = (Vec::new(), Vec::new(), Vec::new());
+            for item in items {
+                match item {
+                    OutputItem::Log(d) => {
+                        assert!(!d.is_empty());
+                        log_.extend(d)
+                    }
+                    OutputItem::Captured(d) => {
+                        assert!(!d.is_empty());
+                        cap_.extend(d)
+                    }
+                    OutputItem::Communication(d) => comms.push(d),
+                }
+            }
+            assert_eq!(
+                log_,
+                want_log,
+                "stream {:?}",
+                String::from_utf8_lossy(&stream)
+            );
+            assert_eq!(cap_, want_cap);
+            assert_eq!(comms, want_comms);
+        }
+    }
 }
