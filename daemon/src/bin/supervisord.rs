@@ -235,9 +235,8 @@ fn start(
             let (_handle, commands) = runtime::channel();
             let path = config_path.clone();
             let ov = overrides.clone();
-            let reload: runtime::Reloader = Box::new(move || {
-                config::load(path.as_deref(), &ov).map_err(|e| e.to_string())
-            });
+            let reload: runtime::Reloader =
+                Box::new(move || config::load(path.as_deref(), &ov).map_err(|e| e.to_string()));
             let outcome = runtime::run(config, log.clone(), commands, reload)
                 .await
                 .map_err(|e| format!("supervision loop failed: {e}"))?;

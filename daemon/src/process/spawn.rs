@@ -98,8 +98,7 @@ fn search_path(program: &str, path: &OsStr) -> Option<PathBuf> {
 /// Supervisor's `check_execv_args`, in its order.
 fn check_executable(filename: &Path) -> Result<(), String> {
     let shown = py_repr(&filename.to_string_lossy());
-    let meta =
-        std::fs::metadata(filename).map_err(|_| format!("can't find command {shown}"))?;
+    let meta = std::fs::metadata(filename).map_err(|_| format!("can't find command {shown}"))?;
     if meta.is_dir() {
         return Err(format!("command at {shown} is a directory"));
     }
@@ -261,7 +260,10 @@ pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, Stri
 pub fn errno_name(code: i32) -> String {
     let e = nix::errno::Errno::from_raw(code);
     let name = format!("{e:?}");
-    if name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
         name
     } else {
         format!("errno {code}")

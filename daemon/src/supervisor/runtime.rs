@@ -549,23 +549,25 @@ impl Pump {
 
     fn handle(&mut self, items: Vec<OutputItem>) {
         for item in items {
-            if let OutputItem::Log(data) = item {
-                if data.is_empty() {
-                    continue;
+            if self.mirror {
+                if let Some(data) = item.process_log_data() {
+                    let msg = logs::output_debug_message(&self.name, self.channel, data);
+                    self.log.borrow_mut().log(LogLevel::Debug, &msg);
                 }
-                if self.mirror {
-                    let text = String::from_utf8_lossy(&data);
-                    self.log.borrow_mut().log(
-                        LogLevel::Debug,
-                        &format!("'{}' {} output:\n{text}", self.name, self.channel.name()),
-                    );
+                if let OutputItem::Communication(_) = item {
+                    let msg = logs::comm_event_debug_message(&self.name, self.channel);
+                    self.log.borrow_mut().log(LogLevel::Debug, &msg);
                 }
-                if let Some(file) = &self.file {
-                    let result = file.borrow_mut().write(&data);
-                    if let Err(e) = result {
-                        let path = file.borrow().path().display().to_string();
-                        self.warn(&format!("could not write to {path}: {e}"));
-                    }
+            }
+            // PROCESS_LOG / PROCESS_COMMUNICATION events hook in here.
+            let Some(data) = item.log_file_data() else {
+                continue;
+            };
+            if let Some(file) = &self.file {
+                let result = file.borrow_mut().write(data);
+                if let Err(e) = result {
+                    let path = file.borrow().path().display().to_string();
+                    self.warn(&format!("could not write to {path}: {e}"));
                 }
             }
         }
