@@ -1,1 +1,3 @@
 //! One supervised process: the pure state machine and the fork/exec layer.
+
+pub mod state;
