@@ -352,8 +352,8 @@ fn unix_seconds(t: Instant, now: Instant, wall_now: SystemTime) -> i64 {
     } else {
         wall + t.duration_since(now).as_secs_f64()
     };
-    // Python's capped_int: truncate toward zero, cap at the XML-RPC int maximum.
-    (secs.trunc() as i64).min(i64::from(i32::MAX))
+    // Python's capped_int: truncate toward zero, clamp to the XML-RPC int range.
+    (secs.trunc() as i64).clamp(i64::from(i32::MIN), i64::from(i32::MAX))
 }
 
 /// Python's `str(datetime.timedelta(seconds=n))` for n >= 0: `0:00:17`, `1 day, 2:03:04`.
@@ -443,6 +443,11 @@ impl Process {
     /// The backoff counter (`tries:`).
     pub fn backoff(&self) -> u32 {
         self.backoff
+    }
+
+    /// Last exit status (`None` if never exited since the last spawn, or after a too-quick exit).
+    pub fn exitstatus(&self) -> Option<i32> {
+        self.exitstatus
     }
 
     pub fn spawnerr(&self) -> Option<&str> {
@@ -750,8 +755,7 @@ impl Process {
     pub fn tick(&mut self, now: Instant, mood: SupervisorState) -> Vec<Action> {
         let mut out = Vec::new();
         let state = self.state;
-        // Upstream: `mood > SupervisorStates.RESTARTING`, i.e. RUNNING (or the never-entered FATAL).
-        let may_start = mood.code() > SupervisorState::Restarting.code();
+        let may_start = mood_allows_starts(mood);
 
         if may_start {
             match state {
@@ -918,6 +922,12 @@ impl Process {
         self.exitstatus
             .is_some_and(|es| self.config.exitcodes.contains(&es))
     }
+}
+
+/// Whether processes may be (re)started under this daemon mood. Upstream tests
+/// `mood > SupervisorStates.RESTARTING`: RUNNING, or the defined-but-never-entered FATAL.
+pub fn mood_allows_starts(mood: SupervisorState) -> bool {
+    mood.code() > SupervisorState::Restarting.code()
 }
 
 fn log(level: LogLevel, message: String) -> Action {

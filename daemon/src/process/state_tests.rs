@@ -1035,3 +1035,121 @@ fn command_error_fault_strings() {
     assert_eq!(make_namespec("g", "g"), "g");
     assert_eq!(make_namespec("g", "p"), "g:p");
 }
+
+/// One row per line of spec 3.2's transition table, each producing exactly its state change(s).
+#[test]
+fn spec_3_2_transition_table() {
+    let t0 = Instant::now();
+    let ns = Duration::from_nanos(1);
+    let pair = |a: &[Action]| -> Vec<(S, S)> { changes(a).iter().map(|c| (c.0, c.1)).collect() };
+
+    // STOPPED -> STARTING: autostart (never started) and start request.
+    let mut p = web();
+    assert_eq!(pair(&p.tick(t0, RUNNING)), [(S::Stopped, S::Starting)]);
+    let mut cfg = config("web", "web");
+    cfg.autostart = false;
+    let mut p = Process::new(cfg);
+    assert_eq!(
+        pair(&p.start(t0).expect("start")),
+        [(S::Stopped, S::Starting)]
+    );
+
+    // EXITED -> STARTING: autorestart and start request.
+    let mut p = web();
+    let t = running(&mut p, t0);
+    p.exited(ExitStatus::Code(1), t);
+    assert_eq!(
+        pair(&p.tick(t + LOOP_INTERVAL, RUNNING)),
+        [(S::Exited, S::Starting)]
+    );
+    let mut p = web();
+    let t = running(&mut p, t0);
+    p.exited(ExitStatus::Code(0), t);
+    assert_eq!(
+        pair(&p.start(t).expect("start")),
+        [(S::Exited, S::Starting)]
+    );
+
+    // FATAL -> STARTING: start request only.
+    let mut cfg = config("web", "web");
+    cfg.startretries = 0;
+    let mut p = Process::new(cfg);
+    started(&mut p, 1, t0);
+    p.exited(ExitStatus::Code(1), t0);
+    // BACKOFF -> FATAL: backoff > startretries at the next loop iteration.
+    assert_eq!(
+        pair(&p.tick(t0 + LOOP_INTERVAL, RUNNING)),
+        [(S::Backoff, S::Fatal)]
+    );
+    assert!(p.tick(t0 + secs(100), RUNNING).is_empty());
+    assert_eq!(
+        pair(&p.start(t0).expect("start")),
+        [(S::Fatal, S::Starting)]
+    );
+
+    // STARTING -> BACKOFF: too-quick exit, and spawn failure in the parent.
+    let mut p = web();
+    started(&mut p, 1, t0);
+    assert_eq!(
+        pair(&p.exited(ExitStatus::Code(0), t0)),
+        [(S::Starting, S::Backoff)]
+    );
+    // BACKOFF -> STARTING: `now > delay` and backoff <= startretries.
+    assert_eq!(
+        pair(&p.tick(t0 + secs(1) + ns, RUNNING)),
+        [(S::Backoff, S::Starting)]
+    );
+    assert_eq!(
+        pair(&p.spawn_failed("boom".to_string(), t0)),
+        [(S::Starting, S::Backoff)]
+    );
+    // BACKOFF -> STOPPED: stop request (no signal).
+    let a = p.stop(t0).expect("stop");
+    assert_eq!(pair(&a), [(S::Backoff, S::Stopped)]);
+    assert!(kills(&a).is_empty());
+
+    // STARTING -> RUNNING after startsecs; RUNNING -> EXITED on its own.
+    let mut p = web();
+    started(&mut p, 1, t0);
+    assert_eq!(
+        pair(&p.tick(t0 + secs(1) + ns, RUNNING)),
+        [(S::Starting, S::Running)]
+    );
+    assert_eq!(
+        pair(&p.exited(ExitStatus::Code(0), t0 + secs(2))),
+        [(S::Running, S::Exited)]
+    );
+
+    // STARTING -> RUNNING -> EXITED in one reap when the exit is not too quick.
+    let mut p = web();
+    started(&mut p, 1, t0);
+    assert_eq!(
+        pair(&p.exited(ExitStatus::Code(0), t0 + secs(1))),
+        [(S::Starting, S::Running), (S::Running, S::Exited)]
+    );
+
+    // STARTING -> STOPPING, RUNNING -> STOPPING, STOPPING -> STOPPING (silent), STOPPING -> STOPPED.
+    let mut p = web();
+    started(&mut p, 1, t0);
+    assert_eq!(
+        pair(&p.stop(t0).expect("stop")),
+        [(S::Starting, S::Stopping)]
+    );
+    let mut p = web();
+    let t = running(&mut p, t0);
+    assert_eq!(pair(&p.stop(t).expect("stop")), [(S::Running, S::Stopping)]);
+    let a = p.tick(t + secs(10), RUNNING);
+    assert!(pair(&a).is_empty() && kills(&a) == [(123, 9, false)]);
+    assert_eq!(
+        pair(&p.exited(ExitStatus::Code(7), t + secs(11))),
+        [(S::Stopping, S::Stopped)]
+    );
+
+    // any -> UNKNOWN on an unexpected kill() error.
+    let mut p = web();
+    let t = running(&mut p, t0);
+    assert_eq!(
+        pair(&p.signal_error(t, "EPERM")),
+        [(S::Running, S::Unknown)]
+    );
+}

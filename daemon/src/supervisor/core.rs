@@ -17,7 +17,7 @@ use supervisor_protocol::{ProcessState, SupervisorState};
 
 use crate::config::model::{GroupConfig, GroupKind};
 use crate::logs::LogLevel;
-use crate::process::state::{Action, CommandError, ExitStatus, Process};
+use crate::process::state::{mood_allows_starts, Action, CommandError, ExitStatus, Process};
 
 /// How often `waiting for <names> to die` may be logged during shutdown (upstream: every 3 s).
 const SHUTDOWN_REPORT_INTERVAL: Duration = Duration::from_secs(3);
@@ -208,7 +208,7 @@ impl Core {
 
     /// The earliest instant at which [`Core::tick`] would act on a timer, or `None`.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let running = self.mood == SupervisorState::Running;
+        let running = mood_allows_starts(self.mood);
         let procs = self
             .procs
             .values()
