@@ -4,5 +4,6 @@
 //! * `runtime`: the tokio loop that feeds `core` and carries out its actions.
 //! * `system`: the daemon's own process set-up (privileges, rlimits, daemonize, pidfile).
 
+pub mod core;
 pub mod runtime;
 pub mod system;

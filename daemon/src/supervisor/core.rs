@@ -1,0 +1,593 @@
+//! The pure decision core of supervisord: every group and process, the daemon's mood, namespec
+//! resolution and shutdown sequencing (upstream `supervisord.py` `Supervisor` + `ProcessGroup`).
+//!
+//! Like [`crate::process::state`], nothing here performs I/O or reads a clock. Every call returns
+//! the actions to carry out, each tagged with the process it concerns (`None` for daemon-level
+//! log lines such as `reaped unknown pid ...` or `waiting for ... to die`).
+//!
+//! Runtime contract: call [`Core::tick`] at startup, after every input (reap, spawn outcome,
+//! command, group added) and whenever [`Core::next_deadline`] passes. Ticking more often never
+//! changes the outcome. Autostart is not timed: it happens on the first tick.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use supervisor_protocol::{ProcessState, SupervisorState};
+
+use crate::config::model::{GroupConfig, GroupKind};
+use crate::logs::LogLevel;
+use crate::process::state::{mood_allows_starts, Action, CommandError, ExitStatus, Process};
+
+/// How often `waiting for <names> to die` may be logged during shutdown (upstream: every 3 s).
+const SHUTDOWN_REPORT_INTERVAL: Duration = Duration::from_secs(3);
+
+/// A stable handle on one process. Keys are never reused, so a key held across a group removal
+/// simply stops resolving instead of pointing at another process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProcKey(u64);
+
+impl fmt::Display for ProcKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Actions to carry out in order, each with the process it concerns (`None`: the daemon itself).
+pub type Output = Vec<(Option<ProcKey>, Action)>;
+
+/// What a namespec designates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `name` or `group:name`: one process.
+    Process(ProcKey),
+    /// `group:` or `group:*`: every process of the group, in priority order.
+    Group { name: String, members: Vec<ProcKey> },
+}
+
+impl Target {
+    pub fn keys(&self) -> Vec<ProcKey> {
+        match self {
+            Target::Process(k) => vec![*k],
+            Target::Group { members, .. } => members.clone(),
+        }
+    }
+}
+
+/// Per-process outcome of a group or all-processes command, plus the actions to carry out.
+/// Results come in priority order and only for the processes the command applies to (start:
+/// not running; stop: running; signal: signallable), as upstream's `make_allfunc`.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub results: Vec<(ProcKey, Result<(), CommandError>)>,
+    pub actions: Output,
+}
+
+/// A read-only view of one group.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    pub name: &'a str,
+    pub priority: i32,
+    pub kind: &'a GroupKind,
+    /// In (priority, name) order.
+    pub members: &'a [ProcKey],
+}
+
+#[derive(Debug)]
+struct Group {
+    name: String,
+    priority: i32,
+    kind: GroupKind,
+    /// In (priority, name) order.
+    members: Vec<ProcKey>,
+}
+
+/// All process groups and the daemon's mood.
+#[derive(Debug)]
+pub struct Core {
+    mood: SupervisorState,
+    /// In (priority, name) order: the order of transitions and of all-process commands.
+    groups: Vec<Group>,
+    procs: BTreeMap<ProcKey, Process>,
+    /// Live children (upstream `pidhistory`), so a reap finds its process.
+    pids: HashMap<i32, ProcKey>,
+    next_key: u64,
+    /// During shutdown: names of the groups still to stop, ascending; the last one is being
+    /// stopped (upstream `stop_groups`). `None` while running.
+    stop_queue: Option<Vec<String>>,
+    last_shutdown_report: Option<Instant>,
+}
+
+impl Core {
+    /// All groups, processes STOPPED and never started, mood RUNNING.
+    pub fn new(groups: Vec<GroupConfig>) -> Core {
+        let mut core = Core {
+            mood: SupervisorState::Running,
+            groups: Vec::new(),
+            procs: BTreeMap::new(),
+            pids: HashMap::new(),
+            next_key: 0,
+            stop_queue: None,
+            last_shutdown_report: None,
+        };
+        for g in groups {
+            // Duplicate names cannot come from a validated config; keep the first.
+            let _ = core.insert_group(g);
+        }
+        core
+    }
+
+    pub fn mood(&self) -> SupervisorState {
+        self.mood
+    }
+
+    pub fn process(&self, key: ProcKey) -> Option<&Process> {
+        self.procs.get(&key)
+    }
+
+    /// Every process in priority order: groups by (priority, name), then their processes.
+    pub fn processes(&self) -> impl Iterator<Item = (ProcKey, &Process)> + '_ {
+        self.groups.iter().flat_map(move |g| {
+            g.members
+                .iter()
+                .filter_map(move |k| self.procs.get(k).map(|p| (*k, p)))
+        })
+    }
+
+    /// Every group in (priority, name) order.
+    pub fn groups(&self) -> impl Iterator<Item = GroupView<'_>> + '_ {
+        self.groups.iter().map(|g| GroupView {
+            name: &g.name,
+            priority: g.priority,
+            kind: &g.kind,
+            members: &g.members,
+        })
+    }
+
+    pub fn group_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.groups.iter().map(|g| g.name.as_str())
+    }
+
+    pub fn group(&self, name: &str) -> Option<GroupView<'_>> {
+        self.groups().find(|g| g.name == name)
+    }
+
+    pub fn find_by_pid(&self, pid: i32) -> Option<ProcKey> {
+        self.pids.get(&pid).copied()
+    }
+
+    /// Resolve a namespec (spec 4.3): `name` (group and process both `name`), `group:name`,
+    /// `group:` or `group:*`. Anything unknown is BAD_NAME with the namespec as given.
+    pub fn resolve_target(&self, namespec: &str) -> Result<Target, CommandError> {
+        let bad = || CommandError::BadName(namespec.to_string());
+        let (group_name, process_name) = match namespec.split_once(':') {
+            Some((g, "" | "*")) => (g, None),
+            Some((g, p)) => (g, Some(p)),
+            None => (namespec, Some(namespec)),
+        };
+        let group = self
+            .groups
+            .iter()
+            .find(|g| g.name == group_name)
+            .ok_or_else(bad)?;
+        match process_name {
+            None => Ok(Target::Group {
+                name: group.name.clone(),
+                members: group.members.clone(),
+            }),
+            Some(p) => group
+                .members
+                .iter()
+                .find(|k| self.procs.get(k).is_some_and(|proc_| proc_.name() == p))
+                .map(|k| Target::Process(*k))
+                .ok_or_else(bad),
+        }
+    }
+
+    /// [`Core::resolve_target`] flattened to keys.
+    pub fn resolve(&self, namespec: &str) -> Result<Vec<ProcKey>, CommandError> {
+        self.resolve_target(namespec).map(|t| t.keys())
+    }
+
+    /// One main-loop pass: shutdown progression, then `transition()` of every process in
+    /// priority order.
+    pub fn tick(&mut self, now: Instant) -> Output {
+        let mut out = Vec::new();
+        self.advance_shutdown(now, &mut out);
+        self.shutdown_report(now, &mut out);
+        let mood = self.mood;
+        let keys: Vec<ProcKey> = self.processes().map(|(k, _)| k).collect();
+        for key in keys {
+            if let Some(p) = self.procs.get_mut(&key) {
+                tag(&mut out, key, p.tick(now, mood));
+            }
+        }
+        self.advance_shutdown(now, &mut out);
+        out
+    }
+
+    /// The earliest instant at which [`Core::tick`] would act on a timer, or `None`.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let running = mood_allows_starts(self.mood);
+        let procs = self
+            .procs
+            .values()
+            .filter(|p| running || !p.deadline_needs_running_mood())
+            .filter_map(|p| p.next_deadline());
+        let report = if self.stop_queue.is_some() && !self.all_stopped() {
+            self.last_shutdown_report
+                .map(|t| t + SHUTDOWN_REPORT_INTERVAL + Duration::from_nanos(1))
+        } else {
+            None
+        };
+        procs.chain(report).min()
+    }
+
+    /// The fork for `key` succeeded.
+    pub fn spawned(&mut self, key: ProcKey, pid: i32, now: Instant) -> Output {
+        let mut out = Vec::new();
+        if let Some(p) = self.procs.get_mut(&key) {
+            self.pids.insert(pid, key);
+            tag(&mut out, key, p.spawned(pid, now));
+        }
+        out
+    }
+
+    /// The spawn of `key` failed in the parent.
+    pub fn spawn_failed(&mut self, key: ProcKey, message: String, now: Instant) -> Output {
+        let mut out = Vec::new();
+        if let Some(p) = self.procs.get_mut(&key) {
+            tag(&mut out, key, p.spawn_failed(message, now));
+        }
+        self.advance_shutdown(now, &mut out);
+        out
+    }
+
+    /// `kill()` for `key` failed with an unexpected errno.
+    pub fn signal_error(&mut self, key: ProcKey, now: Instant, message: &str) -> Output {
+        let mut out = Vec::new();
+        if let Some(p) = self.procs.get_mut(&key) {
+            tag(&mut out, key, p.signal_error(now, message));
+        }
+        self.advance_shutdown(now, &mut out);
+        out
+    }
+
+    /// A child was reaped. An unknown pid is logged like upstream.
+    pub fn reaped(&mut self, pid: i32, status: ExitStatus, now: Instant) -> Output {
+        let mut out = Vec::new();
+        let found = self
+            .pids
+            .remove(&pid)
+            .and_then(|key| self.procs.get_mut(&key).map(|p| (key, p)));
+        match found {
+            Some((key, p)) if p.pid() == Some(pid) => tag(&mut out, key, p.exited(status, now)),
+            _ => out.push((
+                None,
+                Action::Log {
+                    level: LogLevel::Info,
+                    message: format!("reaped unknown pid {pid} ({})", status.message()),
+                },
+            )),
+        }
+        self.advance_shutdown(now, &mut out);
+        out
+    }
+
+    /// `startProcess` for one process. SHUTDOWN_STATE unless the mood is RUNNING.
+    pub fn start(&mut self, key: ProcKey, now: Instant) -> Result<Output, CommandError> {
+        self.check_running()?;
+        let p = self.proc_mut(key)?;
+        let actions = p.start(now)?;
+        Ok(tagged(key, actions))
+    }
+
+    /// `stopProcess` for one process. SHUTDOWN_STATE unless the mood is RUNNING.
+    pub fn stop(&mut self, key: ProcKey, now: Instant) -> Result<Output, CommandError> {
+        self.check_running()?;
+        let p = self.proc_mut(key)?;
+        let actions = p.stop(now)?;
+        Ok(tagged(key, actions))
+    }
+
+    /// `signalProcess` for one process. SHUTDOWN_STATE unless the mood is RUNNING.
+    pub fn signal(&mut self, key: ProcKey, sig: i32) -> Result<Output, CommandError> {
+        self.check_running()?;
+        let p = self.proc_mut(key)?;
+        let actions = p.signal(sig)?;
+        Ok(tagged(key, actions))
+    }
+
+    /// `waiting for <name> to stop` (throttled), for waiting stop requests.
+    pub fn stop_report(&mut self, key: ProcKey, now: Instant) -> Output {
+        match self.procs.get_mut(&key) {
+            Some(p) => tagged(key, p.stop_report(now)),
+            None => Vec::new(),
+        }
+    }
+
+    /// `startAllProcesses`: every process not in a running state, in priority order.
+    pub fn start_all(&mut self, now: Instant) -> Result<Batch, CommandError> {
+        self.check_running()?;
+        let keys: Vec<ProcKey> = self.processes().map(|(k, _)| k).collect();
+        Ok(self.batch(keys, now, BatchOp::Start))
+    }
+
+    /// `stopAllProcesses`: every process in a running state, in priority order (upstream's RPC
+    /// goes in ascending priority here; only the shutdown sequence goes in descending order).
+    pub fn stop_all(&mut self, now: Instant) -> Result<Batch, CommandError> {
+        self.check_running()?;
+        let keys: Vec<ProcKey> = self.processes().map(|(k, _)| k).collect();
+        Ok(self.batch(keys, now, BatchOp::Stop))
+    }
+
+    /// `signalAllProcesses`: every signallable process, in priority order.
+    pub fn signal_all(&mut self, sig: i32, now: Instant) -> Result<Batch, CommandError> {
+        self.check_running()?;
+        let keys: Vec<ProcKey> = self.processes().map(|(k, _)| k).collect();
+        Ok(self.batch(keys, now, BatchOp::Signal(sig)))
+    }
+
+    /// `startProcessGroup`; BAD_NAME for an unknown group.
+    pub fn start_group(&mut self, name: &str, now: Instant) -> Result<Batch, CommandError> {
+        self.check_running()?;
+        let keys = self.group_keys(name)?;
+        Ok(self.batch(keys, now, BatchOp::Start))
+    }
+
+    /// `stopProcessGroup`; BAD_NAME for an unknown group.
+    pub fn stop_group(&mut self, name: &str, now: Instant) -> Result<Batch, CommandError> {
+        self.check_running()?;
+        let keys = self.group_keys(name)?;
+        Ok(self.batch(keys, now, BatchOp::Stop))
+    }
+
+    /// `signalProcessGroup`; BAD_NAME for an unknown group.
+    pub fn signal_group(
+        &mut self,
+        name: &str,
+        sig: i32,
+        now: Instant,
+    ) -> Result<Batch, CommandError> {
+        self.check_running()?;
+        let keys = self.group_keys(name)?;
+        Ok(self.batch(keys, now, BatchOp::Signal(sig)))
+    }
+
+    /// Enter SHUTDOWN (or RESTARTING) and start stopping groups one at a time, highest priority
+    /// first (spec 3.8). A restart request during a shutdown is ignored (upstream ignores SIGHUP
+    /// then); a shutdown request during a restart turns it into a shutdown.
+    pub fn begin_shutdown(&mut self, now: Instant, restart: bool) -> Output {
+        let mut out = Vec::new();
+        match (self.mood, restart) {
+            (SupervisorState::Shutdown, true) => return out,
+            (_, true) => self.mood = SupervisorState::Restarting,
+            (_, false) => self.mood = SupervisorState::Shutdown,
+        }
+        if self.stop_queue.is_none() {
+            self.stop_queue = Some(self.groups.iter().map(|g| g.name.clone()).collect());
+        }
+        self.advance_shutdown(now, &mut out);
+        self.shutdown_report(now, &mut out);
+        out
+    }
+
+    /// Shutting down and every process is in a stopped state: supervisord may exit or reload.
+    pub fn shutdown_complete(&self) -> bool {
+        self.stop_queue.is_some() && self.all_stopped()
+    }
+
+    /// `addProcessGroup`: ALREADY_ADDED if a group of that name exists. Its autostart processes
+    /// start on the next tick.
+    pub fn add_group(&mut self, config: GroupConfig) -> Result<(), CommandError> {
+        self.check_running()?;
+        self.insert_group(config)
+    }
+
+    /// `removeProcessGroup`: BAD_NAME if unknown, STILL_RUNNING if any process is outside the
+    /// stopped states. Returns the group's configuration.
+    pub fn remove_group(&mut self, name: &str) -> Result<GroupConfig, CommandError> {
+        self.check_running()?;
+        let idx = self
+            .groups
+            .iter()
+            .position(|g| g.name == name)
+            .ok_or_else(|| CommandError::BadName(name.to_string()))?;
+        let running = self.groups[idx]
+            .members
+            .iter()
+            .any(|k| self.procs.get(k).is_some_and(|p| !p.state().is_stopped()));
+        if running {
+            return Err(CommandError::StillRunning(name.to_string()));
+        }
+        let group = self.groups.remove(idx);
+        let mut processes = Vec::with_capacity(group.members.len());
+        for key in &group.members {
+            if let Some(p) = self.procs.remove(key) {
+                // An UNKNOWN process may still own a pid; its reap becomes "unknown pid".
+                if let Some(pid) = p.pid() {
+                    self.pids.remove(&pid);
+                }
+                processes.push(p.config);
+            }
+        }
+        Ok(GroupConfig {
+            name: group.name,
+            priority: group.priority,
+            kind: group.kind,
+            processes,
+        })
+    }
+
+    fn insert_group(&mut self, config: GroupConfig) -> Result<(), CommandError> {
+        if self.groups.iter().any(|g| g.name == config.name) {
+            return Err(CommandError::AlreadyAdded(config.name));
+        }
+        let mut processes = config.processes;
+        processes.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        let mut members = Vec::with_capacity(processes.len());
+        for pc in processes {
+            let key = ProcKey(self.next_key);
+            self.next_key += 1;
+            self.procs.insert(key, Process::new(pc));
+            members.push(key);
+        }
+        let group = Group {
+            name: config.name,
+            priority: config.priority,
+            kind: config.kind,
+            members,
+        };
+        let pos = self
+            .groups
+            .partition_point(|g| (g.priority, &g.name) < (group.priority, &group.name));
+        self.groups.insert(pos, group);
+        Ok(())
+    }
+
+    fn check_running(&self) -> Result<(), CommandError> {
+        if self.mood == SupervisorState::Running {
+            Ok(())
+        } else {
+            Err(CommandError::ShutdownState)
+        }
+    }
+
+    fn proc_mut(&mut self, key: ProcKey) -> Result<&mut Process, CommandError> {
+        self.procs
+            .get_mut(&key)
+            .ok_or_else(|| CommandError::BadName(key.to_string()))
+    }
+
+    fn group_keys(&self, name: &str) -> Result<Vec<ProcKey>, CommandError> {
+        self.groups
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| g.members.clone())
+            .ok_or_else(|| CommandError::BadName(name.to_string()))
+    }
+
+    fn batch(&mut self, keys: Vec<ProcKey>, now: Instant, op: BatchOp) -> Batch {
+        let mut batch = Batch::default();
+        for key in keys {
+            let Some(p) = self.procs.get_mut(&key) else {
+                continue;
+            };
+            let state = p.state();
+            let result = match op {
+                BatchOp::Start if !state.is_running() => p.start(now),
+                BatchOp::Stop if state.is_running() => p.stop(now),
+                BatchOp::Signal(sig) if state.is_signallable() => p.signal(sig),
+                _ => continue,
+            };
+            match result {
+                Ok(actions) => {
+                    tag(&mut batch.actions, key, actions);
+                    batch.results.push((key, Ok(())));
+                }
+                Err(e) => batch.results.push((key, Err(e))),
+            }
+        }
+        batch
+    }
+
+    fn all_stopped(&self) -> bool {
+        self.procs.values().all(|p| p.state().is_stopped())
+    }
+
+    /// Upstream `ordered_stop_groups_phase_1/2`: stop the highest-priority remaining group (its
+    /// processes in descending priority; BACKOFF ones give up), and move on to the next group
+    /// only once nothing in it is outside the stopped states.
+    fn advance_shutdown(&mut self, now: Instant, out: &mut Output) {
+        loop {
+            let Some(name) = self.stop_queue.as_ref().and_then(|q| q.last()).cloned() else {
+                return;
+            };
+            let members = match self.groups.iter().find(|g| g.name == name) {
+                Some(g) => g.members.clone(),
+                None => Vec::new(),
+            };
+            let mut unstopped = false;
+            for key in members.iter().rev() {
+                let Some(p) = self.procs.get_mut(key) else {
+                    continue;
+                };
+                match p.state() {
+                    ProcessState::Running | ProcessState::Starting => {
+                        if let Ok(actions) = p.stop(now) {
+                            tag(out, *key, actions);
+                        }
+                    }
+                    ProcessState::Backoff => tag(out, *key, p.give_up(now)),
+                    _ => {}
+                }
+                unstopped |= !p.state().is_stopped();
+            }
+            if unstopped {
+                return;
+            }
+            if let Some(q) = self.stop_queue.as_mut() {
+                q.pop();
+            }
+        }
+    }
+
+    /// Upstream `shutdown_report`: INFO `waiting for a, b to die` at most every 3 s, with a
+    /// BLATHER state line per process.
+    fn shutdown_report(&mut self, now: Instant, out: &mut Output) {
+        if self.stop_queue.is_none() {
+            return;
+        }
+        let due = self
+            .last_shutdown_report
+            .is_none_or(|t| now.saturating_duration_since(t) > SHUTDOWN_REPORT_INTERVAL);
+        if !due {
+            return;
+        }
+        let unstopped: Vec<(ProcKey, &Process)> = self
+            .processes()
+            .filter(|(_, p)| !p.state().is_stopped())
+            .collect();
+        if unstopped.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = unstopped.iter().map(|(_, p)| p.name()).collect();
+        let mut lines = vec![(
+            None,
+            Action::Log {
+                level: LogLevel::Info,
+                message: format!("waiting for {} to die", names.join(", ")),
+            },
+        )];
+        for (key, p) in &unstopped {
+            lines.push((
+                Some(*key),
+                Action::Log {
+                    level: LogLevel::Blather,
+                    message: format!("{} state: {}", p.name(), p.state()),
+                },
+            ));
+        }
+        out.extend(lines);
+        self.last_shutdown_report = Some(now);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BatchOp {
+    Start,
+    Stop,
+    Signal(i32),
+}
+
+fn tag(out: &mut Output, key: ProcKey, actions: Vec<Action>) {
+    out.extend(actions.into_iter().map(|a| (Some(key), a)));
+}
+
+fn tagged(key: ProcKey, actions: Vec<Action>) -> Output {
+    actions.into_iter().map(|a| (Some(key), a)).collect()
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;
