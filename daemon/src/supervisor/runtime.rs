@@ -24,7 +24,7 @@ use crate::config::{Config, LogFile, ProcessConfig};
 use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CommandError, ExitStatus, ProcessSnapshot};
-use crate::supervisor::core::{Core, ProcKey};
+use crate::supervisor::core::{Core, Output, ProcKey};
 
 /// Size of one read from a child's pipe (Supervisor reads up to 128 KiB at a time).
 const READ_CHUNK: usize = 128 * 1024;
@@ -246,7 +246,9 @@ impl Runtime {
             if self.io.contains_key(&key) {
                 continue;
             }
-            let config = self.core.process(key).config.clone();
+            let Some(config) = self.core.process(key).map(|p| p.config.clone()) else {
+                continue;
+            };
             let stdout_log = self.open_channel_log(&config, Channel::Stdout);
             let stderr_log = if config.redirect_stderr {
                 None
@@ -351,26 +353,27 @@ impl Runtime {
                 // Stopped/continued children are not exits; keep reaping.
                 _ => continue,
             };
+            let key = self.core.find_by_pid(pid.as_raw());
             let actions = self.core.reaped(pid.as_raw(), exit, Instant::now());
-            for (key, _) in &actions {
-                if let Some(io) = self.io.get_mut(key) {
-                    if !self.core.process(*key).state().is_signallable() {
-                        io.stdin = None;
-                    }
-                }
+            // The run is over: close our end of its stdin (a restart gets a new pipe).
+            if let Some(io) = key.and_then(|k| self.io.get_mut(&k)) {
+                io.stdin = None;
             }
             self.apply(actions);
         }
     }
 
-    fn apply(&mut self, actions: Vec<(ProcKey, Action)>) {
-        let mut queue: VecDeque<(ProcKey, Action)> = actions.into();
+    fn apply(&mut self, actions: Output) {
+        let mut queue: VecDeque<(Option<ProcKey>, Action)> = actions.into();
         while let Some((key, action)) = queue.pop_front() {
-            match action {
-                Action::Spawn => {
+            match (key, action) {
+                (_, Action::Log { level, message }) => self.log(level, &message),
+                (Some(key), Action::Spawn) => {
                     let now = Instant::now();
-                    let config = &self.core.process(key).config;
-                    let more = match spawn::spawn(config, &self.spawn_ctx) {
+                    let Some(process) = self.core.process(key) else {
+                        continue;
+                    };
+                    let more = match spawn::spawn(&process.config, &self.spawn_ctx) {
                         Ok(child) => {
                             let pid = child.pid;
                             self.attach_pipes(key, child);
@@ -380,7 +383,7 @@ impl Runtime {
                     };
                     queue.extend(more);
                 }
-                Action::Kill { pid, signal, group } => {
+                (Some(key), Action::Kill { pid, signal, group }) => {
                     let target = if group { -pid } else { pid };
                     let result = Signal::try_from(signal)
                         .map_err(|e| e.to_string())
@@ -389,25 +392,27 @@ impl Runtime {
                             Err(e) => Err(e.to_string()),
                         });
                     if let Err(msg) = result {
-                        let more = self.core.signal_error(key, msg, Instant::now());
+                        let more = self.core.signal_error(key, Instant::now(), &msg);
                         queue.extend(more);
                     }
                 }
-                Action::Log { level, message } => self.log(level, &message),
-                Action::StateChange(_change) => {
+                (_, Action::StateChange(_change)) => {
                     // Event dispatch to listeners hooks in here.
                 }
+                (None, _) => {}
             }
         }
     }
 
     /// Keep the stdin pipe and start one reader task per output pipe.
     fn attach_pipes(&mut self, key: ProcKey, child: spawn::Spawned) {
+        let Some(p) = self.core.process(key) else {
+            return;
+        };
+        let name = p.config.name.clone();
+        let (stdout_cfg, stderr_cfg) = (p.config.stdout.clone(), p.config.stderr.clone());
         let io = self.io.entry(key).or_default();
         io.stdin = Some(child.stdin);
-        let name = self.core.process(key).config.name.clone();
-        let p = self.core.process(key);
-        let (stdout_cfg, stderr_cfg) = (p.config.stdout.clone(), p.config.stderr.clone());
         let mirror = self.log.borrow().enabled(LogLevel::Debug);
         let pumps = [
             (
@@ -478,7 +483,7 @@ impl Runtime {
     fn per_process(
         &mut self,
         namespec: &str,
-        mut op: impl FnMut(&mut Core, ProcKey) -> Result<Vec<(ProcKey, Action)>, CommandError>,
+        mut op: impl FnMut(&mut Core, ProcKey) -> Result<Output, CommandError>,
     ) -> Vec<(String, Result<(), CommandError>)> {
         let keys = match self.core.resolve(namespec) {
             Ok(k) => k,
@@ -486,9 +491,8 @@ impl Runtime {
         };
         let mut results = Vec::new();
         for key in keys {
-            let name = {
-                let c = &self.core.process(key).config;
-                format!("{}:{}", c.group_name, c.name)
+            let Some(name) = self.core.process(key).map(|p| p.namespec()) else {
+                continue;
             };
             match op(&mut self.core, key) {
                 Ok(actions) => {
