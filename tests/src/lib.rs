@@ -494,11 +494,9 @@ impl Daemon {
         n: usize,
         timeout: Duration,
     ) -> Result<String, String> {
-        self.wait_log_for(
-            &format!("{n} x {needle:?} in the main log"),
-            timeout,
-            |l| l.matches(needle).count() >= n,
-        )
+        self.wait_log_for(&format!("{n} x {needle:?} in the main log"), timeout, |l| {
+            l.matches(needle).count() >= n
+        })
     }
 
     /// [`Daemon::wait_log`] that panics with the diagnostics on failure.
@@ -509,7 +507,11 @@ impl Daemon {
 
     /// Sends `sig` to the daemon process.
     pub fn signal(&self, sig: i32) {
-        assert!(kill_pid(self.pid(), sig), "kill({}, {sig}) failed", self.pid());
+        assert!(
+            kill_pid(self.pid(), sig),
+            "kill({}, {sig}) failed",
+            self.pid()
+        );
     }
 
     /// Exit status if the daemon has exited (reaps it).
@@ -556,6 +558,18 @@ impl Daemon {
             .into_iter()
             .filter(|&p| Some(p) != me)
             .collect()
+    }
+
+    /// Runs `supervisord -n -c <conf>` (not via [`Daemon::spawn`]) to completion or `timeout`,
+    /// capturing stdout/stderr; for configurations that must be rejected.
+    pub fn run_to_exit(&self, timeout: Duration) -> RunOutput {
+        let mut cmd = Command::new(self.kind.supervisord());
+        cmd.arg("-n")
+            .arg("-c")
+            .arg(&self.conf)
+            .current_dir(&self.dir_path)
+            .env("SUPERVISOR_RS_TEST_TAG", &self.tag);
+        run_command(cmd, timeout)
     }
 
     /// Kills the daemon's process group and everything carrying this daemon's tag.
@@ -753,11 +767,7 @@ fn classify(msg: &str) -> Option<(String, &'static str, String)> {
     if let Some(rest) = first_line.strip_prefix("killing '") {
         let (name, after) = rest.split_once("' (")?;
         let (_, tail) = after.split_once(')')?;
-        return Some((
-            name.to_owned(),
-            "killing",
-            format!("(<pid>){tail}"),
-        ));
+        return Some((name.to_owned(), "killing", format!("(<pid>){tail}")));
     }
     if let Some(rest) = first_line.strip_prefix("waiting for ") {
         let name = rest.strip_suffix(" to stop")?;
@@ -848,7 +858,10 @@ world
     #[test]
     fn ini_value_finds_last_value_in_section() {
         let t = "[supervisord]\nlogfile = /a\n[program:x]\nlogfile=/b\n[supervisord]\nlogfile:/c\n";
-        assert_eq!(ini_value(t, "supervisord", "logfile").as_deref(), Some("/c"));
+        assert_eq!(
+            ini_value(t, "supervisord", "logfile").as_deref(),
+            Some("/c")
+        );
         assert_eq!(ini_value(t, "program:x", "LOGFILE").as_deref(), Some("/b"));
         assert_eq!(ini_value(t, "nope", "logfile"), None);
     }
