@@ -83,6 +83,7 @@ pub fn fixtures_dir() -> PathBuf {
 
 /// Our binary `name`, looked up next to the running test executable
 /// (`target/<profile>/deps/<test>` → `target/<profile>/<name>`).
+#[track_caller]
 pub fn ours_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
@@ -107,6 +108,7 @@ pub fn venv_dir() -> PathBuf {
 }
 
 /// Python's executable `name` from the venv's `bin/`; panics (a failure, not a skip) if absent.
+#[track_caller]
 pub fn python_bin(name: &str) -> PathBuf {
     let path = venv_dir().join("bin").join(name);
     assert!(
@@ -500,12 +502,16 @@ impl Daemon {
     }
 
     /// [`Daemon::wait_log`] that panics with the diagnostics on failure.
+    #[track_caller]
     pub fn expect_log(&mut self, needle: &str, timeout: Duration) -> String {
-        self.wait_log(needle, timeout)
-            .unwrap_or_else(|e| panic!("{e}"))
+        match self.wait_log(needle, timeout) {
+            Ok(log) => log,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// Sends `sig` to the daemon process.
+    #[track_caller]
     pub fn signal(&self, sig: i32) {
         assert!(
             kill_pid(self.pid(), sig),
@@ -531,6 +537,7 @@ impl Daemon {
 
     /// SIGTERM, then waits up to `timeout` for exit; panics with the diagnostics if it
     /// does not exit in time.
+    #[track_caller]
     pub fn stop_within(&mut self, timeout: Duration) -> ExitStatus {
         if let Some(st) = self.try_exit() {
             return st;
@@ -546,6 +553,7 @@ impl Daemon {
     }
 
     /// [`Daemon::stop_within`] with a 15 s timeout.
+    #[track_caller]
     pub fn stop(&mut self) -> ExitStatus {
         self.stop_within(secs(15.0))
     }
