@@ -9,6 +9,7 @@
 //! Dropping a [`Daemon`] SIGKILLs the daemon's group and then every process on the machine
 //! whose initial environment carries that tag (children lead their own process groups, and
 //! orphaned grandchildren are reparented away, so the group alone would not be enough).
+//! A failing test's temp dir is kept (and its path printed) when `SUPERVISOR_RS_KEEP_TMP=1`.
 
 use std::fmt;
 use std::fs;
@@ -606,9 +607,16 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill_all();
         if thread::panicking() {
-            if let Some(dir) = self.dir.take() {
-                let kept = dir.keep();
-                eprintln!("[{}] test failed; kept {}", self.kind, kept.display());
+            let keep = std::env::var_os("SUPERVISOR_RS_KEEP_TMP").is_some_and(|v| !v.is_empty());
+            match self.dir.take() {
+                Some(dir) if keep => {
+                    let kept = dir.keep();
+                    eprintln!("[{}] test failed; kept {}", self.kind, kept.display());
+                }
+                _ => eprintln!(
+                    "[{}] test failed; set SUPERVISOR_RS_KEEP_TMP=1 to keep its temp dir",
+                    self.kind
+                ),
             }
         }
     }
