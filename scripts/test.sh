@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The test command: sets up the Python reference implementation in .venv, builds every
+# binary, and runs the whole test suite against both our binaries and Python's.
+#
+# Needs: a Rust toolchain, python3 (3.11) with the venv module, and network access to PyPI
+# on the first run (later runs reuse .venv and skip pip when the pinned versions are there).
+#
+# Extra arguments are passed to `cargo test --workspace` (e.g. `scripts/test.sh -- python_`).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+# Pinned reference versions (package==version); keep in sync with the spec.
+PINS=(supervisor==4.3.0 superlance==2.0.0 aiosmtpd)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python reference venv: $VENV"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# Skip pip entirely when every pin is already satisfied (fast reruns, works offline).
+pins_satisfied() {
+    "$VENV/bin/python" - "${PINS[@]}" <<'PY'
+import sys
+from importlib import metadata
+for pin in sys.argv[1:]:
+    name, _, want = pin.partition("==")
+    try:
+        have = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        sys.exit(1)
+    if want and have != want:
+        sys.exit(1)
+PY
+}
+
+if pins_satisfied; then
+    echo "already installed: ${PINS[*]}"
+else
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet "${PINS[@]}"
+    pins_satisfied || { echo "error: pip did not install ${PINS[*]}" >&2; exit 1; }
+fi
+"$VENV/bin/supervisord" --version | sed 's/^/python supervisord /'
+
+step "cargo build --workspace --bins"
+cargo build --workspace --bins
+
+step "cargo test --workspace"
+export SUPERVISOR_RS_VENV="$VENV"
+cargo test --workspace "$@"
