@@ -1,0 +1,1 @@
+pub const SAMPLE_CONFIG: &str = "[supervisord]\n";
