@@ -22,3 +22,6 @@ pub use error::ConfigError;
 pub use load::{find_config_file, load, parse_str, parse_with_env, search_paths, CliOverrides};
 pub use model::*;
 pub use sample::SAMPLE_CONFIG;
+
+#[cfg(test)]
+mod tests;
