@@ -27,6 +27,9 @@ impl From<String> for ExpVal {
 /// Names available for expansion (sorted, so error messages list them like Supervisor).
 pub type Expansions = BTreeMap<String, ExpVal>;
 
+/// Largest accepted width or precision in a format specification.
+const MAX_WIDTH: usize = 4096;
+
 enum FmtError {
     Key(String),
     Bad(String),
@@ -123,10 +126,11 @@ fn format(s: &str, exp: &Expansions) -> Result<String, FmtError> {
             }
             let mut n: usize = 0;
             while let Some(d) = chars.get(*i).and_then(|c| c.to_digit(10)) {
-                n = n
-                    .checked_mul(10)
-                    .and_then(|n| n.checked_add(d as usize))
-                    .ok_or_else(|| FmtError::Bad("width too big".to_string()))?;
+                // Bounded so that a config value cannot make us allocate gigabytes.
+                n = n * 10 + d as usize;
+                if n > MAX_WIDTH {
+                    return Err(FmtError::Bad("width too big".to_string()));
+                }
                 *i += 1;
             }
             Ok(n)
@@ -382,6 +386,8 @@ mod tests {
         assert!(bad("%(a)z").ends_with("unsupported format character 'z' (0x7a) at index 4"));
         assert!(bad("%(a)d").ends_with("%d format: a real number is required, not str"));
         assert!(bad("%s").ends_with("format requires a mapping"));
+        assert!(bad("%(b)99999999999999999999999d").ends_with("width too big"));
+        assert!(bad("%(b).5000f").ends_with("width too big"));
         assert_eq!(
             bad("50%"),
             "Format string '50%' for 'o' is badly formatted: incomplete format"
