@@ -4,10 +4,24 @@
 //!   keeping file and line for every value.
 //! * `expand`: `%(name)s` / `%(name)02d` expansion with the key sets each option may use.
 //! * `values`: booleans, byte sizes, signals, octal, exit codes, `environment=` ...
+//! * `load`: sections to the typed model (search path, `[include]`, defaults, validation).
 //! * `model`: the typed result.
+//! * `sample`: the documented sample configuration (`echo_supervisord_conf`).
 //!
 //! Every error names the file, section, option and value.
 
+pub mod error;
+pub mod expand;
+pub mod ini;
+pub mod load;
 pub mod model;
+pub mod sample;
+pub mod values;
 
+pub use error::ConfigError;
+pub use load::{find_config_file, load, parse_str, parse_with_env, search_paths, CliOverrides};
 pub use model::*;
+pub use sample::SAMPLE_CONFIG;
+
+#[cfg(test)]
+mod tests;
