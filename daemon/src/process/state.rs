@@ -762,7 +762,9 @@ impl Process {
         if may_start {
             match state {
                 ProcessState::Exited => {
-                    let due = self.laststart.is_none_or(|start| now >= start + LOOP_INTERVAL);
+                    let due = self
+                        .laststart
+                        .is_none_or(|start| now >= start + LOOP_INTERVAL);
                     if self.wants_autorestart() && due {
                         out.extend(self.spawn(now));
                     }
