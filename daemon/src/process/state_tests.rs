@@ -396,12 +396,12 @@ fn autorestart_matrix() {
             let stop = t + secs(2);
             p.exited(status, stop);
             assert_eq!(p.state(), S::Exited);
-            let deadline = restarts.then_some(stop + LOOP_INTERVAL);
+            // It ran for more than LOOP_INTERVAL, so the restart is due at once.
+            let deadline = restarts.then_some(t0 + LOOP_INTERVAL);
             assert_eq!(p.next_deadline(), deadline, "{policy:?} {status:?}");
-            // Never before the next loop iteration, never when shutting down.
-            assert!(p.tick(stop + ms(999), RUNNING).is_empty());
+            // Never when shutting down.
             assert!(p.tick(stop + secs(5), SupervisorState::Shutdown).is_empty());
-            let a = p.tick(stop + LOOP_INTERVAL, RUNNING);
+            let a = p.tick(stop, RUNNING);
             assert_eq!(has_spawn(&a), restarts, "{policy:?} {status:?}");
             if restarts {
                 assert_eq!(
@@ -932,7 +932,29 @@ fn next_deadline_per_state() {
     p.spawned(5, t);
     p.tick(t + secs(2), RUNNING);
     p.exited(ExitStatus::Code(4), t + secs(3));
-    assert_eq!(p.next_deadline(), Some(t + secs(3) + LOOP_INTERVAL));
+    assert_eq!(p.next_deadline(), Some(t + LOOP_INTERVAL));
+}
+
+#[test]
+fn autorestart_is_immediate_but_at_most_once_per_loop_interval() {
+    let t0 = Instant::now();
+    let mut cfg = config("web", "web");
+    cfg.startsecs = 0;
+    cfg.autorestart = AutoRestart::Always;
+    let mut p = Process::new(cfg);
+    started(&mut p, 1, t0);
+    // Dies 10 ms after its start: the restart waits until one LOOP_INTERVAL after that start.
+    p.exited(ExitStatus::Code(1), t0 + ms(10));
+    assert_eq!(p.state(), S::Exited);
+    assert_eq!(p.next_deadline(), Some(t0 + LOOP_INTERVAL));
+    assert!(!has_spawn(&p.tick(t0 + ms(999), RUNNING)));
+    assert!(has_spawn(&p.tick(t0 + LOOP_INTERVAL, RUNNING)));
+    // A run that lasted longer restarts in the same tick as its exit.
+    let t1 = t0 + LOOP_INTERVAL;
+    p.spawned(2, t1);
+    p.tick(t1 + secs(5), RUNNING);
+    p.exited(ExitStatus::Code(1), t1 + secs(5));
+    assert!(has_spawn(&p.tick(t1 + secs(5), RUNNING)));
 }
 
 #[test]
