@@ -68,7 +68,10 @@ impl ProcessState {
     pub fn is_stopped(self) -> bool {
         matches!(
             self,
-            ProcessState::Stopped | ProcessState::Exited | ProcessState::Fatal | ProcessState::Unknown
+            ProcessState::Stopped
+                | ProcessState::Exited
+                | ProcessState::Fatal
+                | ProcessState::Unknown
         )
     }
 
@@ -140,10 +143,18 @@ mod tests {
 
     #[test]
     fn state_sets_match_supervisor() {
-        let stopped: Vec<_> = ProcessState::ALL.into_iter().filter(|s| s.is_stopped()).collect();
+        let stopped: Vec<_> = ProcessState::ALL
+            .into_iter()
+            .filter(|s| s.is_stopped())
+            .collect();
         assert_eq!(
             stopped,
-            [ProcessState::Stopped, ProcessState::Exited, ProcessState::Fatal, ProcessState::Unknown]
+            [
+                ProcessState::Stopped,
+                ProcessState::Exited,
+                ProcessState::Fatal,
+                ProcessState::Unknown
+            ]
         );
         assert!(ProcessState::Backoff.is_running() && !ProcessState::Backoff.is_signallable());
         assert!(ProcessState::Stopping.is_signallable() && !ProcessState::Stopping.is_running());
