@@ -23,6 +23,7 @@
 mod b64;
 pub mod codec;
 pub mod faults;
+pub mod structs;
 pub mod value;
 
 #[cfg(test)]
@@ -34,6 +35,9 @@ pub use codec::{
     DEFAULT_MAX_RESPONSE_BYTES, MAX_DEPTH,
 };
 pub use faults::{fault_string, Fault, FaultCode, MulticallCall};
+pub use structs::{
+    clamp_int, ConfigInfo, GroupResult, ProcessInfo, RpcStruct, StateInfo, StructError,
+};
 pub use value::Value;
 
 /// Base64 as used by `<base64>` and HTTP Basic auth (standard alphabet, padded).
