@@ -1,0 +1,957 @@
+//! Supervisor's XML-RPC methods (`supervisor.*` and `system.*`), as plain functions over a
+//! [`Host`]: the runtime implements `Host`, tests can implement it without sockets.
+//!
+//! A call either answers at once ([`Reply::Ready`]) or, for `wait=True` starts and stops, gives
+//! a [`Pending`] that the runtime polls after every loop iteration (and at least every 50 ms,
+//! like Supervisor's deferred callbacks) until it yields the answer.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use supervisor_protocol::xmlrpc::structs::{clamp_int, RpcStruct};
+use supervisor_protocol::xmlrpc::{
+    ConfigInfo, Fault, FaultCode, GroupResult, MethodCall, MulticallCall, ProcessInfo, Value,
+};
+use supervisor_protocol::{ProcessState, SupervisorState};
+
+use crate::config::{values, Config, GroupConfig, LogFile, ProcessConfig};
+use crate::logs::{self, Channel, ReadError};
+use crate::process::spawn;
+use crate::process::state::CommandError;
+use crate::supervisor::core::{Core, Output, ProcKey, Target};
+
+/// The Supervisor release we speak for (`getSupervisorVersion`).
+pub const SUPERVISOR_VERSION: &str = "4.3.0";
+/// `getAPIVersion`.
+pub const API_VERSION: &str = "3.0";
+
+/// What the methods need from the daemon.
+pub trait Host {
+    fn core(&self) -> &Core;
+    fn core_mut(&mut self) -> &mut Core;
+    /// Carry out actions (spawns, kills, logs) right away.
+    fn apply(&mut self, out: Output);
+    fn identifier(&self) -> &str;
+    /// supervisord's environment (for the command pre-check of `startProcess`).
+    fn base_env(&self) -> &[(OsString, OsString)];
+    fn main_log_path(&self) -> Option<PathBuf>;
+    fn clear_main_log(&mut self) -> io::Result<()>;
+    /// The resolved log file of a process channel, if it has one.
+    fn log_path(&self, key: ProcKey, channel: Channel) -> Option<PathBuf>;
+    fn clear_process_logs(&mut self, key: ProcKey) -> io::Result<()>;
+    /// Queue bytes for the child's stdin; `Err` when stdin is closed.
+    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> Result<(), ()>;
+    fn request_shutdown(&mut self);
+    fn request_restart(&mut self);
+    /// Re-read the config file(s); the result becomes the stored config.
+    fn reread(&mut self) -> Result<(), String>;
+    /// The last config read (what `addProcessGroup` and `getAllConfigInfo` use).
+    fn stored_config(&self) -> &Config;
+    /// Create a group from the stored config (log files, core, PROCESS_GROUP_ADDED).
+    fn add_group(&mut self, config: GroupConfig) -> Result<(), CommandError>;
+    fn remove_group(&mut self, name: &str) -> Result<(), CommandError>;
+    fn remote_comm_event(&mut self, kind: &str, data: &str);
+}
+
+/// The outcome of one call.
+pub enum Reply {
+    Ready(Result<Value, Fault>),
+    Pending(Pending),
+}
+
+/// A call waiting for processes to reach a state.
+pub struct Pending(PendingKind);
+
+enum PendingKind {
+    /// `startProcess(name, True)`: until RUNNING, or a failure.
+    Start { key: ProcKey, name: String },
+    /// `stopProcess(name, True)`: until a stopped state.
+    Stop { key: ProcKey, name: String },
+    /// Group/all variants: one slot per process, answered when every slot is done.
+    Batch { slots: Vec<Slot> },
+    /// `system.multicall`: calls run one after the other, each awaited.
+    Multicall {
+        current: Option<Box<Pending>>,
+        remaining: VecDeque<Value>,
+        results: Vec<Value>,
+    },
+}
+
+enum Slot {
+    Done(GroupResult),
+    Waiting(Box<Pending>, String, String),
+}
+
+impl Pending {
+    /// `Some(answer)` once the wait is over.
+    pub fn poll(&mut self, host: &mut dyn Host) -> Option<Result<Value, Fault>> {
+        match &mut self.0 {
+            PendingKind::Start { key, name } => poll_start(host, *key, name),
+            PendingKind::Stop { key, name } => poll_stop(host, *key, name),
+            PendingKind::Batch { slots } => {
+                let mut all_done = true;
+                for slot in slots.iter_mut() {
+                    if let Slot::Waiting(p, name, group) = slot {
+                        match p.poll(host) {
+                            Some(r) => *slot = Slot::Done(group_result(name, group, r)),
+                            None => all_done = false,
+                        }
+                    }
+                }
+                if !all_done {
+                    return None;
+                }
+                let results = slots
+                    .iter()
+                    .filter_map(|s| match s {
+                        Slot::Done(r) => Some(r.to_value()),
+                        Slot::Waiting(..) => None,
+                    })
+                    .collect();
+                Some(Ok(Value::Array(results)))
+            }
+            PendingKind::Multicall {
+                current,
+                remaining,
+                results,
+            } => {
+                if let Some(p) = current {
+                    match p.poll(host) {
+                        Some(r) => {
+                            results.push(multicall_value(r));
+                            *current = None;
+                        }
+                        None => return None,
+                    }
+                }
+                while let Some(call) = remaining.pop_front() {
+                    match multicall_one(host, &call) {
+                        Reply::Ready(r) => results.push(multicall_value(r)),
+                        Reply::Pending(p) => {
+                            *current = Some(Box::new(p));
+                            return None;
+                        }
+                    }
+                }
+                Some(Ok(Value::Array(std::mem::take(results))))
+            }
+        }
+    }
+}
+
+fn multicall_value(r: Result<Value, Fault>) -> Value {
+    match r {
+        Ok(v) => v,
+        Err(f) => f.to_value(),
+    }
+}
+
+fn group_result(name: &str, group: &str, r: Result<Value, Fault>) -> GroupResult {
+    match r {
+        Ok(_) => GroupResult::success(name, group),
+        Err(f) => GroupResult::failed(name, group, &f),
+    }
+}
+
+fn fault(e: CommandError) -> Fault {
+    Fault::from_code(e.code(), e.detail())
+}
+
+fn fault_of(code: FaultCode, extra: &str) -> Fault {
+    Fault::new(code, Some(extra))
+}
+
+fn bad_params() -> Fault {
+    Fault::new(FaultCode::IncorrectParameters, None)
+}
+
+/// Every method `system.listMethods` returns, with its signature and help text.
+/// (name, signature [return, params...], help)
+const METHODS: &[(&str, &[&str], &str)] = &[
+    ("supervisor.addProcessGroup", &["boolean", "string"], "Update the config for a running process from config file.\n\n@param string name         name of process group to add\n@return boolean result     true if successful"),
+    ("supervisor.clearAllProcessLogs", &["array"], "Clear all process log files\n\n@return array result      An array of process status info structs"),
+    ("supervisor.clearLog", &["boolean"], "Clear the main log.\n\n@return boolean result always returns True unless error"),
+    ("supervisor.clearProcessLog", &["boolean", "string"], "Clear the stdout and stderr logs for the named process and\nreopen them.\n\n@param string name   The name of the process (or 'group:name')\n@return boolean result      Always True unless error"),
+    ("supervisor.clearProcessLogs", &["boolean", "string"], "Clear the stdout and stderr logs for the named process and\nreopen them.\n\n@param string name   The name of the process (or 'group:name')\n@return boolean result      Always True unless error"),
+    ("supervisor.getAPIVersion", &["string"], "Return the version of the RPC API used by supervisord\n\n@return string version id"),
+    ("supervisor.getAllConfigInfo", &["array"], "Get info about all available process configurations. Each struct\nrepresents a single process (i.e. groups get flattened).\n\n@return array result  An array of process config info structs"),
+    ("supervisor.getAllProcessInfo", &["array"], "Get info about all processes\n\n@return array result  An array of process status results"),
+    ("supervisor.getIdentification", &["string"], "Return identifying string of supervisord\n\n@return string identifier identifying string"),
+    ("supervisor.getPID", &["int"], "Return the PID of supervisord\n\n@return int PID"),
+    ("supervisor.getProcessInfo", &["struct", "string"], "Get info about a process named name\n\n@param string name The name of the process (or 'group:name')\n@return struct result     A structure containing data about the process"),
+    ("supervisor.getState", &["struct"], "Return current state of supervisord as a struct\n\n@return struct A struct with keys int statecode, string statename"),
+    ("supervisor.getSupervisorVersion", &["string"], "Return the version of the supervisor package in use by supervisord\n\n@return string version version id"),
+    ("supervisor.getVersion", &["string"], "Return the version of the RPC API used by supervisord\n\n@return string version id"),
+    ("supervisor.readLog", &["string", "int", "int"], "Read length bytes from the main log starting at offset\n\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
+    ("supervisor.readMainLog", &["string", "int", "int"], "Read length bytes from the main log starting at offset\n\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
+    ("supervisor.readProcessLog", &["string", "string", "int", "int"], "Read length bytes from name's stdout log starting at offset\n\n@param string name        the name of the process (or 'group:name')\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
+    ("supervisor.readProcessStderrLog", &["string", "string", "int", "int"], "Read length bytes from name's stderr log starting at offset\n\n@param string name        the name of the process (or 'group:name')\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
+    ("supervisor.readProcessStdoutLog", &["string", "string", "int", "int"], "Read length bytes from name's stdout log starting at offset\n\n@param string name        the name of the process (or 'group:name')\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
+    ("supervisor.reloadConfig", &["array"], "Reload the configuration.\n\nThe result contains three arrays containing names of process\ngroups:\n\n* `added` gives the process groups that have been added\n* `changed` gives the process groups whose contents have\n  changed\n* `removed` gives the process groups that are no longer\n  in the configuration\n\n@return array result  [[added, changed, removed]]"),
+    ("supervisor.removeProcessGroup", &["boolean", "string"], "Remove a stopped process from the active configuration.\n\n@param string name         name of process group to remove\n@return boolean result     Indicates whether the removal was successful"),
+    ("supervisor.restart", &["boolean"], "Restart the supervisor process\n\n@return boolean result  always return True unless error"),
+    ("supervisor.sendProcessStdin", &["boolean", "string", "string"], "Send a string of chars to the stdin of the process name.\nIf non-7-bit data is sent (unicode), it is encoded to utf-8\nbefore being sent to the process' stdin.  If chars is not a\nstring or is not unicode, raise INCORRECT_PARAMETERS.  If the\nprocess is not running, raise NOT_RUNNING.  If the process'\nstdin cannot accept input (e.g. it was closed by the child\nprocess), raise NO_FILE.\n\n@param string name        The process name to send to (or 'group:name')\n@param string chars       The character data to send to the process\n@return boolean result    Always return True unless error"),
+    ("supervisor.sendRemoteCommEvent", &["boolean", "string", "string"], "Send an event that will be received by event listener\nsubprocesses subscribing to the RemoteCommunicationEvent.\n\n@param  string  type  String for the \"type\" key in the event header\n@param  string  data  Data for the event body\n@return boolean       Always return True unless error"),
+    ("supervisor.shutdown", &["boolean"], "Shut down the supervisor process\n\n@return boolean result always returns True unless error"),
+    ("supervisor.signalAllProcesses", &["array", "string"], "Send a signal to all processes in the process list\n\n@param string signal    Signal to send, as name ('HUP') or number ('1')\n@return array          An array of process status info structs"),
+    ("supervisor.signalProcess", &["boolean", "string", "string"], "Send an arbitrary UNIX signal to the process named by name\n\n@param string name    Name of the process to signal (or 'group:name')\n@param string signal  Signal to send, as name ('HUP') or number ('1')\n@return boolean"),
+    ("supervisor.signalProcessGroup", &["array", "string", "string"], "Send a signal to all processes in the group named 'name'\n\n@param string name    The group name\n@param string signal  Signal to send, as name ('HUP') or number ('1')\n@return array"),
+    ("supervisor.startAllProcesses", &["array", "boolean"], "Start all processes listed in the configuration file\n\n@param boolean wait    Wait for each process to be fully started\n@return array result   An array of process status info structs"),
+    ("supervisor.startProcess", &["boolean", "string", "boolean"], "Start a process\n\n@param string name Process name (or ``group:name``, or ``group:*``)\n@param boolean wait Wait for process to be fully started\n@return boolean result     Always true unless error"),
+    ("supervisor.startProcessGroup", &["array", "string", "boolean"], "Start all processes in the group named 'name'\n\n@param string name     The group name\n@param boolean wait    Wait for each process to be fully started\n@return array result   An array of process status info structs"),
+    ("supervisor.stopAllProcesses", &["array", "boolean"], "Stop all processes in the process list\n\n@param  boolean wait   Wait for each process to be fully stopped\n@return array result   An array of process status info structs"),
+    ("supervisor.stopProcess", &["boolean", "string", "boolean"], "Stop a process named by name\n\n@param string name  The name of the process to stop (or 'group:name')\n@param boolean wait        Wait for the process to be fully stopped\n@return boolean result     Always return True unless error"),
+    ("supervisor.stopProcessGroup", &["array", "string", "boolean"], "Stop all processes in the process group named 'name'\n\n@param string name     The group name\n@param boolean wait    Wait for each process to be fully stopped\n@return array result   An array of process status info structs"),
+    ("supervisor.tailProcessLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stdout) log than\nreadProcessStdoutLog().  Use readProcessStdoutLog() to read\nchunks and tailProcessStdoutLog() to tail.\n\n@param string name         the name of the process (or 'group:name')\n@param int offset          offset to start reading from\n@param int length          maximum number of bytes to return\n@return array result       [string bytes, int offset, bool overflow]"),
+    ("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stderr) log than\nreadProcessStderrLog().  Use readProcessStderrLog() to read\nchunks and tailProcessStderrLog() to tail.\n\n@param string name         the name of the process (or 'group:name')\n@param int offset          offset to start reading from\n@param int length          maximum number of bytes to return\n@return array result       [string bytes, int offset, bool overflow]"),
+    ("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stdout) log than\nreadProcessStdoutLog().  Use readProcessStdoutLog() to read\nchunks and tailProcessStdoutLog() to tail.\n\n@param string name         the name of the process (or 'group:name')\n@param int offset          offset to start reading from\n@param int length          maximum number of bytes to return\n@return array result       [string bytes, int offset, bool overflow]"),
+    ("system.listMethods", &["array"], "Return an array listing the available method names\n\n@return array result  An array of method names available (strings)."),
+    ("system.methodHelp", &["string", "string"], "Return a string showing the method's documentation\n\n@param string name   The name of the method.\n@return string result The documentation for the method name."),
+    ("system.methodSignature", &["array", "string"], "Return an array describing the method signature in the\nform [rtype, ptype, ptype...] where rtype is the return data type\nof the method, and ptypes are the parameter data types that the\nmethod accepts in method argument order.\n\n@param string name  The name of the method.\n@return array result  The result."),
+    ("system.multicall", &["array", "array"], "Process an array of calls, and return an array of\nresults. Calls should be structs of the form {'methodName':\nstring, 'params': array}. Each result will either be a\nsingle-item array containing the result value, or a struct\nof the form {'faultCode': int, 'faultString': string}. This\nis useful when you need to make lots of small calls without\nlots of round trips.\n\n@param array calls  An array of call requests\n@return array result  An array of results"),
+];
+
+/// Parameters with Python-style defaults: `min` required, the rest optional.
+struct Args<'a> {
+    params: &'a [Value],
+}
+
+impl<'a> Args<'a> {
+    fn new(params: &'a [Value], min: usize, max: usize) -> Result<Args<'a>, Fault> {
+        if params.len() < min || params.len() > max {
+            return Err(bad_params());
+        }
+        Ok(Args { params })
+    }
+
+    fn string(&self, i: usize) -> Result<&'a str, Fault> {
+        self.params
+            .get(i)
+            .and_then(Value::as_str)
+            .ok_or_else(bad_params)
+    }
+
+    fn int(&self, i: usize) -> Result<i32, Fault> {
+        self.params
+            .get(i)
+            .and_then(|v| v.as_i32().or_else(|| v.as_bool().map(i32::from)))
+            .ok_or_else(bad_params)
+    }
+
+    /// A boolean with a default; Python truthiness for ints.
+    fn flag(&self, i: usize, default: bool) -> Result<bool, Fault> {
+        match self.params.get(i) {
+            None => Ok(default),
+            Some(Value::Boolean(b)) => Ok(*b),
+            Some(Value::Int(n)) => Ok(*n != 0),
+            Some(_) => Err(bad_params()),
+        }
+    }
+}
+
+/// Run one call.
+pub fn dispatch(host: &mut dyn Host, call: &MethodCall) -> Reply {
+    match dispatch_inner(host, &call.name, &call.params) {
+        Ok(reply) => reply,
+        Err(f) => Reply::Ready(Err(f)),
+    }
+}
+
+fn ready(v: Value) -> Result<Reply, Fault> {
+    Ok(Reply::Ready(Ok(v)))
+}
+
+fn check_mood(host: &dyn Host) -> Result<(), Fault> {
+    if host.core().mood() == SupervisorState::Running {
+        Ok(())
+    } else {
+        Err(Fault::new(FaultCode::ShutdownState, None))
+    }
+}
+
+fn dispatch_inner(host: &mut dyn Host, name: &str, params: &[Value]) -> Result<Reply, Fault> {
+    // `namespace.method` with exactly one dot (the CVE-2017-11610 rule); `_` methods hidden.
+    let unknown = || Fault::new(FaultCode::UnknownMethod, None);
+    let Some((ns, method)) = name.split_once('.') else {
+        return Err(unknown());
+    };
+    if method.contains('.') || method.starts_with('_') {
+        return Err(unknown());
+    }
+    match ns {
+        "system" => system_method(host, method, params),
+        "supervisor" => {
+            if !METHODS.iter().any(|(n, _, _)| *n == name) {
+                return Err(unknown());
+            }
+            let exempt = matches!(
+                method,
+                "sendRemoteCommEvent" | "signalProcessGroup" | "signalAllProcesses"
+            );
+            if !exempt {
+                check_mood(host)?;
+            }
+            supervisor_method(host, method, params)
+        }
+        _ => Err(unknown()),
+    }
+}
+
+fn system_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Result<Reply, Fault> {
+    let lookup = |name: &str| {
+        METHODS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .ok_or_else(|| Fault::new(FaultCode::SignatureUnsupported, None))
+    };
+    match method {
+        "listMethods" => {
+            Args::new(params, 0, 0)?;
+            ready(Value::Array(
+                METHODS.iter().map(|(n, _, _)| Value::from(*n)).collect(),
+            ))
+        }
+        "methodHelp" => {
+            let a = Args::new(params, 1, 1)?;
+            let (_, _, help) = lookup(a.string(0)?)?;
+            ready(Value::from(*help))
+        }
+        "methodSignature" => {
+            let a = Args::new(params, 1, 1)?;
+            let (_, sig, _) = lookup(a.string(0)?)?;
+            ready(Value::Array(sig.iter().map(|s| Value::from(*s)).collect()))
+        }
+        "multicall" => {
+            let a = Args::new(params, 1, 1)?;
+            let calls = a
+                .params
+                .first()
+                .and_then(Value::as_array)
+                .ok_or_else(bad_params)?;
+            let mut pending = Pending(PendingKind::Multicall {
+                current: None,
+                remaining: calls.iter().cloned().collect(),
+                results: Vec::new(),
+            });
+            Ok(match pending.poll(host) {
+                Some(r) => Reply::Ready(r),
+                None => Reply::Pending(pending),
+            })
+        }
+        _ => Err(Fault::new(FaultCode::UnknownMethod, None)),
+    }
+}
+
+fn multicall_one(host: &mut dyn Host, call: &Value) -> Reply {
+    let call = match MulticallCall::from_value(call) {
+        Ok(c) => c,
+        Err(f) => return Reply::Ready(Err(f)),
+    };
+    if call.method_name == "system.multicall" {
+        return Reply::Ready(Err(Fault::new(
+            FaultCode::IncorrectParameters,
+            Some("Recursive system.multicall forbidden"),
+        )));
+    }
+    match dispatch_inner(host, &call.method_name, &call.params) {
+        Ok(r) => r,
+        Err(f) => Reply::Ready(Err(f)),
+    }
+}
+
+fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Result<Reply, Fault> {
+    match method {
+        "getAPIVersion" | "getVersion" => {
+            Args::new(params, 0, 0)?;
+            ready(Value::from(API_VERSION))
+        }
+        "getSupervisorVersion" => {
+            Args::new(params, 0, 0)?;
+            ready(Value::from(SUPERVISOR_VERSION))
+        }
+        "getIdentification" => {
+            Args::new(params, 0, 0)?;
+            ready(Value::from(host.identifier()))
+        }
+        "getState" => {
+            Args::new(params, 0, 0)?;
+            let mood = host.core().mood();
+            ready(Value::new_struct([
+                ("statecode", Value::Int(mood.code())),
+                ("statename", Value::from(mood.name())),
+            ]))
+        }
+        "getPID" => {
+            Args::new(params, 0, 0)?;
+            ready(Value::Int(clamp_int(i64::from(std::process::id()))))
+        }
+        "readLog" | "readMainLog" => {
+            let a = Args::new(params, 2, 2)?;
+            let path = host.main_log_path();
+            read_log(path, a.int(0)?, a.int(1)?)
+        }
+        "clearLog" => {
+            Args::new(params, 0, 0)?;
+            if host.main_log_path().is_none() {
+                return Err(fault_of(FaultCode::NoFile, "no log file"));
+            }
+            host.clear_main_log()
+                .map_err(|e| fault_of(FaultCode::Failed, &e.to_string()))?;
+            ready(Value::Boolean(true))
+        }
+        "shutdown" => {
+            Args::new(params, 0, 0)?;
+            host.request_shutdown();
+            ready(Value::Boolean(true))
+        }
+        "restart" => {
+            Args::new(params, 0, 0)?;
+            host.request_restart();
+            ready(Value::Boolean(true))
+        }
+        "reloadConfig" => {
+            Args::new(params, 0, 0)?;
+            host.reread()
+                .map_err(|e| fault_of(FaultCode::CantReread, &e))?;
+            let (added, changed, removed) = diff_to_active(host);
+            let names = |v: Vec<String>| Value::Array(v.into_iter().map(Value::from).collect());
+            ready(Value::Array(vec![Value::Array(vec![
+                names(added),
+                names(changed),
+                names(removed),
+            ])]))
+        }
+        "addProcessGroup" => {
+            let a = Args::new(params, 1, 1)?;
+            let name = a.string(0)?;
+            if host.core().group(name).is_some() {
+                return Err(fault_of(FaultCode::AlreadyAdded, name));
+            }
+            let config = host
+                .stored_config()
+                .groups
+                .iter()
+                .find(|g| g.name == name)
+                .cloned()
+                .ok_or_else(|| fault_of(FaultCode::BadName, name))?;
+            host.add_group(config).map_err(fault)?;
+            ready(Value::Boolean(true))
+        }
+        "removeProcessGroup" => {
+            let a = Args::new(params, 1, 1)?;
+            host.remove_group(a.string(0)?).map_err(fault)?;
+            ready(Value::Boolean(true))
+        }
+        "getProcessInfo" => {
+            let a = Args::new(params, 1, 1)?;
+            let key = single_process(host, a.string(0)?)?;
+            ready(process_info(host, key).to_value())
+        }
+        "getAllProcessInfo" => {
+            Args::new(params, 0, 0)?;
+            let mut keys: Vec<(String, String, ProcKey)> = host
+                .core()
+                .processes()
+                .map(|(k, p)| (p.group().to_string(), p.name().to_string(), k))
+                .collect();
+            keys.sort();
+            ready(Value::Array(
+                keys.into_iter()
+                    .map(|(_, _, k)| process_info(host, k).to_value())
+                    .collect(),
+            ))
+        }
+        "getAllConfigInfo" => {
+            Args::new(params, 0, 0)?;
+            ready(all_config_info(host))
+        }
+        "startProcess" => {
+            let a = Args::new(params, 1, 2)?;
+            let wait = a.flag(1, true)?;
+            let name = a.string(0)?;
+            match host.core().resolve_target(name).map_err(fault)? {
+                Target::Group { name: g, .. } => batch(host, Some(&g), Op::Start, wait),
+                Target::Process(key) => Ok(start_one(host, key, name, wait)),
+            }
+        }
+        "startProcessGroup" => {
+            let a = Args::new(params, 1, 2)?;
+            let wait = a.flag(1, true)?;
+            let group = a.string(0)?;
+            batch(host, Some(group), Op::Start, wait)
+        }
+        "startAllProcesses" => {
+            let a = Args::new(params, 0, 1)?;
+            batch(host, None, Op::Start, a.flag(0, true)?)
+        }
+        "stopProcess" => {
+            let a = Args::new(params, 1, 2)?;
+            let wait = a.flag(1, true)?;
+            let name = a.string(0)?;
+            match host.core().resolve_target(name).map_err(fault)? {
+                Target::Group { name: g, .. } => batch(host, Some(&g), Op::Stop, wait),
+                Target::Process(key) => Ok(stop_one(host, key, name, wait)),
+            }
+        }
+        "stopProcessGroup" => {
+            let a = Args::new(params, 1, 2)?;
+            let wait = a.flag(1, true)?;
+            let group = a.string(0)?;
+            batch(host, Some(group), Op::Stop, wait)
+        }
+        "stopAllProcesses" => {
+            let a = Args::new(params, 0, 1)?;
+            batch(host, None, Op::Stop, a.flag(0, true)?)
+        }
+        "signalProcess" => {
+            let a = Args::new(params, 2, 2)?;
+            let name = a.string(0)?;
+            let sig = parse_signal(a.params.get(1))?;
+            match host.core().resolve_target(name).map_err(fault)? {
+                Target::Group { name: g, .. } => batch(host, Some(&g), Op::Signal(sig), false),
+                Target::Process(key) => {
+                    let out = host.core_mut().signal(key, sig).map_err(fault)?;
+                    host.apply(out);
+                    ready(Value::Boolean(true))
+                }
+            }
+        }
+        "signalProcessGroup" => {
+            let a = Args::new(params, 2, 2)?;
+            let group = a.string(0)?;
+            let sig = parse_signal(a.params.get(1))?;
+            let reply = batch(host, Some(group), Op::Signal(sig), false)?;
+            check_mood(host)?;
+            Ok(reply)
+        }
+        "signalAllProcesses" => {
+            let a = Args::new(params, 1, 1)?;
+            let sig = parse_signal(a.params.first())?;
+            let reply = batch(host, None, Op::Signal(sig), false)?;
+            check_mood(host)?;
+            Ok(reply)
+        }
+        "sendProcessStdin" => {
+            let a = Args::new(params, 2, 2)?;
+            let name = a.string(0)?;
+            let chars = match a.params.get(1) {
+                Some(Value::String(s)) => s.as_bytes().to_vec(),
+                Some(Value::Base64(b)) => b.clone(),
+                _ => return Err(bad_params()),
+            };
+            let key = single_process(host, name)?;
+            let p = host
+                .core()
+                .process(key)
+                .ok_or_else(|| fault_of(FaultCode::BadName, name))?;
+            if p.pid().is_none() || p.state() == ProcessState::Stopping {
+                return Err(fault_of(FaultCode::NotRunning, name));
+            }
+            host.send_stdin(key, chars)
+                .map_err(|()| fault_of(FaultCode::NoFile, name))?;
+            ready(Value::Boolean(true))
+        }
+        "sendRemoteCommEvent" => {
+            let a = Args::new(params, 2, 2)?;
+            let (kind, data) = (a.string(0)?, a.string(1)?);
+            host.remote_comm_event(kind, data);
+            ready(Value::Boolean(true))
+        }
+        "readProcessLog" | "readProcessStdoutLog" | "readProcessStderrLog" => {
+            let a = Args::new(params, 3, 3)?;
+            let channel = if method == "readProcessStderrLog" {
+                Channel::Stderr
+            } else {
+                Channel::Stdout
+            };
+            let key = single_process(host, a.string(0)?)?;
+            read_log(host.log_path(key, channel), a.int(1)?, a.int(2)?)
+        }
+        "tailProcessLog" | "tailProcessStdoutLog" | "tailProcessStderrLog" => {
+            let a = Args::new(params, 3, 3)?;
+            let channel = if method == "tailProcessStderrLog" {
+                Channel::Stderr
+            } else {
+                Channel::Stdout
+            };
+            let key = single_process(host, a.string(0)?)?;
+            let (offset, length) = (a.int(1)?, a.int(2)?);
+            let empty = || {
+                Value::Array(vec![
+                    Value::from(""),
+                    Value::Int(0),
+                    Value::Boolean(false),
+                ])
+            };
+            let Some(path) = host.log_path(key, channel) else {
+                return ready(empty());
+            };
+            match logs::tail(
+                &path,
+                u64::try_from(offset).unwrap_or(0),
+                u64::try_from(length).unwrap_or(0),
+            ) {
+                Ok((data, size, overflow)) => ready(Value::Array(vec![
+                    Value::from(String::from_utf8_lossy(&data).into_owned()),
+                    Value::Int(clamp_int(i64::try_from(size).unwrap_or(i64::MAX))),
+                    Value::Boolean(overflow),
+                ])),
+                Err(_) => ready(Value::Array(vec![
+                    Value::from(""),
+                    Value::Int(offset),
+                    Value::Boolean(false),
+                ])),
+            }
+        }
+        "clearProcessLog" | "clearProcessLogs" => {
+            let a = Args::new(params, 1, 1)?;
+            let key = single_process(host, a.string(0)?)?;
+            host.clear_process_logs(key)
+                .map_err(|e| fault_of(FaultCode::Failed, &e.to_string()))?;
+            ready(Value::Boolean(true))
+        }
+        "clearAllProcessLogs" => {
+            Args::new(params, 0, 0)?;
+            let keys: Vec<ProcKey> = host.core().processes().map(|(k, _)| k).collect();
+            let mut results = Vec::new();
+            for key in keys {
+                let Some(p) = host.core().process(key) else {
+                    continue;
+                };
+                let (name, group) = (p.name().to_string(), p.group().to_string());
+                let r = match host.clear_process_logs(key) {
+                    Ok(()) => GroupResult::success(name, group),
+                    Err(e) => GroupResult::failed(
+                        name,
+                        group,
+                        &fault_of(FaultCode::Failed, &e.to_string()),
+                    ),
+                };
+                results.push(r.to_value());
+            }
+            ready(Value::Array(results))
+        }
+        _ => Err(Fault::new(FaultCode::UnknownMethod, None)),
+    }
+}
+
+fn parse_signal(v: Option<&Value>) -> Result<i32, Fault> {
+    let text = match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Int(n)) => n.to_string(),
+        _ => return Err(bad_params()),
+    };
+    values::parse_signal(&text).map_err(|_| fault_of(FaultCode::BadSignal, &text))
+}
+
+/// A namespec that must name one process (a group spec is BAD_NAME).
+fn single_process(host: &dyn Host, name: &str) -> Result<ProcKey, Fault> {
+    match host.core().resolve_target(name).map_err(fault)? {
+        Target::Process(k) => Ok(k),
+        Target::Group { .. } => Err(fault_of(FaultCode::BadName, name)),
+    }
+}
+
+fn read_log(path: Option<PathBuf>, offset: i32, length: i32) -> Result<Reply, Fault> {
+    let Some(path) = path else {
+        return Err(fault_of(FaultCode::NoFile, "None"));
+    };
+    match logs::read_range(&path, i64::from(offset), i64::from(length)) {
+        Ok(data) => ready(Value::from(String::from_utf8_lossy(&data).into_owned())),
+        Err(ReadError::NoFile) => Err(fault_of(FaultCode::NoFile, &path.display().to_string())),
+        Err(ReadError::BadArguments) => Err(Fault::new(FaultCode::BadArguments, None)),
+        Err(ReadError::Failed(e)) => Err(fault_of(FaultCode::Failed, &e.to_string())),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Start,
+    Stop,
+    Signal(i32),
+}
+
+/// Group (`Some(group)`) or all-process variants: only processes the operation applies to,
+/// in priority order; results as `{name, group, status, description}` structs.
+fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result<Reply, Fault> {
+    let keys: Vec<ProcKey> = match group {
+        Some(g) => host
+            .core()
+            .group(g)
+            .ok_or_else(|| fault_of(FaultCode::BadName, g))?
+            .members
+            .to_vec(),
+        None => host.core().processes().map(|(k, _)| k).collect(),
+    };
+    let mut slots = Vec::new();
+    for key in keys {
+        let Some(p) = host.core().process(key) else {
+            continue;
+        };
+        let state = p.state();
+        let applies = match op {
+            Op::Start => !state.is_running(),
+            Op::Stop => state.is_running(),
+            Op::Signal(_) => state.is_signallable(),
+        };
+        if !applies {
+            continue;
+        }
+        let (name, group_name, namespec) =
+            (p.name().to_string(), p.group().to_string(), p.namespec());
+        let reply = match op {
+            Op::Start => start_one(host, key, &namespec, wait),
+            Op::Stop => stop_one(host, key, &namespec, wait),
+            Op::Signal(sig) => Reply::Ready(match host.core_mut().signal(key, sig) {
+                Ok(out) => {
+                    host.apply(out);
+                    Ok(Value::Boolean(true))
+                }
+                Err(e) => Err(fault(e)),
+            }),
+        };
+        slots.push(match reply {
+            Reply::Ready(r) => Slot::Done(group_result(&name, &group_name, r)),
+            Reply::Pending(p) => Slot::Waiting(Box::new(p), name, group_name),
+        });
+    }
+    let mut pending = Pending(PendingKind::Batch { slots });
+    Ok(match pending.poll(host) {
+        Some(r) => Reply::Ready(r),
+        None => Reply::Pending(pending),
+    })
+}
+
+/// `startProcess` for one process (spec 4.5).
+fn start_one(host: &mut dyn Host, key: ProcKey, name: &str, wait: bool) -> Reply {
+    let Some(p) = host.core().process(key) else {
+        return Reply::Ready(Err(fault_of(FaultCode::BadName, name)));
+    };
+    // Check the command before trying: a missing or non-executable program is reported as
+    // NO_FILE / NOT_EXECUTABLE instead of a spawn error.
+    if let Err(msg) = spawn::resolve_command(&p.config, host.base_env()) {
+        let code = if msg.starts_with("can't find command") {
+            FaultCode::NoFile
+        } else {
+            FaultCode::NotExecutable
+        };
+        return Reply::Ready(Err(fault_of(code, &msg)));
+    }
+    match host.core_mut().start(key, Instant::now()) {
+        Ok(out) => host.apply(out),
+        Err(e) => return Reply::Ready(Err(fault(e))),
+    }
+    if let Some(p) = host.core().process(key) {
+        if p.spawnerr().is_some() && p.state() != ProcessState::Running {
+            return Reply::Ready(Err(fault_of(FaultCode::SpawnError, name)));
+        }
+    }
+    if !wait {
+        return Reply::Ready(Ok(Value::Boolean(true)));
+    }
+    let mut pending = Pending(PendingKind::Start {
+        key,
+        name: name.to_string(),
+    });
+    match pending.poll(host) {
+        Some(r) => Reply::Ready(r),
+        None => Reply::Pending(pending),
+    }
+}
+
+fn poll_start(host: &mut dyn Host, key: ProcKey, name: &str) -> Option<Result<Value, Fault>> {
+    let Some(p) = host.core().process(key) else {
+        return Some(Err(fault_of(FaultCode::AbnormalTermination, name)));
+    };
+    if p.spawnerr().is_some() && p.state() != ProcessState::Running {
+        return Some(Err(fault_of(FaultCode::SpawnError, name)));
+    }
+    match p.state() {
+        ProcessState::Running => Some(Ok(Value::Boolean(true))),
+        ProcessState::Starting => None,
+        _ => Some(Err(fault_of(FaultCode::AbnormalTermination, name))),
+    }
+}
+
+/// `stopProcess` for one process.
+fn stop_one(host: &mut dyn Host, key: ProcKey, name: &str, wait: bool) -> Reply {
+    match host.core_mut().stop(key, Instant::now()) {
+        Ok(out) => host.apply(out),
+        Err(e) => return Reply::Ready(Err(fault(e))),
+    }
+    if !wait {
+        return Reply::Ready(Ok(Value::Boolean(true)));
+    }
+    let mut pending = Pending(PendingKind::Stop {
+        key,
+        name: name.to_string(),
+    });
+    match pending.poll(host) {
+        Some(r) => Reply::Ready(r),
+        None => Reply::Pending(pending),
+    }
+}
+
+fn poll_stop(host: &mut dyn Host, key: ProcKey, _name: &str) -> Option<Result<Value, Fault>> {
+    let Some(p) = host.core().process(key) else {
+        return Some(Ok(Value::Boolean(true)));
+    };
+    if p.state().is_stopped() {
+        return Some(Ok(Value::Boolean(true)));
+    }
+    let out = host.core_mut().stop_report(key, Instant::now());
+    host.apply(out);
+    None
+}
+
+fn process_info(host: &dyn Host, key: ProcKey) -> ProcessInfo {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let wall_s = wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let path = |c| {
+        host.log_path(key, c)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let Some(p) = host.core().process(key) else {
+        return ProcessInfo {
+            name: String::new(),
+            group: String::new(),
+            description: String::new(),
+            start: 0,
+            stop: 0,
+            now: clamp_int(wall_s),
+            state: ProcessState::Unknown.code(),
+            statename: ProcessState::Unknown.name().to_string(),
+            spawnerr: String::new(),
+            exitstatus: 0,
+            logfile: String::new(),
+            stdout_logfile: String::new(),
+            stderr_logfile: String::new(),
+            pid: 0,
+        };
+    };
+    let snap = p.snapshot();
+    let stdout = path(Channel::Stdout);
+    ProcessInfo {
+        name: snap.name.clone(),
+        group: snap.group.clone(),
+        description: snap.description(now, wall),
+        start: clamp_int(snap.start_unix(now, wall)),
+        stop: clamp_int(snap.stop_unix(now, wall)),
+        now: clamp_int(wall_s),
+        state: snap.state.code(),
+        statename: snap.state.name().to_string(),
+        spawnerr: snap.spawnerr.clone(),
+        exitstatus: snap.exitstatus,
+        logfile: stdout.clone(),
+        stdout_logfile: stdout,
+        stderr_logfile: path(Channel::Stderr),
+        pid: snap.pid,
+    }
+}
+
+/// `reloadConfig`'s diff between the stored config and the active groups.
+fn diff_to_active(host: &dyn Host) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let new = &host.stored_config().groups;
+    let core = host.core();
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for g in new {
+        match core.group(&g.name) {
+            None => added.push(g.name.clone()),
+            Some(view) => {
+                let active: Vec<&ProcessConfig> = view
+                    .members
+                    .iter()
+                    .filter_map(|k| core.process(*k).map(|p| &p.config))
+                    .collect();
+                let same = view.priority == g.priority
+                    && *view.kind == g.kind
+                    && active.len() == g.processes.len()
+                    && active.iter().zip(&g.processes).all(|(a, b)| *a == b);
+                if !same {
+                    changed.push(g.name.clone());
+                }
+            }
+        }
+    }
+    let removed = core
+        .group_names()
+        .filter(|n| !new.iter().any(|g| g.name == *n))
+        .map(str::to_string)
+        .collect();
+    (added, changed, removed)
+}
+
+fn logfile_text(host: &dyn Host, key: Option<ProcKey>, f: &LogFile, c: Channel) -> String {
+    match f {
+        LogFile::None => "none".to_string(),
+        LogFile::Syslog => "syslog".to_string(),
+        LogFile::Path(p) => p.display().to_string(),
+        LogFile::Auto => key
+            .and_then(|k| host.log_path(k, c))
+            .map_or_else(|| "auto".to_string(), |p| p.display().to_string()),
+    }
+}
+
+fn all_config_info(host: &dyn Host) -> Value {
+    let core = host.core();
+    let mut infos: Vec<ConfigInfo> = Vec::new();
+    for g in &host.stored_config().groups {
+        let inuse = core.group(&g.name).is_some();
+        for pc in &g.processes {
+            let key = core
+                .resolve(&format!("{}:{}", g.name, pc.name))
+                .ok()
+                .and_then(|k| k.first().copied())
+                .filter(|_| inuse);
+            let int = |v: u64| clamp_int(i64::try_from(v).unwrap_or(i64::MAX));
+            let uid = pc
+                .user
+                .as_deref()
+                .and_then(|u| values::name_to_uid(u).ok())
+                .map(|u| clamp_int(i64::from(u)));
+            infos.push(ConfigInfo {
+                autostart: pc.autostart,
+                directory: pc
+                    .directory
+                    .as_ref()
+                    .map_or_else(|| "none".to_string(), |d| d.display().to_string()),
+                uid,
+                command: pc.command.clone(),
+                exitcodes: pc.exitcodes.clone(),
+                group: g.name.clone(),
+                group_prio: g.priority,
+                inuse,
+                killasgroup: pc.killasgroup,
+                name: pc.name.clone(),
+                process_prio: pc.priority,
+                redirect_stderr: pc.redirect_stderr,
+                startretries: clamp_int(i64::from(pc.startretries)),
+                startsecs: int(pc.startsecs),
+                stdout_capture_maxbytes: int(pc.stdout.capture_maxbytes),
+                stdout_events_enabled: pc.stdout.events_enabled,
+                stdout_logfile: logfile_text(host, key, &pc.stdout.logfile, Channel::Stdout),
+                stdout_logfile_backups: clamp_int(i64::from(pc.stdout.logfile_backups)),
+                stdout_logfile_maxbytes: int(pc.stdout.logfile_maxbytes),
+                stdout_syslog: pc.stdout.syslog,
+                stopsignal: pc.stopsignal,
+                stopwaitsecs: int(pc.stopwaitsecs),
+                stderr_capture_maxbytes: int(pc.stderr.capture_maxbytes),
+                stderr_events_enabled: pc.stderr.events_enabled,
+                stderr_logfile: logfile_text(host, key, &pc.stderr.logfile, Channel::Stderr),
+                stderr_logfile_backups: clamp_int(i64::from(pc.stderr.logfile_backups)),
+                stderr_logfile_maxbytes: int(pc.stderr.logfile_maxbytes),
+                stderr_syslog: pc.stderr.syslog,
+                serverurl: pc.serverurl.clone().unwrap_or_else(|| "AUTO".to_string()),
+            });
+        }
+    }
+    infos.sort_by(|a, b| a.name.cmp(&b.name));
+    ConfigInfo::list_to_value(&infos)
+}
