@@ -384,7 +384,7 @@ fn read_includes(ctx: &mut Ctx) -> Result<(), ConfigError> {
 }
 
 fn absolute_log_path(p: PathBuf) -> LogFile {
-    if p.as_os_str().eq_ignore_ascii_case("syslog") {
+    if p.as_os_str() == "syslog" {
         LogFile::Syslog
     } else {
         LogFile::Path(values::normalize_path(&p))

@@ -477,7 +477,7 @@ fn program_error_messages() {
     assert_eq!(
         err,
         "invalid value for 'stdout_logfile': The directory named as part of the path \
-         /nonexistent-xyz/o does not exist in section 'program:a' (file: '/etc/supervisord.conf')"
+         /nonexistent-xyz/o does not exist. in section 'program:a' (file: '/etc/supervisord.conf')"
     );
 }
 
