@@ -24,4 +24,5 @@ pub use model::*;
 pub use sample::SAMPLE_CONFIG;
 
 #[cfg(test)]
+#[cfg(test)]
 mod tests;
