@@ -24,5 +24,4 @@ pub use model::*;
 pub use sample::SAMPLE_CONFIG;
 
 #[cfg(test)]
-#[cfg(test)]
 mod tests;
