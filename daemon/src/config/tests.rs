@@ -309,8 +309,26 @@ fn supervisorctl_section() {
     assert_eq!(c.password.as_deref(), Some("p"));
     assert_eq!(c.prompt, "foo-value");
     assert_eq!(c.history_file, Some(PathBuf::from("/etc/hist")));
-    let err = parse_err(&with_sup("[supervisorctl]\nprompt=%(here)s\n"));
+    // supervisord does not read [supervisorctl]: a bad value there is only a warning...
+    let cfg = parse(&with_sup("[supervisorctl]\nprompt=%(here)s\n"));
+    assert_eq!(cfg.supervisorctl.prompt, "supervisor");
+    assert_eq!(cfg.warnings.len(), 1);
+    assert!(
+        cfg.warnings[0].starts_with("[supervisorctl] section ignored: Format string"),
+        "{:?}",
+        cfg.warnings
+    );
+    // ...while supervisorctl's own reading is strict.
+    let err = super::load::parse_ctl_str("[supervisorctl]\nprompt=%(here)s\n", Path::new(CONF))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("('here') which cannot be expanded"), "{err}");
+    let ctl = super::load::parse_ctl_str(
+        "[supervisorctl]\nserverurl=unix://%(here)s/../run/s.sock\n",
+        Path::new(CONF),
+    )
+    .unwrap();
+    assert_eq!(ctl.serverurl, "unix:///run/s.sock");
 }
 
 #[test]
@@ -477,7 +495,7 @@ fn program_error_messages() {
     assert_eq!(
         err,
         "invalid value for 'stdout_logfile': The directory named as part of the path \
-         /nonexistent-xyz/o does not exist. in section 'program:a' (file: '/etc/supervisord.conf')"
+         /nonexistent-xyz/o does not exist in section 'program:a' (file: '/etc/supervisord.conf')"
     );
 }
 
@@ -634,6 +652,16 @@ fn redirect_stderr_and_log_warnings() {
 }
 
 #[test]
+fn negative_maxbytes_is_no_rotation_without_warning() {
+    // Upstream keeps -1 (never rotate) and only warns for exactly 0.
+    let cfg = parse(&with_sup(
+        "[program:a]\ncommand=x\nstdout_logfile_maxbytes=-1\n",
+    ));
+    assert_eq!(proc0(&cfg, "a").stdout.logfile_maxbytes, 0);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
+
+#[test]
 fn process_name_expanded_with_env() {
     let cfg = parse(&with_sup(
         "[program:p]\ncommand=x\nprocess_name=%(ENV_FOO)s-%(process_num)d\nnumprocs=2\n",
@@ -773,8 +801,8 @@ fn event_listener_errors() {
 #[test]
 fn fcgi_programs() {
     let cfg = parse(&with_sup(
-        "[fcgi-program:php]\ncommand=php-cgi\nsocket=unix:///tmp/%(program_name)s.sock\n\
-         socket_mode=0660\n[fcgi-program:tcp]\ncommand=x\nsocket=tcp://localhost:9000\n",
+        "[fcgi-program:php]\ncommand=php-cgi\nsocket=unix:///tmp/../tmp/%(program_name)s.sock\n\
+         socket_mode=0660\n[fcgi-program:tcp]\ncommand=x\nsocket=tcp://LocalHost:9000\n",
     ));
     assert_eq!(
         group(&cfg, "php").kind,
@@ -793,6 +821,10 @@ fn fcgi_programs() {
         parse_err(&with_sup("[fcgi-program:f]\ncommand=x\n")),
         "[fcgi-program:f] section requires a \"socket\" line (file: '/etc/supervisord.conf')"
     );
+    assert!(parse_err(&with_sup(
+        "[fcgi-program:f]\ncommand=x\nsocket=tcp://h:70000\n"
+    ))
+    .contains("invalid port in socket tcp://h:70000"));
     assert!(
         parse_err(&with_sup("[fcgi-program:f]\ncommand=x\nsocket=bogus\n"))
             .contains("Bad socket format bogus")

@@ -239,7 +239,10 @@ pub fn parse_inet_port(s: &str) -> Result<(String, u16), String> {
             }
             (host.to_lowercase(), port_number(port)?)
         }
-        None => (String::new(), port_number(s)?),
+        None => (
+            String::new(),
+            port_number(s).map_err(|_| format!("not a valid port number: {}", py_repr(s)))?,
+        ),
     };
     let host = if host == "*" { String::new() } else { host };
     Ok((host, port))
@@ -373,7 +376,7 @@ pub fn existing_dirpath(s: &str) -> Result<PathBuf, String> {
                 Ok(path)
             } else {
                 Err(format!(
-                    "The directory named as part of the path {s} does not exist."
+                    "The directory named as part of the path {s} does not exist"
                 ))
             }
         }
@@ -678,8 +681,12 @@ mod tests {
             "0 is below lower bound (1)"
         );
         assert_eq!(
-            parse_inet_port("65536").unwrap_err(),
+            parse_inet_port("h:65536").unwrap_err(),
             "65536 is above upper bound (65535)"
+        );
+        assert_eq!(
+            parse_inet_port("65536").unwrap_err(),
+            "not a valid port number: '65536'"
         );
         assert!(parse_inet_port("abc").is_err());
     }
@@ -741,7 +748,7 @@ mod tests {
         );
         assert_eq!(
             parse_logfile("/nonexistent-dir-xyz/x.log").unwrap_err(),
-            "The directory named as part of the path /nonexistent-dir-xyz/x.log does not exist."
+            "The directory named as part of the path /nonexistent-dir-xyz/x.log does not exist"
         );
         assert!(existing_directory("/tmp").is_ok());
         assert_eq!(
