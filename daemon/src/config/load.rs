@@ -457,10 +457,7 @@ fn supervisord_section(ctx: &mut Ctx) -> Result<SupervisordConfig, ConfigError> 
         "10",
         values::parse_int_as::<u32>,
     )?;
-    let loglevel = ctx.typed(S, "loglevel", &exp, "info", |s| {
-        s.parse::<LogLevel>()
-            .map_err(|_| format!("bad logging level name {}", py_repr(s)))
-    })?;
+    let loglevel = ctx.typed(S, "loglevel", &exp, "info", parse_loglevel)?;
     let pidfile = ctx.typed(S, "pidfile", &exp, "supervisord.pid", |s| {
         values::existing_dirpath(s).map(|p| values::normalize_path(&p))
     })?;
@@ -511,6 +508,19 @@ fn supervisord_section(ctx: &mut Ctx) -> Result<SupervisordConfig, ConfigError> 
         environment,
         identifier,
     })
+}
+
+/// Supervisor's `logging_level`: one of the seven names, case-insensitive, nothing else.
+fn parse_loglevel(s: &str) -> Result<LogLevel, String> {
+    const NAMES: [&str; 7] = [
+        "critical", "error", "warn", "info", "debug", "trace", "blather",
+    ];
+    let lower = s.to_lowercase();
+    match NAMES.contains(&lower.as_str()) {
+        true => lower.parse::<LogLevel>(),
+        false => Err(String::new()),
+    }
+    .map_err(|_| format!("bad logging level name {}", py_repr(s)))
 }
 
 fn apply_overrides(s: &mut SupervisordConfig, o: &CliOverrides) -> Result<(), ConfigError> {
@@ -577,18 +587,22 @@ fn apply_overrides(s: &mut SupervisordConfig, o: &CliOverrides) -> Result<(), Co
     Ok(())
 }
 
+/// `[rpcinterface:x]`: the factory is required; every value is expanded (as upstream, which
+/// passes the other options to the factory). Factories are not imported here.
 fn rpcinterfaces(ctx: &Ctx) -> Result<(), ConfigError> {
+    const KEY: &str = "supervisor.rpcinterface_factory";
+    let none = Expansions::new();
     for name in ctx.ini.section_names() {
-        if name.starts_with("rpcinterface:")
-            && ctx
-                .ini
-                .get(name, "supervisor.rpcinterface_factory")
-                .is_none()
-        {
-            return Err(ctx.err_file(
-                name,
-                format!("section [{name}] does not specify a supervisor.rpcinterface_factory"),
-            ));
+        if !name.starts_with("rpcinterface:") {
+            continue;
+        }
+        if ctx.get(name, KEY, &none)?.is_none() {
+            return Err(ctx.err_file(name, format!("section [{name}] does not specify a {KEY}")));
+        }
+        if let Some(section) = ctx.ini.section(name) {
+            for (opt, _) in &section.options {
+                ctx.get(name, opt, &none)?;
+            }
         }
     }
     Ok(())

@@ -142,6 +142,12 @@ fn supervisord_errors() {
     assert!(parse_err(&with_sup("logfile=/nonexistent-xyz/a.log\n"))
         .contains("The directory named as part of the path /nonexistent-xyz/a.log does not exist"));
     assert!(parse_err(&with_sup("user=no-such-user-xyz\n")).contains("Invalid user name"));
+    // Only Supervisor's seven names (any case); no aliases.
+    assert!(parse_err(&with_sup("loglevel=warning\n")).contains("bad logging level name 'warning'"));
+    assert_eq!(
+        parse(&with_sup("loglevel=BLATHER\n")).supervisord.loglevel,
+        LogLevel::Blather
+    );
     assert!(parse_err(&with_sup("umask=9\n")).contains("can not be converted to an octal"));
     assert!(parse_err(&with_sup("nodaemon=maybe\n")).contains("not a valid boolean value"));
 }
@@ -339,6 +345,10 @@ fn plugin_and_unknown_sections() {
          [ctlplugin:x]\nsupervisor.ctl_factory = x:y\n[whatever]\nk=v\n",
     ));
     assert!(cfg.groups.is_empty());
+    assert!(parse_err(&with_sup(
+        "[rpcinterface:x]\nsupervisor.rpcinterface_factory=a:b\nextra=%(nope)s\n"
+    ))
+    .contains("contains names ('nope')"));
     assert_eq!(
         parse_err(&with_sup("[rpcinterface:x]\nfoo=bar\n")),
         "section [rpcinterface:x] does not specify a supervisor.rpcinterface_factory \
