@@ -1002,3 +1002,54 @@ fn comments_and_case_in_real_config() {
     let p = proc0(&cfg, "Web");
     assert_eq!(p.command, "/bin/echo a;b\n--flag");
 }
+
+#[test]
+fn default_section_and_duplicate_sections() {
+    let cfg = parse(
+        "[DEFAULT]\nautostart=false\n[supervisord]\n[program:a]\ncommand=x\n\
+         [program:b]\ncommand=y\n[program:a]\ncommand=z\npriority=3\n",
+    );
+    let a = proc0(&cfg, "a");
+    assert!(!a.autostart, "[DEFAULT] values apply to every section");
+    assert_eq!(a.command, "z", "later duplicate wins");
+    assert_eq!(a.priority, 3);
+    let names: Vec<&str> = cfg.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, vec!["a", "b"]);
+}
+
+#[test]
+fn environment_quirks_through_a_program() {
+    // `A=a b` takes `b` as its (unchecked) separator, so `,C` then starts a malformed group.
+    let err = parse_err(&with_sup(
+        "[program:a]\ncommand=x\nenvironment=A=a b,C=$HOME,D=\"x,y\",E='z'\n",
+    ));
+    assert!(err.contains("Unexpected end of key/value pairs"), "{err}");
+    // Checked against Supervisor 4.3.0's dict_of_key_value_pairs.
+    let cfg = parse(&with_sup(
+        "[program:a]\ncommand=x\nenvironment=A=a b C=$HOME D=\"x,y\",E='z'\n",
+    ));
+    assert_eq!(
+        proc0(&cfg, "a").environment,
+        kv(&[("A", "a"), ("C", "$"), ("D", "x,y"), ("E", "z")])
+    );
+}
+
+#[test]
+fn unicode_names_numeric_user_and_case() {
+    let cfg = parse(&with_sup(
+        "[program:é]\ncommand=echo ü %(program_name)s\nuser=0\n[Program:b]\ncommand=y\n\
+         [program:c]\nCOMMAND=z\n",
+    ));
+    let p = proc0(&cfg, "é");
+    assert_eq!(p.command, "echo ü é");
+    assert_eq!(p.user.as_deref(), Some("0"));
+    assert_eq!(
+        proc0(&cfg, "c").command,
+        "z",
+        "option names are case-insensitive"
+    );
+    assert!(
+        cfg.groups.iter().all(|g| g.name != "b"),
+        "section names are case-sensitive: [Program:b] is unknown and ignored"
+    );
+}
