@@ -82,7 +82,13 @@ fn format(s: &str, exp: &Expansions) -> Result<String, FmtError> {
         }
         let start = i;
         i += 1;
-        let mut key: Option<String> = None;
+        // `%%` is literal only when nothing stands between the two signs.
+        if chars.get(i) == Some(&'%') {
+            out.push('%');
+            i += 1;
+            continue;
+        }
+        let mut key: Option<&ExpVal> = None;
         if chars.get(i) == Some(&'(') {
             let mut depth = 1;
             let kstart = i + 1;
@@ -98,7 +104,9 @@ fn format(s: &str, exp: &Expansions) -> Result<String, FmtError> {
             if depth > 0 {
                 return Err(FmtError::Bad("incomplete format key".to_string()));
             }
-            key = Some(chars[kstart..i - 1].iter().collect());
+            let name: String = chars[kstart..i - 1].iter().collect();
+            // Python looks the key up before reading the rest of the specification.
+            key = Some(exp.get(&name).ok_or(FmtError::Key(name))?);
         }
         let mut spec = Spec {
             left: false,
@@ -145,17 +153,12 @@ fn format(s: &str, exp: &Expansions) -> Result<String, FmtError> {
         }
         let conv = *chars.get(i).ok_or_else(incomplete)?;
         i += 1;
-        if conv == '%' {
-            out.push('%');
-            continue;
-        }
-        let Some(key) = key else {
-            if "sr aduioxXeEfFgGc".contains(conv) && conv != ' ' {
+        let Some(value) = key else {
+            if "sraduioxXeEfFgGc".contains(conv) {
                 return Err(FmtError::Bad("format requires a mapping".to_string()));
             }
             return Err(unsupported(conv, start, i));
         };
-        let value = exp.get(&key).ok_or_else(|| FmtError::Key(key.clone()))?;
         let body = convert(conv, value, &spec, start, i)?;
         out.push_str(&pad(body, &spec, "diuoxXeEfFgG".contains(conv)));
     }
@@ -164,8 +167,12 @@ fn format(s: &str, exp: &Expansions) -> Result<String, FmtError> {
 
 fn unsupported(conv: char, _start: usize, end: usize) -> FmtError {
     FmtError::Bad(format!(
-        "unsupported format character {} (0x{:x}) at index {}",
-        py_repr(&conv.to_string()),
+        "unsupported format character '{}' (0x{:x}) at index {}",
+        if (' '..='~').contains(&conv) {
+            conv
+        } else {
+            '?'
+        },
         conv as u32,
         end - 1
     ))
@@ -384,8 +391,15 @@ mod tests {
         assert!(bad("%(a)").ends_with("incomplete format"));
         assert!(bad("%(a").ends_with("incomplete format key"));
         assert!(bad("%(a)z").ends_with("unsupported format character 'z' (0x7a) at index 4"));
+        // Checked against CPython 3.11: no repr, non-ASCII shown as '?', key looked up first.
+        assert!(bad("%'").ends_with("unsupported format character ''' (0x27) at index 1"));
+        assert!(bad("%é").ends_with("unsupported format character '?' (0xe9) at index 1"));
+        assert!(bad("%(zz)").contains("contains names ('zz')"));
         assert!(bad("%(a)d").ends_with("%d format: a real number is required, not str"));
         assert!(bad("%s").ends_with("format requires a mapping"));
+        // Checked against CPython 3.11: '%' with anything in between is not a literal.
+        assert!(bad("%0%").ends_with("unsupported format character '%' (0x25) at index 2"));
+        assert!(bad("%(a)%").ends_with("unsupported format character '%' (0x25) at index 4"));
         assert!(bad("%(b)99999999999999999999999d").ends_with("width too big"));
         assert!(bad("%(b).5000f").ends_with("width too big"));
         assert_eq!(

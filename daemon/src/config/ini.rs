@@ -117,8 +117,20 @@ impl Ini {
         let mut touched: Vec<(Target, String)> = Vec::new();
 
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-        for (idx, line) in lines.enumerate() {
+        let lines: Vec<&str> = text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
+        let last = lines.len().saturating_sub(1);
+        // Python's line text includes its newline (shown by repr() in parse errors).
+        let raw = |idx: usize, line: &str| {
+            if idx < last {
+                format!("{line}\n")
+            } else {
+                line.to_string()
+            }
+        };
+        for (idx, &line) in lines.iter().enumerate() {
             let lineno = idx + 1;
             let comment_start = comment_start(line);
             let value = match comment_start {
@@ -175,7 +187,7 @@ impl Ini {
                         "File contains no section headers.\nfile: {}, line: {}\n{}",
                         py_repr(&file.display().to_string()),
                         lineno,
-                        py_repr(line)
+                        py_repr(&raw(idx, line))
                     ),
                     file,
                     Some(lineno),
@@ -204,7 +216,7 @@ impl Ini {
                     touched.push((target, name.clone()));
                     optname = Some(name);
                 }
-                _ => errors.push((lineno, line.to_string())),
+                _ => errors.push((lineno, raw(idx, line))),
             }
         }
         // Join: trailing empty lines are dropped (Python's `'\n'.join(lines).rstrip()`).
@@ -389,14 +401,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "File contains no section headers.\nfile: '/etc/x.conf', line: 1\n'a = 1'"
+            "File contains no section headers.\nfile: '/etc/x.conf', line: 1\n'a = 1\\n'"
         );
         let err = ini
             .read_str("[s]\nok = 1\nbogus line\n= v\n", Path::new("/etc/x.conf"))
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Source contains parsing errors: '/etc/x.conf'\n\t[line  3]: 'bogus line'\n\t[line  4]: '= v'"
+            "Source contains parsing errors: '/etc/x.conf'\n\t[line  3]: 'bogus line\\n'\n\t[line  4]: '= v\\n'"
         );
         assert_eq!(err.line, Some(3));
     }

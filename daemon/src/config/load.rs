@@ -68,6 +68,33 @@ pub fn search_paths() -> Vec<PathBuf> {
     ]
 }
 
+/// Parse only the `[supervisorctl]` section, strictly (errors are returned, as
+/// supervisorctl reports them), with `%(here)s` of `path`.
+pub fn parse_ctl_str(text: &str, path: &Path) -> Result<CtlConfig, ConfigError> {
+    let main = values::normalize_path(path);
+    let mut ini = Ini::new();
+    ini.read_str(text, &main)?;
+    let mut env_exp = Expansions::new();
+    for (k, v) in std::env::vars_os() {
+        env_exp.insert(
+            format!("ENV_{}", k.to_string_lossy()),
+            ExpVal::Str(v.to_string_lossy().into_owned()),
+        );
+    }
+    let ctx = Ctx {
+        ini,
+        here: main
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "/".to_string()),
+        host: host_node_name(),
+        env_exp,
+        warnings: Vec::new(),
+        main,
+    };
+    ctl_section(&ctx)
+}
+
 /// The first existing default config file (spec 6.2).
 pub fn find_config_file() -> Result<PathBuf, ConfigError> {
     let paths = search_paths();
@@ -307,7 +334,18 @@ pub fn parse_with_env(
     rpcinterfaces(&ctx)?;
     let groups = process_groups(&mut ctx, &supervisord.environment)?;
     let (inet_http_servers, unix_http_servers) = server_sections(&ctx)?;
-    let supervisorctl = ctl_section(&ctx)?;
+    // supervisord itself never reads [supervisorctl]; a bad value there must not stop it.
+    let supervisorctl = ctl_section(&ctx).unwrap_or_else(|e| {
+        ctx.warnings
+            .push(format!("[supervisorctl] section ignored: {e}"));
+        CtlConfig {
+            serverurl: "http://localhost:9001".to_string(),
+            username: None,
+            password: None,
+            prompt: "supervisor".to_string(),
+            history_file: None,
+        }
+    });
     Ok(Config {
         path: main,
         supervisord,
@@ -384,7 +422,7 @@ fn read_includes(ctx: &mut Ctx) -> Result<(), ConfigError> {
 }
 
 fn absolute_log_path(p: PathBuf) -> LogFile {
-    if p.as_os_str().eq_ignore_ascii_case("syslog") {
+    if p.as_os_str() == "syslog" {
         LogFile::Syslog
     } else {
         LogFile::Path(values::normalize_path(&p))
@@ -419,10 +457,7 @@ fn supervisord_section(ctx: &mut Ctx) -> Result<SupervisordConfig, ConfigError> 
         "10",
         values::parse_int_as::<u32>,
     )?;
-    let loglevel = ctx.typed(S, "loglevel", &exp, "info", |s| {
-        s.parse::<LogLevel>()
-            .map_err(|_| format!("bad logging level name {}", py_repr(s)))
-    })?;
+    let loglevel = ctx.typed(S, "loglevel", &exp, "info", parse_loglevel)?;
     let pidfile = ctx.typed(S, "pidfile", &exp, "supervisord.pid", |s| {
         values::existing_dirpath(s).map(|p| values::normalize_path(&p))
     })?;
@@ -473,6 +508,19 @@ fn supervisord_section(ctx: &mut Ctx) -> Result<SupervisordConfig, ConfigError> 
         environment,
         identifier,
     })
+}
+
+/// Supervisor's `logging_level`: one of the seven names, case-insensitive, nothing else.
+fn parse_loglevel(s: &str) -> Result<LogLevel, String> {
+    const NAMES: [&str; 7] = [
+        "critical", "error", "warn", "info", "debug", "trace", "blather",
+    ];
+    let lower = s.to_lowercase();
+    match NAMES.contains(&lower.as_str()) {
+        true => lower.parse::<LogLevel>(),
+        false => Err(String::new()),
+    }
+    .map_err(|_| format!("bad logging level name {}", py_repr(s)))
 }
 
 fn apply_overrides(s: &mut SupervisordConfig, o: &CliOverrides) -> Result<(), ConfigError> {
@@ -539,18 +587,22 @@ fn apply_overrides(s: &mut SupervisordConfig, o: &CliOverrides) -> Result<(), Co
     Ok(())
 }
 
+/// `[rpcinterface:x]`: the factory is required; every value is expanded (as upstream, which
+/// passes the other options to the factory). Factories are not imported here.
 fn rpcinterfaces(ctx: &Ctx) -> Result<(), ConfigError> {
+    const KEY: &str = "supervisor.rpcinterface_factory";
+    let none = Expansions::new();
     for name in ctx.ini.section_names() {
-        if name.starts_with("rpcinterface:")
-            && ctx
-                .ini
-                .get(name, "supervisor.rpcinterface_factory")
-                .is_none()
-        {
-            return Err(ctx.err_file(
-                name,
-                format!("section [{name}] does not specify a supervisor.rpcinterface_factory"),
-            ));
+        if !name.starts_with("rpcinterface:") {
+            continue;
+        }
+        if ctx.get(name, KEY, &none)?.is_none() {
+            return Err(ctx.err_file(name, format!("section [{name}] does not specify a {KEY}")));
+        }
+        if let Some(section) = ctx.ini.section(name) {
+            for (opt, _) in &section.options {
+                ctx.get(name, opt, &none)?;
+            }
         }
     }
     Ok(())
@@ -633,6 +685,13 @@ fn ctl_section(ctx: &Ctx) -> Result<CtlConfig, ConfigError> {
         .get(S, "serverurl", &here)?
         .map(|(t, _)| t)
         .unwrap_or_else(|| "http://localhost:9001".to_string());
+    let serverurl = match serverurl.strip_prefix("unix://") {
+        Some(path) => format!(
+            "unix://{}",
+            values::normalize_path(Path::new(&values::expand_user(path))).display()
+        ),
+        None => serverurl,
+    };
     let username = ctx.get(S, "username", &none)?.map(|(t, _)| t);
     let password = ctx.get(S, "password", &none)?.map(|(t, _)| t);
     let prompt = ctx
@@ -893,7 +952,11 @@ fn fcgi_socket(ctx: &Ctx, section: &str, program: &str) -> Result<String, Config
                 at,
             ));
         }
-        return Ok(socket);
+        // Canonical form, as Supervisor's socket config url.
+        return Ok(format!(
+            "unix://{}",
+            values::normalize_path(Path::new(path)).display()
+        ));
     }
     if owner.is_some() || mode.is_some() {
         return Err(ctx.err(
@@ -902,19 +965,26 @@ fn fcgi_socket(ctx: &Ctx, section: &str, program: &str) -> Result<String, Config
             at,
         ));
     }
-    let tcp_ok = socket
+    let tcp = socket
         .strip_prefix("tcp://")
         .and_then(|rest| rest.rsplit_once(':'))
-        .is_some_and(|(host, port)| {
+        .filter(|(host, port)| {
             !host.is_empty()
                 && !host.contains(|c: char| c.is_whitespace() || c == ':')
                 && !port.is_empty()
                 && port.chars().all(|c| c.is_ascii_digit())
         });
-    if !tcp_ok {
+    let Some((host, port)) = tcp else {
         return Err(ctx.err(section, format!("Bad socket format {socket}"), at));
-    }
-    Ok(socket)
+    };
+    let port = match port.parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) => p,
+        _ => {
+            let msg = format!("invalid port in socket {socket}: {port} is out of range");
+            return Err(ctx.err(section, msg, at));
+        }
+    };
+    Ok(format!("tcp://{}:{port}", host.to_lowercase()))
 }
 
 struct ChannelRaw {
@@ -1110,13 +1180,14 @@ fn processes_from_section(
                 "10",
                 values::parse_int_as::<u32>,
             )?;
-            let maxbytes = c.typed(
+            let maxbytes_signed = c.typed(
                 section,
                 &format!("{k}_logfile_maxbytes"),
                 &exp,
                 "50MB",
-                values::parse_byte_size,
+                values::parse_byte_size_signed,
             )?;
+            let maxbytes = u64::try_from(maxbytes_signed).unwrap_or(0);
             let mut syslog = c.typed(
                 section,
                 &format!("{k}_syslog"),
@@ -1132,7 +1203,7 @@ fn processes_from_section(
                 logfile = LogFile::None;
                 syslog = true;
             }
-            if logfile == LogFile::Auto && maxbytes == 0 {
+            if logfile == LogFile::Auto && maxbytes_signed == 0 {
                 warnings.push(format!(
                     "For [{section}], AUTO logging used for {lf_key} without rollover, set \
                      maxbytes > 0 to avoid filling up filesystem unintentionally"

@@ -142,6 +142,12 @@ fn supervisord_errors() {
     assert!(parse_err(&with_sup("logfile=/nonexistent-xyz/a.log\n"))
         .contains("The directory named as part of the path /nonexistent-xyz/a.log does not exist"));
     assert!(parse_err(&with_sup("user=no-such-user-xyz\n")).contains("Invalid user name"));
+    // Only Supervisor's seven names (any case); no aliases.
+    assert!(parse_err(&with_sup("loglevel=warning\n")).contains("bad logging level name 'warning'"));
+    assert_eq!(
+        parse(&with_sup("loglevel=BLATHER\n")).supervisord.loglevel,
+        LogLevel::Blather
+    );
     assert!(parse_err(&with_sup("umask=9\n")).contains("can not be converted to an octal"));
     assert!(parse_err(&with_sup("nodaemon=maybe\n")).contains("not a valid boolean value"));
 }
@@ -309,8 +315,26 @@ fn supervisorctl_section() {
     assert_eq!(c.password.as_deref(), Some("p"));
     assert_eq!(c.prompt, "foo-value");
     assert_eq!(c.history_file, Some(PathBuf::from("/etc/hist")));
-    let err = parse_err(&with_sup("[supervisorctl]\nprompt=%(here)s\n"));
+    // supervisord does not read [supervisorctl]: a bad value there is only a warning...
+    let cfg = parse(&with_sup("[supervisorctl]\nprompt=%(here)s\n"));
+    assert_eq!(cfg.supervisorctl.prompt, "supervisor");
+    assert_eq!(cfg.warnings.len(), 1);
+    assert!(
+        cfg.warnings[0].starts_with("[supervisorctl] section ignored: Format string"),
+        "{:?}",
+        cfg.warnings
+    );
+    // ...while supervisorctl's own reading is strict.
+    let err = super::load::parse_ctl_str("[supervisorctl]\nprompt=%(here)s\n", Path::new(CONF))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("('here') which cannot be expanded"), "{err}");
+    let ctl = super::load::parse_ctl_str(
+        "[supervisorctl]\nserverurl=unix://%(here)s/../run/s.sock\n",
+        Path::new(CONF),
+    )
+    .unwrap();
+    assert_eq!(ctl.serverurl, "unix:///run/s.sock");
 }
 
 #[test]
@@ -321,6 +345,10 @@ fn plugin_and_unknown_sections() {
          [ctlplugin:x]\nsupervisor.ctl_factory = x:y\n[whatever]\nk=v\n",
     ));
     assert!(cfg.groups.is_empty());
+    assert!(parse_err(&with_sup(
+        "[rpcinterface:x]\nsupervisor.rpcinterface_factory=a:b\nextra=%(nope)s\n"
+    ))
+    .contains("contains names ('nope')"));
     assert_eq!(
         parse_err(&with_sup("[rpcinterface:x]\nfoo=bar\n")),
         "section [rpcinterface:x] does not specify a supervisor.rpcinterface_factory \
@@ -634,6 +662,16 @@ fn redirect_stderr_and_log_warnings() {
 }
 
 #[test]
+fn negative_maxbytes_is_no_rotation_without_warning() {
+    // Upstream keeps -1 (never rotate) and only warns for exactly 0.
+    let cfg = parse(&with_sup(
+        "[program:a]\ncommand=x\nstdout_logfile_maxbytes=-1\n",
+    ));
+    assert_eq!(proc0(&cfg, "a").stdout.logfile_maxbytes, 0);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+}
+
+#[test]
 fn process_name_expanded_with_env() {
     let cfg = parse(&with_sup(
         "[program:p]\ncommand=x\nprocess_name=%(ENV_FOO)s-%(process_num)d\nnumprocs=2\n",
@@ -773,8 +811,8 @@ fn event_listener_errors() {
 #[test]
 fn fcgi_programs() {
     let cfg = parse(&with_sup(
-        "[fcgi-program:php]\ncommand=php-cgi\nsocket=unix:///tmp/%(program_name)s.sock\n\
-         socket_mode=0660\n[fcgi-program:tcp]\ncommand=x\nsocket=tcp://localhost:9000\n",
+        "[fcgi-program:php]\ncommand=php-cgi\nsocket=unix:///tmp/../tmp/%(program_name)s.sock\n\
+         socket_mode=0660\n[fcgi-program:tcp]\ncommand=x\nsocket=tcp://LocalHost:9000\n",
     ));
     assert_eq!(
         group(&cfg, "php").kind,
@@ -793,6 +831,10 @@ fn fcgi_programs() {
         parse_err(&with_sup("[fcgi-program:f]\ncommand=x\n")),
         "[fcgi-program:f] section requires a \"socket\" line (file: '/etc/supervisord.conf')"
     );
+    assert!(parse_err(&with_sup(
+        "[fcgi-program:f]\ncommand=x\nsocket=tcp://h:70000\n"
+    ))
+    .contains("invalid port in socket tcp://h:70000"));
     assert!(
         parse_err(&with_sup("[fcgi-program:f]\ncommand=x\nsocket=bogus\n"))
             .contains("Bad socket format bogus")
@@ -959,4 +1001,55 @@ fn comments_and_case_in_real_config() {
     assert_eq!(cfg.supervisord.loglevel, LogLevel::Warn);
     let p = proc0(&cfg, "Web");
     assert_eq!(p.command, "/bin/echo a;b\n--flag");
+}
+
+#[test]
+fn default_section_and_duplicate_sections() {
+    let cfg = parse(
+        "[DEFAULT]\nautostart=false\n[supervisord]\n[program:a]\ncommand=x\n\
+         [program:b]\ncommand=y\n[program:a]\ncommand=z\npriority=3\n",
+    );
+    let a = proc0(&cfg, "a");
+    assert!(!a.autostart, "[DEFAULT] values apply to every section");
+    assert_eq!(a.command, "z", "later duplicate wins");
+    assert_eq!(a.priority, 3);
+    let names: Vec<&str> = cfg.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, vec!["a", "b"]);
+}
+
+#[test]
+fn environment_quirks_through_a_program() {
+    // `A=a b` takes `b` as its (unchecked) separator, so `,C` then starts a malformed group.
+    let err = parse_err(&with_sup(
+        "[program:a]\ncommand=x\nenvironment=A=a b,C=$HOME,D=\"x,y\",E='z'\n",
+    ));
+    assert!(err.contains("Unexpected end of key/value pairs"), "{err}");
+    // Checked against Supervisor 4.3.0's dict_of_key_value_pairs.
+    let cfg = parse(&with_sup(
+        "[program:a]\ncommand=x\nenvironment=A=a b C=$HOME D=\"x,y\",E='z'\n",
+    ));
+    assert_eq!(
+        proc0(&cfg, "a").environment,
+        kv(&[("A", "a"), ("C", "$"), ("D", "x,y"), ("E", "z")])
+    );
+}
+
+#[test]
+fn unicode_names_numeric_user_and_case() {
+    let cfg = parse(&with_sup(
+        "[program:é]\ncommand=echo ü %(program_name)s\nuser=0\n[Program:b]\ncommand=y\n\
+         [program:c]\nCOMMAND=z\n",
+    ));
+    let p = proc0(&cfg, "é");
+    assert_eq!(p.command, "echo ü é");
+    assert_eq!(p.user.as_deref(), Some("0"));
+    assert_eq!(
+        proc0(&cfg, "c").command,
+        "z",
+        "option names are case-insensitive"
+    );
+    assert!(
+        cfg.groups.iter().all(|g| g.name != "b"),
+        "section names are case-sensitive: [Program:b] is unknown and ignored"
+    );
 }

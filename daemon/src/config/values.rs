@@ -143,6 +143,11 @@ const SIGNALS: &[(&str, i32)] = &[
     ("POLL", libc::SIGIO),
 ];
 
+/// Real-time signal bounds (Python's `signal.SIGRTMIN` / `SIGRTMAX`).
+fn rt_signals() -> [(&'static str, i32); 2] {
+    [("RTMIN", libc::SIGRTMIN()), ("RTMAX", libc::SIGRTMAX())]
+}
+
 /// A signal name (with or without `SIG`, case-insensitive, stripped) or number.
 pub fn parse_signal(s: &str) -> Result<i32, String> {
     let num = match py_int_base(s, 10) {
@@ -150,7 +155,11 @@ pub fn parse_signal(s: &str) -> Result<i32, String> {
         None => {
             let upper = s.trim().to_uppercase();
             let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-            match SIGNALS.iter().find(|(n, _)| *n == name) {
+            match SIGNALS
+                .iter()
+                .chain(rt_signals().iter())
+                .find(|(n, _)| *n == name)
+            {
                 Some((_, num)) => return Ok(*num),
                 None => return Err(format!("value {} is not a valid signal name", py_repr(s))),
             }
@@ -209,7 +218,7 @@ pub fn parse_autorestart(s: &str) -> Result<super::AutoRestart, String> {
     match parse_bool(&lower) {
         Ok(true) => Ok(super::AutoRestart::Always),
         Ok(false) => Ok(super::AutoRestart::Never),
-        Err(_) => Err(format!("invalid 'autorestart' value {}", py_repr(s))),
+        Err(_) => Err(format!("invalid 'autorestart' value {}", py_repr(&lower))),
     }
 }
 
@@ -218,7 +227,8 @@ pub fn parse_inet_port(s: &str) -> Result<(String, u16), String> {
     let port_number = |p: &str| -> Result<u16, String> {
         match py_int_base(p, 10) {
             Some(v) if (1..=65535).contains(&v) => Ok(v as u16),
-            Some(_) => Err(format!("{} is not in the range 1 to 65535", py_repr(p))),
+            Some(v) if v < 1 => Err(format!("{v} is below lower bound (1)")),
+            Some(v) => Err(format!("{v} is above upper bound (65535)")),
             None => Err(format!("not a valid port number: {}", py_repr(p))),
         }
     };
@@ -229,7 +239,10 @@ pub fn parse_inet_port(s: &str) -> Result<(String, u16), String> {
             }
             (host.to_lowercase(), port_number(port)?)
         }
-        None => (String::new(), port_number(s)?),
+        None => (
+            String::new(),
+            port_number(s).map_err(|_| format!("not a valid port number: {}", py_repr(s)))?,
+        ),
     };
     let host = if host == "*" { String::new() } else { host };
     Ok((host, port))
@@ -604,6 +617,8 @@ mod tests {
         assert_eq!(signal_name(6), Some("ABRT"));
         assert_eq!(signal_name(17), Some("CHLD"));
         assert_eq!(signal_name(0), None);
+        assert_eq!(parse_signal("SIGRTMIN"), Ok(libc::SIGRTMIN()));
+        assert_eq!(parse_signal("rtmax"), Ok(libc::SIGRTMAX()));
     }
 
     #[test]
@@ -641,7 +656,7 @@ mod tests {
         assert_eq!(parse_autorestart("true"), Ok(AutoRestart::Always));
         assert_eq!(parse_autorestart("off"), Ok(AutoRestart::Never));
         assert_eq!(
-            parse_autorestart("sometimes").unwrap_err(),
+            parse_autorestart("Sometimes").unwrap_err(),
             "invalid 'autorestart' value 'sometimes'"
         );
     }
@@ -661,8 +676,18 @@ mod tests {
             "rsplit on the last colon"
         );
         assert!(parse_inet_port("host:").is_err());
-        assert!(parse_inet_port("0").is_err());
-        assert!(parse_inet_port("65536").is_err());
+        assert_eq!(
+            parse_inet_port("h:0").unwrap_err(),
+            "0 is below lower bound (1)"
+        );
+        assert_eq!(
+            parse_inet_port("h:65536").unwrap_err(),
+            "65536 is above upper bound (65535)"
+        );
+        assert_eq!(
+            parse_inet_port("65536").unwrap_err(),
+            "not a valid port number: '65536'"
+        );
         assert!(parse_inet_port("abc").is_err());
     }
 
