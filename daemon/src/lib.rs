@@ -16,4 +16,5 @@
 pub mod config;
 pub mod logs;
 pub mod process;
+pub mod rpc;
 pub mod supervisor;

@@ -14,6 +14,7 @@ use clap::Parser;
 
 use supervisor_daemon::config::{self, values, CliOverrides, Config};
 use supervisor_daemon::logs::{self, LogLevel, MainLog};
+use supervisor_daemon::rpc::http;
 use supervisor_daemon::supervisor::runtime::{self, Outcome};
 use supervisor_daemon::supervisor::system;
 
@@ -201,6 +202,8 @@ fn start(
             );
         }
     }
+    // Bind the HTTP servers before forking so a busy port stops start-up with a clear error.
+    let servers = http::bind_all(&config)?;
     if !sd.nodaemon {
         system::daemonize(sd.directory.as_deref(), sd.umask)?;
     }
@@ -229,15 +232,18 @@ fn start(
         .build()
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
     let local = tokio::task::LocalSet::new();
+    let mut sockets = Vec::new();
     let result = local.block_on(&rt, async {
+        let (handle, mut commands) = runtime::channel();
+        sockets = http::spawn_servers(servers, handle, log.clone())
+            .map_err(|e| format!("cannot start the HTTP servers: {e}"))?;
         let mut config = config;
         loop {
-            let (_handle, commands) = runtime::channel();
             let path = config_path.clone();
             let ov = overrides.clone();
             let reload: runtime::Reloader =
                 Box::new(move || config::load(path.as_deref(), &ov).map_err(|e| e.to_string()));
-            let outcome = runtime::run(config, log.clone(), commands, reload)
+            let outcome = runtime::run(config, log.clone(), &mut commands, reload)
                 .await
                 .map_err(|e| format!("supervision loop failed: {e}"))?;
             match outcome {
@@ -257,6 +263,9 @@ fn start(
             }
         }
     });
+    for socket in sockets {
+        let _ = std::fs::remove_file(socket);
+    }
     let _ = std::fs::remove_file(&pidfile);
     result
 }

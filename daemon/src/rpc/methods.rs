@@ -42,8 +42,8 @@ pub trait Host {
     /// The resolved log file of a process channel, if it has one.
     fn log_path(&self, key: ProcKey, channel: Channel) -> Option<PathBuf>;
     fn clear_process_logs(&mut self, key: ProcKey) -> io::Result<()>;
-    /// Queue bytes for the child's stdin; `Err` when stdin is closed.
-    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> Result<(), ()>;
+    /// Queue bytes for the child's stdin; `false` when its stdin is closed.
+    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> bool;
     fn request_shutdown(&mut self);
     fn request_restart(&mut self);
     /// Re-read the config file(s); the result becomes the stored config.
@@ -550,8 +550,9 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             if p.pid().is_none() || p.state() == ProcessState::Stopping {
                 return Err(fault_of(FaultCode::NotRunning, name));
             }
-            host.send_stdin(key, chars)
-                .map_err(|()| fault_of(FaultCode::NoFile, name))?;
+            if !host.send_stdin(key, chars) {
+                return Err(fault_of(FaultCode::NoFile, name));
+            }
             ready(Value::Boolean(true))
         }
         "sendRemoteCommEvent" => {
@@ -579,13 +580,8 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             };
             let key = single_process(host, a.string(0)?)?;
             let (offset, length) = (a.int(1)?, a.int(2)?);
-            let empty = || {
-                Value::Array(vec![
-                    Value::from(""),
-                    Value::Int(0),
-                    Value::Boolean(false),
-                ])
-            };
+            let empty =
+                || Value::Array(vec![Value::from(""), Value::Int(0), Value::Boolean(false)]);
             let Some(path) = host.log_path(key, channel) else {
                 return ready(empty());
             };

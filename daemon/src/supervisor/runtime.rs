@@ -7,8 +7,9 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -20,11 +21,17 @@ use tokio::net::unix::pipe;
 use tokio::signal::unix::{signal as unix_signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{Config, LogFile, ProcessConfig};
+use supervisor_protocol::xmlrpc::{Fault, MethodCall, Value};
+
+use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
 use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
 use crate::process::spawn::{self, SpawnContext};
-use crate::process::state::{Action, CommandError, ExitStatus, ProcessSnapshot};
-use crate::supervisor::core::{Core, Output, ProcKey};
+use crate::process::state::{Action, CommandError, ExitStatus};
+use crate::rpc::methods::{self, Host, Pending, Reply};
+use crate::supervisor::core::{Core, Output, ProcKey, Target};
+
+/// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
+const PENDING_POLL: Duration = Duration::from_millis(50);
 
 /// Size of one read from a child's pipe (Supervisor reads up to 128 KiB at a time).
 const READ_CHUNK: usize = 128 * 1024;
@@ -50,24 +57,23 @@ enum Ending {
     Restart,
 }
 
-/// Requests from the control plane (XML-RPC, tests). Each carries its reply channel.
+/// Requests from the control plane (the HTTP server, tests). Each carries its reply channel.
 #[derive(Debug)]
 pub enum Command {
-    Start {
-        namespec: String,
-        reply: oneshot::Sender<Vec<(String, Result<(), CommandError>)>>,
+    /// One XML-RPC call; the reply comes when the call is done (possibly after a wait).
+    Rpc {
+        call: MethodCall,
+        reply: oneshot::Sender<Result<Value, Fault>>,
     },
-    Stop {
+    /// The log file behind `/logtail/<namespec>/<channel>`, if there is one.
+    LogPath {
         namespec: String,
-        reply: oneshot::Sender<Vec<(String, Result<(), CommandError>)>>,
+        channel: String,
+        reply: oneshot::Sender<Option<PathBuf>>,
     },
-    Signal {
-        namespec: String,
-        signal: i32,
-        reply: oneshot::Sender<Vec<(String, Result<(), CommandError>)>>,
-    },
-    Status {
-        reply: oneshot::Sender<Vec<ProcessSnapshot>>,
+    /// The main log file, for `/mainlogtail`.
+    MainLogPath {
+        reply: oneshot::Sender<Option<PathBuf>>,
     },
     Shutdown,
     Restart,
@@ -93,7 +99,8 @@ type SharedLog = Rc<RefCell<RotatingFile>>;
 struct ProcIo {
     stdout_log: Option<SharedLog>,
     stderr_log: Option<SharedLog>,
-    stdin: Option<OwnedFd>,
+    /// Bytes for the current run's stdin, written by a task so a full pipe never blocks us.
+    stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 struct Runtime {
@@ -104,7 +111,12 @@ struct Runtime {
     io: HashMap<ProcKey, ProcIo>,
     strip_ansi: bool,
     reload: Reloader,
+    /// The config to restart with, read before the restart began.
     next_config: Option<Box<Config>>,
+    /// The last config read by `reloadConfig` (initially the running one).
+    stored: Config,
+    ending: Option<Ending>,
+    pending: Vec<(Pending, oneshot::Sender<Result<Value, Fault>>)>,
 }
 
 /// Create a command channel; pass the receiver to [`run`].
@@ -118,7 +130,7 @@ pub fn channel() -> (Handle, mpsc::UnboundedReceiver<Command>) {
 pub async fn run(
     config: Config,
     log: Rc<RefCell<MainLog>>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
     reload: Reloader,
 ) -> io::Result<Outcome> {
     let mut sigchld = unix_signal(SignalKind::child())?;
@@ -134,20 +146,23 @@ pub async fn run(
         log,
         strip_ansi: config.supervisord.strip_ansi,
         spawn_ctx: SpawnContext::from_current_process(server_url),
+        stored: config.clone(),
         config,
         io: HashMap::new(),
         reload,
         next_config: None,
+        ending: None,
+        pending: Vec::new(),
     };
     rt.open_child_logs();
 
-    let mut ending = None;
     loop {
         let now = Instant::now();
         let actions = rt.core.tick(now);
         rt.apply(actions);
         rt.reap();
-        if let Some(e) = ending {
+        rt.poll_pending();
+        if let Some(e) = rt.ending {
             if rt.core.shutdown_complete() {
                 return Ok(match (e, rt.next_config.take()) {
                     (Ending::Restart, Some(config)) => Outcome::Restart(config),
@@ -155,22 +170,25 @@ pub async fn run(
                 });
             }
         }
-        let deadline = rt
+        let mut deadline = rt
             .core
             .next_deadline()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        if !rt.pending.is_empty() {
+            deadline = deadline.min(Instant::now() + PENDING_POLL);
+        }
         tokio::select! {
             biased;
             _ = sigchld.recv() => rt.reap(),
-            _ = sigterm.recv() => rt.request_stop(&mut ending, Ending::Shutdown, "SIGTERM"),
-            _ = sigint.recv() => rt.request_stop(&mut ending, Ending::Shutdown, "SIGINT"),
-            _ = sigquit.recv() => rt.request_stop(&mut ending, Ending::Shutdown, "SIGQUIT"),
-            _ = sighup.recv() => rt.request_stop(&mut ending, Ending::Restart, "SIGHUP"),
+            _ = sigterm.recv() => rt.request_stop(Ending::Shutdown, "SIGTERM"),
+            _ = sigint.recv() => rt.request_stop(Ending::Shutdown, "SIGINT"),
+            _ = sigquit.recv() => rt.request_stop(Ending::Shutdown, "SIGQUIT"),
+            _ = sighup.recv() => rt.request_stop(Ending::Restart, "SIGHUP"),
             _ = sigusr2.recv() => {
                 rt.log(LogLevel::Info, "received SIGUSR2 indicating log reopen request");
                 rt.reopen_logs();
             }
-            Some(cmd) = commands.recv() => rt.command(cmd, &mut ending),
+            Some(cmd) = commands.recv() => rt.command(cmd),
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
     }
@@ -197,8 +215,8 @@ impl Runtime {
         self.log.borrow_mut().log(level, message);
     }
 
-    fn request_stop(&mut self, ending: &mut Option<Ending>, wanted: Ending, signame: &str) {
-        match (wanted, *ending) {
+    fn request_stop(&mut self, wanted: Ending, signame: &str) {
+        match (wanted, self.ending) {
             (Ending::Restart, Some(_)) => self.log(
                 LogLevel::Warn,
                 &format!("ignored {signame} indicating restart request (shutdown in progress)"),
@@ -220,7 +238,7 @@ impl Runtime {
                         return;
                     }
                 }
-                *ending = Some(Ending::Restart);
+                self.ending = Some(Ending::Restart);
                 let actions = self.core.begin_shutdown(Instant::now(), true);
                 self.apply(actions);
             }
@@ -229,7 +247,7 @@ impl Runtime {
                     LogLevel::Warn,
                     &format!("received {signame} indicating exit request"),
                 );
-                *ending = Some(Ending::Shutdown);
+                self.ending = Some(Ending::Shutdown);
                 if previous.is_none() {
                     let actions = self.core.begin_shutdown(Instant::now(), false);
                     self.apply(actions);
@@ -412,7 +430,14 @@ impl Runtime {
         let name = p.config.name.clone();
         let (stdout_cfg, stderr_cfg) = (p.config.stdout.clone(), p.config.stderr.clone());
         let io = self.io.entry(key).or_default();
-        io.stdin = Some(child.stdin);
+        io.stdin = match pipe::Sender::from_owned_fd(child.stdin) {
+            Ok(sender) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::task::spawn_local(write_stdin(sender, rx));
+                Some(tx)
+            }
+            Err(_) => None,
+        };
         let mirror = self.log.borrow().enabled(LogLevel::Debug);
         let pumps = [
             (
@@ -452,57 +477,168 @@ impl Runtime {
         }
     }
 
-    fn command(&mut self, cmd: Command, ending: &mut Option<Ending>) {
-        let now = Instant::now();
+    fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Start { namespec, reply } => {
-                let r = self.per_process(&namespec, |core, key| core.start(key, now));
-                let _ = reply.send(r);
-            }
-            Command::Stop { namespec, reply } => {
-                let r = self.per_process(&namespec, |core, key| core.stop(key, now));
-                let _ = reply.send(r);
-            }
-            Command::Signal {
+            Command::Rpc { call, reply } => match methods::dispatch(self, &call) {
+                Reply::Ready(result) => {
+                    let _ = reply.send(result);
+                }
+                Reply::Pending(p) => self.pending.push((p, reply)),
+            },
+            Command::LogPath {
                 namespec,
-                signal,
+                channel,
                 reply,
             } => {
-                let r = self.per_process(&namespec, |core, key| core.signal(key, signal));
-                let _ = reply.send(r);
+                let channel = match channel.as_str() {
+                    "stdout" => Some(Channel::Stdout),
+                    "stderr" => Some(Channel::Stderr),
+                    _ => None,
+                };
+                let path = match (self.core.resolve_target(&namespec), channel) {
+                    (Ok(Target::Process(key)), Some(c)) => self.log_path(key, c),
+                    _ => None,
+                };
+                let _ = reply.send(path.filter(|p| p.exists()));
             }
-            Command::Status { reply } => {
-                let _ = reply.send(self.core.processes().map(|(_, p)| p.snapshot()).collect());
+            Command::MainLogPath { reply } => {
+                let _ = reply.send(self.main_log_path().filter(|p| p.exists()));
             }
-            Command::Shutdown => self.request_stop(ending, Ending::Shutdown, "shutdown command"),
-            Command::Restart => self.request_stop(ending, Ending::Restart, "restart command"),
+            Command::Shutdown => self.request_stop(Ending::Shutdown, "shutdown command"),
+            Command::Restart => self.request_stop(Ending::Restart, "restart command"),
             Command::ReopenLogs => self.reopen_logs(),
         }
     }
 
-    fn per_process(
-        &mut self,
-        namespec: &str,
-        mut op: impl FnMut(&mut Core, ProcKey) -> Result<Output, CommandError>,
-    ) -> Vec<(String, Result<(), CommandError>)> {
-        let keys = match self.core.resolve(namespec) {
-            Ok(k) => k,
-            Err(e) => return vec![(namespec.to_string(), Err(e))],
-        };
-        let mut results = Vec::new();
-        for key in keys {
-            let Some(name) = self.core.process(key).map(|p| p.namespec()) else {
-                continue;
-            };
-            match op(&mut self.core, key) {
-                Ok(actions) => {
-                    self.apply(actions);
-                    results.push((name, Ok(())));
+    /// Re-evaluate waiting RPC calls; answer those that are done.
+    fn poll_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut waiting = std::mem::take(&mut self.pending);
+        waiting.retain_mut(|(p, reply)| {
+            if reply.is_closed() {
+                return false;
+            }
+            match p.poll(self) {
+                Some(result) => {
+                    let (tx, _) = oneshot::channel();
+                    let reply = std::mem::replace(reply, tx);
+                    let _ = reply.send(result);
+                    false
                 }
-                Err(e) => results.push((name, Err(e))),
+                None => true,
+            }
+        });
+        // Calls that arrived while polling were pushed to `self.pending`.
+        waiting.append(&mut self.pending);
+        self.pending = waiting;
+    }
+
+    fn channel_log(&self, key: ProcKey, channel: Channel) -> Option<&SharedLog> {
+        let io = self.io.get(&key)?;
+        match channel {
+            Channel::Stdout => io.stdout_log.as_ref(),
+            Channel::Stderr => io.stderr_log.as_ref(),
+        }
+    }
+}
+
+impl Host for Runtime {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    fn apply(&mut self, out: Output) {
+        Runtime::apply(self, out);
+    }
+
+    fn identifier(&self) -> &str {
+        &self.config.supervisord.identifier
+    }
+
+    fn base_env(&self) -> &[(OsString, OsString)] {
+        &self.spawn_ctx.base_env
+    }
+
+    fn main_log_path(&self) -> Option<PathBuf> {
+        self.log.borrow().path().map(PathBuf::from)
+    }
+
+    fn clear_main_log(&mut self) -> io::Result<()> {
+        self.log.borrow_mut().clear()
+    }
+
+    fn log_path(&self, key: ProcKey, channel: Channel) -> Option<PathBuf> {
+        self.channel_log(key, channel)
+            .map(|f| f.borrow().path().to_path_buf())
+    }
+
+    fn clear_process_logs(&mut self, key: ProcKey) -> io::Result<()> {
+        for channel in [Channel::Stdout, Channel::Stderr] {
+            if let Some(f) = self.channel_log(key, channel) {
+                f.borrow_mut().clear()?;
             }
         }
-        results
+        Ok(())
+    }
+
+    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> bool {
+        self.io
+            .get(&key)
+            .and_then(|io| io.stdin.as_ref())
+            .is_some_and(|sender| sender.send(data).is_ok())
+    }
+
+    fn request_shutdown(&mut self) {
+        self.request_stop(Ending::Shutdown, "shutdown request");
+    }
+
+    fn request_restart(&mut self) {
+        self.request_stop(Ending::Restart, "restart request");
+    }
+
+    fn reread(&mut self) -> Result<(), String> {
+        self.stored = (self.reload)()?;
+        Ok(())
+    }
+
+    fn stored_config(&self) -> &Config {
+        &self.stored
+    }
+
+    fn add_group(&mut self, config: GroupConfig) -> Result<(), CommandError> {
+        self.core.add_group(config)?;
+        self.open_child_logs();
+        Ok(())
+    }
+
+    fn remove_group(&mut self, name: &str) -> Result<(), CommandError> {
+        let keys: Vec<ProcKey> = self
+            .core
+            .group(name)
+            .map(|g| g.members.to_vec())
+            .unwrap_or_default();
+        self.core.remove_group(name)?;
+        for key in keys {
+            self.io.remove(&key);
+        }
+        Ok(())
+    }
+
+    fn remote_comm_event(&mut self, kind: &str, data: &str) {
+        // Delivered to listeners once event pools exist.
+        self.log(
+            LogLevel::Debug,
+            &format!(
+                "remote communication event: type {kind:?}, {} bytes",
+                data.len()
+            ),
+        );
     }
 }
 
@@ -582,5 +718,17 @@ impl Pump {
             LogLevel::Error,
             &format!("'{}' {} {msg}", self.name, self.channel.name()),
         );
+    }
+}
+
+/// Feed one run's stdin. Ends (closing the pipe) when the sender is dropped at exit, or when
+/// the child closed its end.
+async fn write_stdin(mut pipe: pipe::Sender, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    use tokio::io::AsyncWriteExt;
+    while let Some(data) = rx.recv().await {
+        if pipe.write_all(&data).await.is_err() {
+            rx.close();
+            return;
+        }
     }
 }

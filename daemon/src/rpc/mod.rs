@@ -1,0 +1,10 @@
+//! The control plane: Supervisor's XML-RPC API at `/RPC2` and the log-tail endpoints.
+//!
+//! * `http`: listeners (unix socket, TCP), request framing, auth and routing. Bytes only.
+//! * `auth`: Basic authentication with plaintext or `{SHA}` passwords.
+//! * `methods`: what each XML-RPC method does, over the [`methods::Host`] trait the runtime
+//!   implements; no sockets in there.
+
+pub mod auth;
+pub mod http;
+pub mod methods;
