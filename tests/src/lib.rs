@@ -82,15 +82,20 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-/// Our binary `name`, looked up next to the running test executable
+/// Our binary `name`: in `$SUPERVISOR_RS_BIN_DIR` when set (the benchmark points it at
+/// `target/release`), else next to the running test executable
 /// (`target/<profile>/deps/<test>` → `target/<profile>/<name>`).
 #[track_caller]
 pub fn ours_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
+    let profile_dir = match std::env::var_os("SUPERVISOR_RS_BIN_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable lives in target/<profile>/deps")
+            .to_path_buf(),
+    };
     let path = profile_dir.join(name);
     assert!(
         path.is_file(),

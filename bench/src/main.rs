@@ -1,0 +1,346 @@
+//! `supervisor-bench`: run the same scenarios against Python supervisord 4.3.0 and ours, in one
+//! invocation, interleaved A/B, and print medians and the ratio ours/python per figure.
+//!
+//! ```sh
+//! scripts/bench.sh                 # builds release binaries, sets up the venv, runs everything
+//! scripts/bench.sh --runs 5 --only rpc
+//! ```
+//!
+//! Each scenario writes one config, used unchanged by both daemons. Figures come from the
+//! daemons' public surfaces only: `/proc/<pid>` for memory and CPU, XML-RPC over the unix socket
+//! for state, and the processes they spawn.
+
+mod rpc;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use supervisor_protocol::xmlrpc::Value;
+use supervisor_tests::{config_with, kill_pid, wait_for, Daemon, Kind};
+
+/// One measured figure of one scenario, with the direction that counts as better.
+struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    lower_is_better: bool,
+}
+
+/// All samples of a run: figure name -> value.
+type Sample = BTreeMap<&'static str, f64>;
+
+struct Scenario {
+    name: &'static str,
+    figures: &'static [Figure],
+    run: fn(Kind, &Options) -> Result<Sample, String>,
+}
+
+struct Options {
+    runs: usize,
+    idle_secs: u64,
+}
+
+const fn fig(name: &'static str, unit: &'static str, lower_is_better: bool) -> Figure {
+    Figure {
+        name,
+        unit,
+        lower_is_better,
+    }
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "idle-100",
+        figures: &[fig("rss", "MiB", true), fig("cpu", "% of a core", true)],
+        run: |k, o| idle(k, o, 100),
+    },
+    Scenario {
+        name: "idle-500",
+        figures: &[fig("rss", "MiB", true), fig("cpu", "% of a core", true)],
+        run: |k, o| idle(k, o, 500),
+    },
+    Scenario {
+        name: "startup-200",
+        figures: &[fig("all-running", "s", true)],
+        run: |k, _| startup(k, 200),
+    },
+    Scenario {
+        name: "restart-after-sigkill",
+        figures: &[fig("p50", "ms", true), fig("p95", "ms", true)],
+        run: |k, _| restart_latency(k, 30),
+    },
+    Scenario {
+        name: "crash-storm-50",
+        figures: &[fig("all-fatal", "s", true)],
+        run: |k, _| crash_storm(k, 50),
+    },
+    Scenario {
+        name: "rpc-500",
+        figures: &[
+            fig("getAllProcessInfo", "ms", true),
+            fig("getState", "calls/s", false),
+        ],
+        run: |k, _| rpc_speed(k, 500),
+    },
+];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut opts = Options {
+        runs: 3,
+        idle_secs: 10,
+    };
+    let mut only: Option<String> = None;
+    let mut markdown: Option<String> = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => opts.runs = args.next().and_then(|v| v.parse().ok()).unwrap_or(3),
+            "--idle-secs" => {
+                opts.idle_secs = args.next().and_then(|v| v.parse().ok()).unwrap_or(10)
+            }
+            "--only" => only = args.next(),
+            "--markdown" => markdown = args.next(),
+            "-h" | "--help" => {
+                println!(
+                    "supervisor-bench [--runs N] [--idle-secs S] [--only NAME-SUBSTRING] [--markdown FILE]\n\n\
+                     Runs each scenario against Python supervisord 4.3.0 (from the venv) and ours,\n\
+                     interleaved, and prints medians and ours/python ratios."
+                );
+                return;
+            }
+            other => {
+                eprintln!("unknown argument {other:?}; see --help");
+                std::process::exit(2);
+            }
+        }
+    }
+    let mut table = String::from(
+        "| scenario | figure | python | ours | ours/python |\n|---|---|---|---|---|\n",
+    );
+    for sc in SCENARIOS {
+        if only.as_deref().is_some_and(|o| !sc.name.contains(o)) {
+            continue;
+        }
+        let mut samples: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
+        for run in 0..opts.runs {
+            // Alternate who goes first so drift on the machine hits both equally.
+            let order = if run % 2 == 0 {
+                [Kind::Python, Kind::Ours]
+            } else {
+                [Kind::Ours, Kind::Python]
+            };
+            for kind in order {
+                match (sc.run)(kind, &opts) {
+                    Ok(s) => samples.entry(kind_name(kind)).or_default().push(s),
+                    Err(e) => eprintln!("{} run {run} ({kind}): {e}", sc.name),
+                }
+            }
+        }
+        for f in sc.figures {
+            let py = median_of(samples.get("python"), f.name);
+            let ours = median_of(samples.get("ours"), f.name);
+            let ratio = match (py, ours) {
+                (Some(p), Some(o)) if p != 0.0 => format!("{:.3}", o / p),
+                _ => "n/a".to_string(),
+            };
+            let show = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+            let better = if f.lower_is_better { "lower" } else { "higher" };
+            println!(
+                "{:<24} {:<20} python {:>12} ours {:>12} {:<12} ours/python {:>8} ({better} is better)",
+                sc.name,
+                f.name,
+                show(py),
+                show(ours),
+                f.unit,
+                ratio
+            );
+            let _ = writeln!(
+                table,
+                "| {} | {} ({}, {better} is better) | {} | {} | {} |",
+                sc.name,
+                f.name,
+                f.unit,
+                show(py),
+                show(ours),
+                ratio
+            );
+        }
+    }
+    println!("\n{table}");
+    if let Some(path) = markdown {
+        if let Err(e) = std::fs::write(&path, &table) {
+            eprintln!("cannot write {path}: {e}");
+        }
+    }
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Ours => "ours",
+        Kind::Python => "python",
+    }
+}
+
+fn median_of(samples: Option<&Vec<Sample>>, figure: &str) -> Option<f64> {
+    let mut v: Vec<f64> = samples?
+        .iter()
+        .filter_map(|s| s.get(figure).copied())
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+const RPC_SECTIONS: &str = "[unix_http_server]\nfile={dir}/supervisor.sock\n\n\
+    [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n";
+
+fn programs(n: usize, body: &str) -> String {
+    let mut s = String::from(RPC_SECTIONS);
+    for i in 0..n {
+        let _ = write!(s, "[program:p{i:04}]\n{body}\n\n");
+    }
+    s
+}
+
+fn start(kind: Kind, sections: &str) -> Daemon {
+    let cfg = config_with(sections).replace("loglevel=info", "loglevel=info\nminfds=4096");
+    Daemon::start(kind, &cfg)
+}
+
+fn socket(d: &Daemon) -> std::path::PathBuf {
+    d.dir().join("supervisor.sock")
+}
+
+/// Wait until every process reports `state`; returns when that happened.
+fn wait_all(d: &Daemon, n: usize, state: &str, timeout: Duration) -> Result<Instant, String> {
+    let sock = socket(d);
+    wait_for(timeout, || {
+        let infos = rpc::call(&sock, "supervisor.getAllProcessInfo", &[]).ok()?;
+        let arr = infos.as_array()?;
+        let done = arr.len() == n
+            && arr
+                .iter()
+                .all(|p| p.get("statename").and_then(Value::as_str) == Some(state));
+        done.then(Instant::now)
+    })
+    .ok_or_else(|| format!("not all {n} processes reached {state} within {timeout:?}"))
+}
+
+fn proc_stat(pid: i32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let ticks = 100.0; // USER_HZ on Linux
+    Some((rss_kb / 1024.0, (utime + stime) / ticks))
+}
+
+fn idle(kind: Kind, opts: &Options, n: usize) -> Result<Sample, String> {
+    let d = start(kind, &programs(n, "command=sleep 100000"));
+    wait_all(&d, n, "RUNNING", Duration::from_secs(60))?;
+    let pid = d.pid();
+    let (_, cpu0) = proc_stat(pid).ok_or("cannot read /proc")?;
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(opts.idle_secs));
+    let (rss, cpu1) = proc_stat(pid).ok_or("cannot read /proc")?;
+    let cpu = (cpu1 - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
+    Ok(Sample::from([("rss", rss), ("cpu", cpu)]))
+}
+
+fn startup(kind: Kind, n: usize) -> Result<Sample, String> {
+    let t0 = Instant::now();
+    let d = start(kind, &programs(n, "command=sleep 100000\nstartsecs=0"));
+    let done = wait_all(&d, n, "RUNNING", Duration::from_secs(60))?;
+    Ok(Sample::from([(
+        "all-running",
+        done.duration_since(t0).as_secs_f64(),
+    )]))
+}
+
+fn restart_latency(kind: Kind, samples: usize) -> Result<Sample, String> {
+    let d = start(
+        kind,
+        &programs(1, "command=sleep 100000\nstartsecs=0\nautorestart=true"),
+    );
+    wait_all(&d, 1, "RUNNING", Duration::from_secs(30))?;
+    let mut lat = Vec::new();
+    for _ in 0..samples {
+        let old = children(d.pid());
+        let [victim] = old[..] else {
+            return Err(format!("expected one child, found {old:?}"));
+        };
+        // Let the new run age past Supervisor's "too quick" window and our 1 s restart floor.
+        std::thread::sleep(Duration::from_millis(1100));
+        let t0 = Instant::now();
+        kill_pid(victim, libc::SIGKILL);
+        let found = wait_for(Duration::from_secs(5), || {
+            children(d.pid())
+                .into_iter()
+                .find(|p| *p != victim)
+                .map(|_| t0.elapsed())
+        })
+        .ok_or("no restart within 5 s")?;
+        lat.push(found.as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let pick = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+    Ok(Sample::from([("p50", pick(0.5)), ("p95", pick(0.95))]))
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn crash_storm(kind: Kind, n: usize) -> Result<Sample, String> {
+    let t0 = Instant::now();
+    let d = start(kind, &programs(n, "command=false\nstartretries=2"));
+    let done = wait_all(&d, n, "FATAL", Duration::from_secs(60))?;
+    Ok(Sample::from([(
+        "all-fatal",
+        done.duration_since(t0).as_secs_f64(),
+    )]))
+}
+
+fn rpc_speed(kind: Kind, n: usize) -> Result<Sample, String> {
+    let d = start(kind, &programs(n, "command=sleep 100000\nstartsecs=0"));
+    wait_all(&d, n, "RUNNING", Duration::from_secs(60))?;
+    let sock = socket(&d);
+    let mut conn = rpc::Conn::open(&sock).map_err(|e| e.to_string())?;
+    let mut lat = Vec::new();
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        let v = conn.call("supervisor.getAllProcessInfo", &[])?;
+        lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+        if v.as_array().map(<[Value]>::len) != Some(n) {
+            return Err("getAllProcessInfo returned the wrong number of processes".into());
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    let t0 = Instant::now();
+    let mut calls = 0u32;
+    while t0.elapsed() < Duration::from_secs(2) {
+        conn.call("supervisor.getState", &[])?;
+        calls += 1;
+    }
+    let rate = f64::from(calls) / t0.elapsed().as_secs_f64();
+    Ok(Sample::from([
+        ("getAllProcessInfo", lat[lat.len() / 2]),
+        ("getState", rate),
+    ]))
+}
