@@ -23,6 +23,7 @@
 mod b64;
 pub mod codec;
 pub mod faults;
+pub mod http;
 pub mod structs;
 pub mod value;
 
