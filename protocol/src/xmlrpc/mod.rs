@@ -21,6 +21,7 @@
 //! Nothing here panics on input: every malformed body or head is an error value.
 
 mod b64;
+pub mod client;
 pub mod codec;
 pub mod faults;
 pub mod http;
@@ -30,6 +31,7 @@ pub mod value;
 #[cfg(test)]
 mod tests;
 
+pub use client::{CallError, CallExchange, CallResult, ServerAddress};
 pub use codec::{
     encode_fault, encode_method_call, encode_method_response, encode_response, parse_method_call,
     parse_method_response, MethodCall, ParseError, DEFAULT_MAX_CALL_BYTES,
