@@ -714,6 +714,23 @@ pub(crate) fn python_float_repr(v: f64) -> String {
     out
 }
 
+/// Replaces characters XML 1.0 forbids (C0 controls other than tab/LF/CR, U+FFFE, U+FFFF)
+/// with U+FFFD. The encoder, like Python's, writes strings as they are, so a log slice holding
+/// e.g. an ANSI escape (`\x1b`) makes Python's expat reject the whole response, exactly as
+/// with Supervisor. A server that prefers a readable answer can pass text through this first.
+pub fn sanitize_xml_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    if s.chars().any(bad) {
+        std::borrow::Cow::Owned(
+            s.chars()
+                .map(|c| if bad(c) { '\u{fffd}' } else { c })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// Appends one `<value>` exactly as `xmlrpc.client.Marshaller` writes it.
 fn write_value(out: &mut String, value: &Value) {
     match value {

@@ -21,17 +21,20 @@
 //! Nothing here panics on input: every malformed body or head is an error value.
 
 mod b64;
+pub mod client;
 pub mod codec;
 pub mod faults;
+pub mod http;
 pub mod structs;
 pub mod value;
 
 #[cfg(test)]
 mod tests;
 
+pub use client::{CallError, CallExchange, CallResult, ServerAddress};
 pub use codec::{
     encode_fault, encode_method_call, encode_method_response, encode_response, parse_method_call,
-    parse_method_response, MethodCall, ParseError, DEFAULT_MAX_CALL_BYTES,
+    parse_method_response, sanitize_xml_text, MethodCall, ParseError, DEFAULT_MAX_CALL_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES, MAX_DEPTH,
 };
 pub use faults::{fault_string, Fault, FaultCode, MulticallCall};

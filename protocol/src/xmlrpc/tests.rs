@@ -634,6 +634,9 @@ fn python_reads_what_we_encode() {
         encode_method_call("system.multicall", &[multicall_request_for_test()]),
         encode_method_call("supervisor.getAllProcessInfo", &[]),
         encode_method_call("x.n", &[Value::Nil, tricky]),
+        encode_method_response(&Value::from(
+            sanitize_xml_text("\u{1b}[31mred\u{1b}[0m\u{0}\n").into_owned(),
+        )),
     ];
     let script = r#"
 import sys, xmlrpc.client as x
@@ -666,6 +669,19 @@ fn multicall_request_for_test() -> Value {
         MulticallCall::new("supervisor.getState", vec![]),
         MulticallCall::new("supervisor.stopProcess", vec!["web".into(), false.into()]),
     ])
+}
+
+#[test]
+fn sanitize_only_touches_forbidden_characters() {
+    assert_eq!(sanitize_xml_text("a\tb\nc\r"), "a\tb\nc\r");
+    assert!(matches!(
+        sanitize_xml_text("plain é ☃"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    assert_eq!(
+        sanitize_xml_text("\u{1b}[0m\u{0}\u{ffff}"),
+        "\u{fffd}[0m\u{fffd}\u{fffd}"
+    );
 }
 
 /// And Python's dumps of arbitrary nested data parses to the same values on our side.
