@@ -211,32 +211,41 @@ pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, Stri
         .stdin(Stdio::from(stdin_r))
         .stdout(Stdio::from(stdout_w))
         .stderr(Stdio::from(child_stderr));
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // async-signal-safe functions (setpgid, setgroups/initgroups, setgid, setuid, chdir,
-    // umask) on data prepared before the fork; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setpgid(0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if let Some(c) = &creds {
-                if libc::initgroups(c.name.as_ptr(), c.gid.as_raw()) != 0
-                    || libc::setgid(c.gid.as_raw()) != 0
-                    || libc::setuid(c.uid.as_raw()) != 0
-                {
-                    return Err(io::Error::last_os_error());
+    // Own process group, like Supervisor's setpgrp(), so stopasgroup/killasgroup reach every
+    // descendant.
+    cmd.process_group(0);
+    if creds.is_none() && umask.is_none() {
+        // Nothing that needs code in the child: std can use posix_spawn (vfork-speed), which
+        // keeps spawning fast however large the daemon grows.
+        if let Some(dir) = &config.directory {
+            cmd.current_dir(dir);
+        }
+    } else {
+        // SAFETY: the closure runs in the forked child before exec and only calls
+        // async-signal-safe functions (initgroups, setgid, setuid, chdir, umask) on data
+        // prepared before the fork; it allocates nothing. Order as Supervisor: user, then
+        // directory, then umask.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(c) = &creds {
+                    if libc::initgroups(c.name.as_ptr(), c.gid.as_raw()) != 0
+                        || libc::setgid(c.gid.as_raw()) != 0
+                        || libc::setuid(c.uid.as_raw()) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
                 }
-            }
-            if let Some(dir) = &directory {
-                if libc::chdir(dir.as_ptr()) != 0 {
-                    return Err(io::Error::last_os_error());
+                if let Some(dir) = &directory {
+                    if libc::chdir(dir.as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
                 }
-            }
-            if let Some(mask) = umask {
-                libc::umask(mask as libc::mode_t);
-            }
-            Ok(())
-        });
+                if let Some(mask) = umask {
+                    libc::umask(mask as libc::mode_t);
+                }
+                Ok(())
+            });
+        }
     }
     let child = cmd.spawn().map_err(|e| {
         format!(
