@@ -339,6 +339,7 @@ pub struct Daemon {
     tag: String,
     child: Option<Child>,
     exit: Option<ExitStatus>,
+    run_as: Option<(u32, u32)>,
 }
 
 impl Daemon {
@@ -372,6 +373,7 @@ impl Daemon {
             tag,
             child: None,
             exit: None,
+            run_as: None,
         }
     }
 
@@ -423,6 +425,10 @@ impl Daemon {
             .stdin(Stdio::null())
             .stderr(err)
             .process_group(0);
+        if let Some((uid, gid)) = self.run_as {
+            // std drops root's supplementary groups (setgroups(0)) before setuid.
+            cmd.uid(uid).gid(gid);
+        }
         match stdout {
             Capture::File => {
                 cmd.stdout(out.try_clone().expect("clone stdout.txt handle"));
@@ -442,6 +448,15 @@ impl Daemon {
             });
         }
         self.child = Some(child);
+    }
+
+    /// Makes the next spawn run supervisord as `uid`/`gid` (needs root). The temp dir is
+    /// made world-writable so that the daemon can create its logs there.
+    pub fn run_as(&mut self, uid: u32, gid: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&self.dir_path, fs::Permissions::from_mode(0o777))
+            .expect("chmod temp dir");
+        self.run_as = Some((uid, gid));
     }
 
     /// The temporary directory (what `{dir}` was replaced with).
