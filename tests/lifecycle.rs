@@ -694,6 +694,34 @@ fn spawn_errors(kind: Kind) {
     d.stop();
 }
 
+both!(chdir_error => python_spawn_chdir_error_is_named, ours_spawn_chdir_error_is_named);
+fn chdir_error(kind: Kind) {
+    // Python's forked child writes "supervisor: couldn't chdir to <dir>: ENOENT" to its
+    // stderr (the child's stderr log) and exits 127. Reporting it as a spawnerr in the main
+    // log instead is tolerated, but the message must name the directory, not the command.
+    let mut d = Daemon::start(
+        kind,
+        &config_with(
+            "[program:cd]\ncommand=sleep 1000\ndirectory=/nonexistent_dir_xyz\nstartsecs=2\n\
+             startretries=0\nstderr_logfile={dir}/cd.err\n",
+        ),
+    );
+    d.expect_log("gave up: cd entered FATAL state", secs(15.0));
+    let err = read_lossy(&d.path("cd.err"));
+    let both = d.log_text() + &err;
+    assert!(
+        both.contains("couldn't chdir to /nonexistent_dir_xyz: ENOENT"),
+        "the chdir failure is not named in the main log or the child's stderr\n{}\n\
+         --- cd.err ---\n{err}",
+        d.diagnostics()
+    );
+    assert!(
+        !both.contains("couldn't exec sleep"),
+        "the chdir failure is blamed on the command\n{}",
+        d.diagnostics()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. No zombies
 // ---------------------------------------------------------------------------------------------
