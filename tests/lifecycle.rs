@@ -182,6 +182,42 @@ fn daemonizes(kind: Kind) {
     );
 }
 
+both!(sigint_nodaemon => python_nodaemon_pidfile_and_sigint, ours_nodaemon_pidfile_and_sigint);
+fn sigint_nodaemon(kind: Kind) {
+    // With -n the pidfile is written too (holding the daemon itself); SIGINT is an exit
+    // request like SIGTERM.
+    let mut d = Daemon::start(
+        kind,
+        &config_with("[program:up]\ncommand=sleep 1000\nstartsecs=0\n"),
+    );
+    let up = spawned_pid(&mut d, "up");
+    let pidfile = d.path("supervisord.pid");
+    assert_eq!(
+        fs::read_to_string(&pidfile).ok(),
+        Some(format!("{}\n", d.pid())),
+        "pidfile contents\n{}",
+        d.diagnostics()
+    );
+    d.signal(libc::SIGINT);
+    let status = d
+        .wait_exit(secs(15.0))
+        .unwrap_or_else(|| panic!("no exit after SIGINT\n{}", d.diagnostics()));
+    assert_eq!(status.code(), Some(0), "exit status\n{}", d.diagnostics());
+    let log = d.log_text();
+    assert!(
+        log.contains("WARN received SIGINT indicating exit request\n")
+            && log.contains("stopped: up (terminated by SIGTERM)"),
+        "no orderly shutdown on SIGINT\n{}",
+        d.diagnostics()
+    );
+    assert!(!pid_alive(up), "program {up} survived");
+    assert!(
+        !pidfile.exists(),
+        "pidfile left behind\n{}",
+        d.diagnostics()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. SIGHUP reload
 // ---------------------------------------------------------------------------------------------
@@ -492,11 +528,22 @@ fn dev_stdout(kind: Kind) {
     let mut d = Daemon::start(
         kind,
         &config_with(
-            "[program:out]\ncommand=sh -c 'echo marker-on-daemon-stdout; sleep 1000'\n\
-             startsecs=0\nstdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n",
+            "[program:out]\n\
+             command=sh -c 'echo marker-on-daemon-stdout; echo marker-on-daemon-stderr >&2; sleep 1000'\n\
+             startsecs=0\nstdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n\
+             stderr_logfile=/dev/stderr\nstderr_logfile_maxbytes=0\n",
         ),
     );
     d.expect_log("spawned: 'out'", secs(10.0));
+    assert!(
+        wait_for(secs(10.0), || d
+            .stderr_text()
+            .contains("marker-on-daemon-stderr")
+            .then_some(()))
+        .is_some(),
+        "child stderr not on the daemon's stderr\n{}",
+        d.diagnostics()
+    );
     assert!(
         wait_for(secs(10.0), || d
             .stdout_text()
