@@ -100,10 +100,15 @@ fn read_pidfile(p: &Path) -> Option<i32> {
 
 both!(daemonizes => python_daemonizes_writes_pidfile_and_stops_on_sigterm, ours_daemonizes_writes_pidfile_and_stops_on_sigterm);
 fn daemonizes(kind: Kind) {
+    // directory= and umask= apply when daemonizing (chdir, umask in the forked daemon).
     let mut d = Daemon::prepare(
         kind,
-        &config_with("[program:up]\ncommand=sleep 1000\nstartsecs=0\n"),
+        &format!(
+            "{SUPERVISORD_SECTION}directory={{dir}}/sub\numask=027\n\n\
+             [program:up]\ncommand=sleep 1000\nstartsecs=0\n"
+        ),
     );
+    fs::create_dir(d.path("sub")).unwrap();
     let started = Instant::now();
     d.spawn_with(&[], Capture::File);
     let launcher = d.pid();
@@ -149,6 +154,19 @@ fn daemonizes(kind: Kind) {
     let up = wait_for(secs(10.0), || last_spawned_pid(&d.log_text(), "up"))
         .unwrap_or_else(|| panic!("program 'up' not spawned\n{}", d.diagnostics()));
     assert_eq!(ppid_of(up), Some(pid), "parent of program 'up' ({up})");
+    for p in [pid, up] {
+        assert_eq!(
+            fs::read_link(format!("/proc/{p}/cwd")).ok(),
+            Some(d.path("sub")),
+            "cwd of {p} (directory=)"
+        );
+        let status = fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+        assert!(
+            status.lines().any(|l| l == "Umask:\t0027"),
+            "umask of {p} is not 027: {:?}",
+            status.lines().find(|l| l.starts_with("Umask"))
+        );
+    }
     assert!(
         d.log_text()
             .contains(&format!("INFO supervisord started with pid {pid}\n")),
