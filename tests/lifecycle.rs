@@ -312,6 +312,103 @@ fn sighup_reload(kind: Kind) {
     );
 }
 
+both!(sighup_supervisord_section => python_sighup_applies_supervisord_section, ours_sighup_applies_supervisord_section);
+fn sighup_supervisord_section(kind: Kind) {
+    // A restart re-runs Python's startup path in the same process: the pidfile is removed at
+    // the end of the old run and written to the (new) pidfile= path, the main logger is
+    // rebuilt from the new [supervisord] section, and old AUTO child logs are cleared again.
+    let mut d = Daemon::start(
+        kind,
+        &config_with(
+            "[program:a]\ncommand=sh -c 'echo a-out; sleep 1000'\nstartsecs=0\n\n\
+             [program:gone]\ncommand=sleep 1000\nstartsecs=0\n",
+        ),
+    );
+    spawned_pid(&mut d, "a");
+    spawned_pid(&mut d, "gone");
+    let daemon = d.pid();
+    let auto_logs = |d: &Daemon| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(d.dir())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.contains("---supervisor-"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        auto_logs(&d).len(),
+        4,
+        "AUTO logs before: {:?}",
+        auto_logs(&d)
+    );
+
+    let conf = d.path("supervisord.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    let dir = d.dir().display().to_string();
+    let text = text
+        .replace(
+            &format!("logfile={dir}/supervisord.log"),
+            &format!("logfile={dir}/new.log"),
+        )
+        .replace("loglevel=info", "loglevel=debug")
+        .replace(
+            &format!("pidfile={dir}/supervisord.pid"),
+            &format!("pidfile={dir}/new.pid"),
+        );
+    let text = text[..text.find("[program:gone]").unwrap()].to_owned();
+    fs::write(&conf, text).unwrap();
+    d.signal(libc::SIGHUP);
+
+    let new_log = d.path("new.log");
+    let ok = wait_for(secs(15.0), || {
+        let t = read_lossy(&new_log);
+        (t.contains("spawned: 'a'") && t.contains("DEBG 'a' stdout output:\na-out\n")).then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "new.log (logfile= and loglevel=debug after the reload) lacks a's spawn and output\n\
+         --- new.log ---\n{}\n{}",
+        read_lossy(&new_log),
+        d.diagnostics()
+    );
+    // Collect every problem, so that one run reports all of them.
+    let mut problems = Vec::new();
+    let new_pid = read_pidfile(&d.path("new.pid"));
+    if new_pid != Some(daemon) {
+        problems.push(format!(
+            "new.pid (the new pidfile=) holds {new_pid:?}, expected the daemon's pid {daemon}"
+        ));
+    }
+    if d.path("supervisord.pid").exists() {
+        problems.push("the old pidfile supervisord.pid is left behind".to_owned());
+    }
+    let after = auto_logs(&d);
+    if after.iter().any(|n| n.starts_with("gone-")) {
+        problems.push(format!(
+            "AUTO logs of the removed program 'gone' not cleared on restart: {after:?}"
+        ));
+    }
+    if after.iter().filter(|n| n.starts_with("a-")).count() != 2 {
+        problems.push(format!(
+            "old AUTO logs of 'a' not cleared on restart (expected one stdout + one \
+             stderr): {after:?}"
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "after the reload:\n  {}\n{}",
+        problems.join("\n  "),
+        d.diagnostics()
+    );
+    let status = d.stop();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        !d.path("new.pid").exists(),
+        "new pidfile not removed on exit"
+    );
+}
+
 // Ours only: Python 4.3.0 re-reads the config in `main()`'s restart loop with
 // `options.realize()`, which on a bad file prints "Error: ..." and calls sys.exit(2): the
 // daemon dies (its programs were already stopped for the restart). We deliberately keep the
