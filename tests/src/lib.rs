@@ -325,6 +325,15 @@ pub fn config_with(sections: &str) -> String {
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
+/// Where [`Daemon::spawn_with`] sends the daemon's stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capture {
+    /// Straight into `<dir>/stdout.txt` (a regular file).
+    File,
+    /// Into a pipe whose contents a thread appends to `<dir>/stdout.txt`.
+    Pipe,
+}
+
 /// One supervisord run in its own temporary directory.
 pub struct Daemon {
     pub kind: Kind,
@@ -335,6 +344,7 @@ pub struct Daemon {
     tag: String,
     child: Option<Child>,
     exit: Option<ExitStatus>,
+    run_as: Option<(u32, u32)>,
 }
 
 impl Daemon {
@@ -368,6 +378,7 @@ impl Daemon {
             tag,
             child: None,
             exit: None,
+            run_as: None,
         }
     }
 
@@ -381,23 +392,76 @@ impl Daemon {
     /// Starts `supervisord -n -c <conf>` in the temp dir, stdout/stderr to `stdout.txt` and
     /// `stderr.txt` there, in a new process group.
     pub fn spawn(&mut self) {
+        self.spawn_with(&["-n"], Capture::File);
+    }
+
+    /// Starts `supervisord <args> -c <conf>` (no implicit `-n`: without it the daemon forks
+    /// away and the started process is only the launcher; the daemon still carries the
+    /// environment tag, so dropping cleans it up). stderr goes to `stderr.txt`; stdout to
+    /// `stdout.txt` directly ([`Capture::File`]) or through a pipe copied into it
+    /// ([`Capture::Pipe`], for tests that need a non-regular stdout).
+    pub fn spawn_with(&mut self, args: &[&str], stdout: Capture) {
         assert!(self.child.is_none(), "daemon already started");
         let exe = self.kind.supervisord();
-        let out = fs::File::create(self.dir_path.join("stdout.txt")).expect("stdout.txt");
-        let err = fs::File::create(self.dir_path.join("stderr.txt")).expect("stderr.txt");
-        let child = Command::new(&exe)
-            .arg("-n")
+        // O_APPEND, like `>>`: a child log opened on /dev/stdout gets its own file offset,
+        // and without append the daemon's own writes would overwrite the child's output.
+        let open = |name: &str| {
+            fs::OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(self.dir_path.join(name))
+                .and_then(|f| {
+                    drop(f);
+                    fs::OpenOptions::new()
+                        .append(true)
+                        .open(self.dir_path.join(name))
+                })
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let out = open("stdout.txt");
+        let err = open("stderr.txt");
+        let mut cmd = Command::new(&exe);
+        cmd.args(args)
             .arg("-c")
             .arg(&self.conf)
             .current_dir(&self.dir_path)
             .env("SUPERVISOR_RS_TEST_TAG", &self.tag)
             .stdin(Stdio::null())
-            .stdout(out)
             .stderr(err)
-            .process_group(0)
+            .process_group(0);
+        if let Some((uid, gid)) = self.run_as {
+            // std drops root's supplementary groups (setgroups(0)) before setuid.
+            cmd.uid(uid).gid(gid);
+        }
+        match stdout {
+            Capture::File => {
+                cmd.stdout(out.try_clone().expect("clone stdout.txt handle"));
+            }
+            Capture::Pipe => {
+                cmd.stdout(Stdio::piped());
+            }
+        }
+        let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+        if let Some(mut pipe) = child.stdout.take() {
+            let mut out = out;
+            // Ends when every writer (daemon and children) has closed the pipe.
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut pipe, &mut out);
+            });
+        }
         self.child = Some(child);
+    }
+
+    /// Makes the next spawn run supervisord as `uid`/`gid` (needs root). The temp dir is
+    /// made world-writable so that the daemon can create its logs there.
+    pub fn run_as(&mut self, uid: u32, gid: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&self.dir_path, fs::Permissions::from_mode(0o777))
+            .expect("chmod temp dir");
+        self.run_as = Some((uid, gid));
     }
 
     /// The temporary directory (what `{dir}` was replaced with).
@@ -408,6 +472,11 @@ impl Daemon {
     /// `<dir>/<name>`.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir_path.join(name)
+    }
+
+    /// The `SUPERVISOR_RS_TEST_TAG` value this daemon and its children carry.
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 
     /// The daemon's pid (panics if not started).
@@ -633,6 +702,17 @@ fn read_lossy(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Cuts a value at the first `;` or `#` preceded by whitespace (an inline comment).
+fn strip_inline_comment(v: &str) -> &str {
+    let b = v.as_bytes();
+    for i in 1..b.len() {
+        if (b[i] == b';' || b[i] == b'#') && b[i - 1].is_ascii_whitespace() {
+            return &v[..i];
+        }
+    }
+    v
+}
+
 /// Minimal INI lookup: the last `key=`/`key:` value in `[section]` (no continuation lines).
 pub fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
     let mut current = String::new();
@@ -644,7 +724,7 @@ pub fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
         } else if current == section && !line.starts_with(char::is_whitespace) {
             if let Some(i) = t.find(['=', ':']) {
                 if t[..i].trim().eq_ignore_ascii_case(key) {
-                    found = Some(t[i + 1..].trim().to_owned());
+                    found = Some(strip_inline_comment(&t[i + 1..]).trim().to_owned());
                 }
             }
         }
@@ -885,5 +965,14 @@ world
         );
         assert_eq!(ini_value(t, "program:x", "LOGFILE").as_deref(), Some("/b"));
         assert_eq!(ini_value(t, "nope", "logfile"), None);
+        let c = "[supervisord]\nlogfile=/tmp/a.log ; main log;x\npidfile=/p#1\n";
+        assert_eq!(
+            ini_value(c, "supervisord", "logfile").as_deref(),
+            Some("/tmp/a.log")
+        );
+        assert_eq!(
+            ini_value(c, "supervisord", "pidfile").as_deref(),
+            Some("/p#1")
+        );
     }
 }
