@@ -180,28 +180,8 @@ fn start(
         mainlog.log(LogLevel::Info, &msg);
     }
     open_main_log(&mut mainlog, &config)?;
-    if as_root_without_user {
-        mainlog.log(
-            LogLevel::Critical,
-            "Supervisor is running as root.  Privileges were not dropped because no user is \
-             specified in the config file.  If you intend to run as root, you can set user=root \
-             in the config file to avoid this message.",
-        );
-    }
-    for w in &config.warnings {
-        mainlog.log(LogLevel::Warn, w);
-    }
-    if !sd.nocleanup {
-        if let Err(e) = logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier) {
-            mainlog.log(
-                LogLevel::Warn,
-                &format!(
-                    "could not clean up old AUTO logs in {}: {e}",
-                    sd.childlogdir.display()
-                ),
-            );
-        }
-    }
+    announce(&mut mainlog, &config, as_root_without_user);
+    clean_auto_logs(&mut mainlog, &config);
     // Bind the HTTP servers before forking so a busy port stops start-up with a clear error.
     let servers = http::bind_all(&config)?;
     if !sd.nodaemon {
@@ -213,17 +193,8 @@ fn start(
             &format!("could not become a child subreaper: {e}"),
         );
     }
-    let pidfile = sd.pidfile.clone();
-    if let Err(e) = system::write_pidfile(&pidfile) {
-        mainlog.log(
-            LogLevel::Critical,
-            &format!("could not write pidfile {}: {e}", pidfile.display()),
-        );
-    }
-    mainlog.log(
-        LogLevel::Info,
-        &format!("supervisord started with pid {}", std::process::id()),
-    );
+    let mut pidfile = sd.pidfile.clone();
+    write_pidfile(&mut mainlog, &pidfile);
 
     let log = Rc::new(RefCell::new(mainlog));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -249,16 +220,21 @@ fn start(
             match outcome {
                 Outcome::Shutdown => return Ok::<(), String>(()),
                 Outcome::Restart(next) => {
+                    // Supervisor re-runs its start-up on a restart: new main log settings,
+                    // the start-up messages, AUTO log cleanup and the (possibly moved) pidfile.
                     config = *next;
                     let mut l = log.borrow_mut();
                     l.set_level(config.supervisord.loglevel);
                     if let Err(e) = open_main_log(&mut l, &config) {
                         l.log(LogLevel::Error, &e);
                     }
-                    l.log(
-                        LogLevel::Info,
-                        &format!("supervisord started with pid {}", std::process::id()),
-                    );
+                    announce(&mut l, &config, as_root_without_user);
+                    clean_auto_logs(&mut l, &config);
+                    if config.supervisord.pidfile != pidfile {
+                        let _ = std::fs::remove_file(&pidfile);
+                        pidfile = config.supervisord.pidfile.clone();
+                    }
+                    write_pidfile(&mut l, &pidfile);
                 }
             }
         }
@@ -268,6 +244,52 @@ fn start(
     }
     let _ = std::fs::remove_file(&pidfile);
     result
+}
+
+/// The CRIT root warning and the config warnings, as Supervisor logs them at each start.
+fn announce(mainlog: &mut MainLog, config: &Config, as_root_without_user: bool) {
+    if as_root_without_user {
+        mainlog.log(
+            LogLevel::Critical,
+            "Supervisor is running as root.  Privileges were not dropped because no user is \
+             specified in the config file.  If you intend to run as root, you can set user=root \
+             in the config file to avoid this message.",
+        );
+    }
+    for w in &config.warnings {
+        mainlog.log(LogLevel::Warn, w);
+    }
+}
+
+/// Delete AUTO child logs of earlier runs (unless `nocleanup`).
+fn clean_auto_logs(mainlog: &mut MainLog, config: &Config) {
+    let sd = &config.supervisord;
+    if sd.nocleanup {
+        return;
+    }
+    if let Err(e) = logs::cleanup_auto_logs(&sd.childlogdir, &sd.identifier) {
+        mainlog.log(
+            LogLevel::Warn,
+            &format!(
+                "could not clean up old AUTO logs in {}: {e}",
+                sd.childlogdir.display()
+            ),
+        );
+    }
+}
+
+/// Write `<pid>\n` and log the start line.
+fn write_pidfile(mainlog: &mut MainLog, pidfile: &std::path::Path) {
+    if let Err(e) = system::write_pidfile(pidfile) {
+        mainlog.log(
+            LogLevel::Critical,
+            &format!("could not write pidfile {}: {e}", pidfile.display()),
+        );
+    }
+    mainlog.log(
+        LogLevel::Info,
+        &format!("supervisord started with pid {}", std::process::id()),
+    );
 }
 
 fn open_main_log(mainlog: &mut MainLog, config: &Config) -> Result<(), String> {

@@ -178,10 +178,26 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// Start the child. `Err` is the `spawnerr` text (the process then goes to BACKOFF).
 pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, String> {
     let (filename, argv) = resolve_command(config, &ctx.base_env)?;
+    // Switching to the user we already are is a no-op, as in Supervisor's drop_privileges().
     let creds = match &config.user {
-        Some(u) => Some(resolve_user(u)?),
+        Some(u) => Some(resolve_user(u)?).filter(|c| c.uid != nix::unistd::geteuid()),
         None => None,
     };
+    if let Some(dir) = &config.directory {
+        // Checked here so the failure names the directory, not the command.
+        let errno = match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => None,
+            Ok(_) => Some(libc::ENOTDIR),
+            Err(e) => Some(e.raw_os_error().unwrap_or(libc::ENOENT)),
+        };
+        if let Some(errno) = errno {
+            return Err(format!(
+                "couldn't chdir to {}: {}",
+                dir.display(),
+                errno_name(errno)
+            ));
+        }
+    }
     let directory = match &config.directory {
         Some(d) => Some(
             CString::new(d.as_os_str().as_bytes())
