@@ -150,9 +150,9 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
-    let config = match config::load(cli.configuration.as_deref(), &overrides) {
+    let config = match load(cli.configuration.as_deref(), &overrides) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(e) => return usage_error(&e),
     };
     match start(config, cli.configuration.clone(), overrides) {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,6 +161,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Read the configuration and refuse what this daemon cannot run yet.
+fn load(path: Option<&std::path::Path>, overrides: &CliOverrides) -> Result<Config, String> {
+    let config = config::load(path, overrides).map_err(|e| e.to_string())?;
+    if let Some(g) = config
+        .groups
+        .iter()
+        .find(|g| matches!(g.kind, config::GroupKind::FcgiProgram { .. }))
+    {
+        return Err(format!(
+            "[fcgi-program:{}] is not supported yet by supervisor-rs (file: '{}')",
+            g.name,
+            config.path.display()
+        ));
+    }
+    Ok(config)
 }
 
 fn start(
@@ -212,8 +229,7 @@ fn start(
         loop {
             let path = config_path.clone();
             let ov = overrides.clone();
-            let reload: runtime::Reloader =
-                Box::new(move || config::load(path.as_deref(), &ov).map_err(|e| e.to_string()));
+            let reload: runtime::Reloader = Box::new(move || load(path.as_deref(), &ov));
             let outcome = runtime::run(config, log.clone(), &mut commands, reload)
                 .await
                 .map_err(|e| format!("supervision loop failed: {e}"))?;
