@@ -235,10 +235,16 @@ impl<'a> Args<'a> {
             .ok_or_else(bad_params)
     }
 
+    /// An int; like Python's `int(x)`, a bool or a numeric string is accepted too.
     fn int(&self, i: usize) -> Result<i32, Fault> {
         self.params
             .get(i)
-            .and_then(|v| v.as_i32().or_else(|| v.as_bool().map(i32::from)))
+            .and_then(|v| match v {
+                Value::Int(n) => Some(*n),
+                Value::Boolean(b) => Some(i32::from(*b)),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            })
             .ok_or_else(bad_params)
     }
 
@@ -428,9 +434,8 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "addProcessGroup" => {
             let a = Args::new(params, 1, 1)?;
             let name = a.string(0)?;
-            if host.core().group(name).is_some() {
-                return Err(fault_of(FaultCode::AlreadyAdded, name));
-            }
+            // Supervisor looks the name up in the config first: a group that is active but no
+            // longer configured is BAD_NAME, not ALREADY_ADDED.
             let config = host
                 .stored_config()
                 .groups
@@ -438,6 +443,9 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
                 .find(|g| g.name == name)
                 .cloned()
                 .ok_or_else(|| fault_of(FaultCode::BadName, name))?;
+            if host.core().group(name).is_some() {
+                return Err(fault_of(FaultCode::AlreadyAdded, name));
+            }
             host.add_group(config).map_err(fault)?;
             ready(Value::Boolean(true))
         }
@@ -449,7 +457,7 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "getProcessInfo" => {
             let a = Args::new(params, 1, 1)?;
             let key = single_process(host, a.string(0)?)?;
-            ready(process_info(host, key).to_value())
+            ready(process_info_value(host, key))
         }
         "getAllProcessInfo" => {
             Args::new(params, 0, 0)?;
@@ -461,7 +469,7 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             keys.sort();
             ready(Value::Array(
                 keys.into_iter()
-                    .map(|(_, _, k)| process_info(host, k).to_value())
+                    .map(|(_, _, k)| process_info_value(host, k))
                     .collect(),
             ))
         }
@@ -541,6 +549,12 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             let chars = match a.params.get(1) {
                 Some(Value::String(s)) => s.as_bytes().to_vec(),
                 Some(Value::Base64(b)) => b.clone(),
+                // `RPCError(INCORRECT_PARAMETERS, chars)`: Python's str() of the value.
+                Some(Value::Int(n)) => return Err(fault_of(FaultCode::IncorrectParameters, &n.to_string())),
+                Some(Value::Boolean(b)) => {
+                    let text = if *b { "True" } else { "False" };
+                    return Err(fault_of(FaultCode::IncorrectParameters, text));
+                }
                 _ => return Err(bad_params()),
             };
             let key = single_process(host, name)?;
@@ -654,7 +668,8 @@ fn single_process(host: &dyn Host, name: &str) -> Result<ProcKey, Fault> {
 
 fn read_log(path: Option<PathBuf>, offset: i32, length: i32) -> Result<Reply, Fault> {
     let Some(path) = path else {
-        return Err(fault_of(FaultCode::NoFile, "None"));
+        // `RPCError(NO_FILE, None)`: no detail.
+        return Err(Fault::new(FaultCode::NoFile, None));
     };
     match logs::read_range(&path, i64::from(offset), i64::from(length)) {
         Ok(data) => ready(Value::from(String::from_utf8_lossy(&data).into_owned())),
@@ -741,6 +756,10 @@ fn start_one(host: &mut dyn Host, key: ProcKey, name: &str, wait: bool) -> Reply
         Ok(out) => host.apply(out),
         Err(e) => return Reply::Ready(Err(fault(e))),
     }
+    // Supervisor calls `process.transition()` once right after the spawn, so a `startsecs=0`
+    // program is RUNNING before the call answers (and a group call lists it at once).
+    let out = host.core_mut().tick(Instant::now());
+    host.apply(out);
     if let Some(p) = host.core().process(key) {
         if p.spawnerr().is_some() && p.state() != ProcessState::Running {
             return Reply::Ready(Err(fault_of(FaultCode::SpawnError, name)));
@@ -802,6 +821,19 @@ fn poll_stop(host: &mut dyn Host, key: ProcKey, _name: &str) -> Option<Result<Va
     let out = host.core_mut().stop_report(key, Instant::now());
     host.apply(out);
     None
+}
+
+/// The `getProcessInfo` struct in Supervisor's wire order: `description` is added last (it is
+/// computed from the other members of the dict).
+fn process_info_value(host: &dyn Host, key: ProcKey) -> Value {
+    let mut v = process_info(host, key).to_value();
+    if let Value::Struct(members) = &mut v {
+        if let Some(i) = members.iter().position(|(k, _)| k == "description") {
+            let d = members.remove(i);
+            members.push(d);
+        }
+    }
+    v
 }
 
 fn process_info(host: &dyn Host, key: ProcKey) -> ProcessInfo {
