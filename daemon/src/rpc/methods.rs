@@ -70,8 +70,12 @@ enum PendingKind {
     Start { key: ProcKey, name: String },
     /// `stopProcess(name, True)`: until a stopped state.
     Stop { key: ProcKey, name: String },
-    /// Group/all variants: one slot per process, answered when every slot is done.
-    Batch { slots: Vec<Slot> },
+    /// Group/all variants: results so far (in the order they came), and the calls still
+    /// waiting (with process and group names); answered when none is left waiting.
+    Batch {
+        done: Vec<GroupResult>,
+        waiting: Vec<(Box<Pending>, String, String)>,
+    },
     /// `system.multicall`: calls run one after the other, each awaited.
     Multicall {
         current: Option<Box<Pending>>,
@@ -80,38 +84,26 @@ enum PendingKind {
     },
 }
 
-enum Slot {
-    Done(GroupResult),
-    Waiting(Box<Pending>, String, String),
-}
-
 impl Pending {
     /// `Some(answer)` once the wait is over.
     pub fn poll(&mut self, host: &mut dyn Host) -> Option<Result<Value, Fault>> {
         match &mut self.0 {
             PendingKind::Start { key, name } => poll_start(host, *key, name),
             PendingKind::Stop { key, name } => poll_stop(host, *key, name),
-            PendingKind::Batch { slots } => {
-                let mut all_done = true;
-                for slot in slots.iter_mut() {
-                    if let Slot::Waiting(p, name, group) = slot {
-                        match p.poll(host) {
-                            Some(r) => *slot = Slot::Done(group_result(name, group, r)),
-                            None => all_done = false,
-                        }
+            PendingKind::Batch { done, waiting } => {
+                waiting.retain_mut(|(p, name, group)| match p.poll(host) {
+                    Some(r) => {
+                        done.push(group_result(name, group, r));
+                        false
                     }
-                }
-                if !all_done {
+                    None => true,
+                });
+                if !waiting.is_empty() {
                     return None;
                 }
-                let results = slots
-                    .iter()
-                    .filter_map(|s| match s {
-                        Slot::Done(r) => Some(r.to_value()),
-                        Slot::Waiting(..) => None,
-                    })
-                    .collect();
-                Some(Ok(Value::Array(results)))
+                Some(Ok(Value::Array(
+                    done.iter().map(RpcStruct::to_value).collect(),
+                )))
             }
             PendingKind::Multicall {
                 current,
@@ -518,10 +510,13 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "signalProcess" => {
             let a = Args::new(params, 2, 2)?;
             let name = a.string(0)?;
-            let sig = parse_signal(a.params.get(1))?;
+            // Supervisor resolves the name first; a group spec delegates to the group call,
+            // which reports a bad signal per process.
+            let sig = parse_signal(a.params.get(1));
             match host.core().resolve_target(name).map_err(fault)? {
                 Target::Group { name: g, .. } => batch(host, Some(&g), Op::Signal(sig), false),
                 Target::Process(key) => {
+                    let sig = sig?;
                     let out = host.core_mut().signal(key, sig).map_err(fault)?;
                     host.apply(out);
                     ready(Value::Boolean(true))
@@ -531,14 +526,16 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "signalProcessGroup" => {
             let a = Args::new(params, 2, 2)?;
             let group = a.string(0)?;
-            let sig = parse_signal(a.params.get(1))?;
+            // A bad signal is reported per process (`BAD_SIGNAL` result structs), like
+            // Supervisor, whose group call runs `signalProcess` for each member.
+            let sig = parse_signal(a.params.get(1));
             let reply = batch(host, Some(group), Op::Signal(sig), false)?;
             check_mood(host)?;
             Ok(reply)
         }
         "signalAllProcesses" => {
             let a = Args::new(params, 1, 1)?;
-            let sig = parse_signal(a.params.first())?;
+            let sig = parse_signal(a.params.first());
             let reply = batch(host, None, Op::Signal(sig), false)?;
             check_mood(host)?;
             Ok(reply)
@@ -550,7 +547,9 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
                 Some(Value::String(s)) => s.as_bytes().to_vec(),
                 Some(Value::Base64(b)) => b.clone(),
                 // `RPCError(INCORRECT_PARAMETERS, chars)`: Python's str() of the value.
-                Some(Value::Int(n)) => return Err(fault_of(FaultCode::IncorrectParameters, &n.to_string())),
+                Some(Value::Int(n)) => {
+                    return Err(fault_of(FaultCode::IncorrectParameters, &n.to_string()))
+                }
                 Some(Value::Boolean(b)) => {
                     let text = if *b { "True" } else { "False" };
                     return Err(fault_of(FaultCode::IncorrectParameters, text));
@@ -679,15 +678,17 @@ fn read_log(path: Option<PathBuf>, offset: i32, length: i32) -> Result<Reply, Fa
     }
 }
 
-#[derive(Clone, Copy)]
 enum Op {
     Start,
     Stop,
-    Signal(i32),
+    /// The parsed signal, or the fault each process reports.
+    Signal(Result<i32, Fault>),
 }
 
 /// Group (`Some(group)`) or all-process variants: only processes the operation applies to,
-/// in priority order; results as `{name, group, status, description}` structs.
+/// in priority order; results as `{name, group, status, description}` structs. As in
+/// Supervisor's `make_allfunc`, the results of calls answered at once come first (in priority
+/// order), then those of waiting calls in the order they finish.
 fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result<Reply, Fault> {
     let keys: Vec<ProcKey> = match group {
         Some(g) => host
@@ -698,13 +699,13 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
             .to_vec(),
         None => host.core().processes().map(|(k, _)| k).collect(),
     };
-    let mut slots = Vec::new();
+    let (mut done, mut waiting) = (Vec::new(), Vec::new());
     for key in keys {
         let Some(p) = host.core().process(key) else {
             continue;
         };
         let state = p.state();
-        let applies = match op {
+        let applies = match &op {
             Op::Start => !state.is_running(),
             Op::Stop => state.is_running(),
             Op::Signal(_) => state.is_signallable(),
@@ -714,10 +715,11 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
         }
         let (name, group_name, namespec) =
             (p.name().to_string(), p.group().to_string(), p.namespec());
-        let reply = match op {
+        let reply = match &op {
             Op::Start => start_one(host, key, &namespec, wait),
             Op::Stop => stop_one(host, key, &namespec, wait),
-            Op::Signal(sig) => Reply::Ready(match host.core_mut().signal(key, sig) {
+            Op::Signal(Err(f)) => Reply::Ready(Err(f.clone())),
+            Op::Signal(Ok(sig)) => Reply::Ready(match host.core_mut().signal(key, *sig) {
                 Ok(out) => {
                     host.apply(out);
                     Ok(Value::Boolean(true))
@@ -725,12 +727,12 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
                 Err(e) => Err(fault(e)),
             }),
         };
-        slots.push(match reply {
-            Reply::Ready(r) => Slot::Done(group_result(&name, &group_name, r)),
-            Reply::Pending(p) => Slot::Waiting(Box::new(p), name, group_name),
-        });
+        match reply {
+            Reply::Ready(r) => done.push(group_result(&name, &group_name, r)),
+            Reply::Pending(p) => waiting.push((Box::new(p), name, group_name)),
+        }
     }
-    let mut pending = Pending(PendingKind::Batch { slots });
+    let mut pending = Pending(PendingKind::Batch { done, waiting });
     Ok(match pending.poll(host) {
         Some(r) => Reply::Ready(r),
         None => Reply::Pending(pending),
@@ -977,7 +979,12 @@ fn all_config_info(host: &dyn Host) -> Value {
                 stderr_logfile_backups: clamp_int(i64::from(pc.stderr.logfile_backups)),
                 stderr_logfile_maxbytes: int(pc.stderr.logfile_maxbytes),
                 stderr_syslog: pc.stderr.syslog,
-                serverurl: pc.serverurl.clone().unwrap_or_else(|| "AUTO".to_string()),
+                // Supervisor stores `AUTO` (the default) as None, sent as `none`.
+                serverurl: pc
+                    .serverurl
+                    .clone()
+                    .filter(|u| !u.trim().eq_ignore_ascii_case("AUTO"))
+                    .unwrap_or_else(|| "none".to_string()),
             });
         }
     }
