@@ -134,6 +134,23 @@ impl<'a> T<'a> {
         r
     }
 
+    /// [`T::call`] for results whose order depends on timing (group calls whose waiting
+    /// members finish in any order; Supervisor lists them as they finish): sorted.
+    fn call_sorted(&mut self, method: &str, params: &[Value]) {
+        let r = match self.env.c.try_call(method, params) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}\n{}", self.env.d.diagnostics()),
+        };
+        let r = r.map(|v| match v {
+            Value::Array(mut items) => {
+                items.sort_by_key(render);
+                Value::Array(items)
+            }
+            other => other,
+        });
+        self.record(&format!("{method}{} (sorted)", render_params(params)), &r);
+    }
+
     fn record(&mut self, label: &str, r: &CallResult) {
         let text = match r {
             Ok(v) => render(&norm(v, &self.env.dir)),
@@ -176,18 +193,22 @@ fn render(v: &Value) -> String {
     }
 }
 
-/// Replaces the temp dir by `{dir}` and the random part of AUTO log names by `<rand>`.
+/// Replaces the temp dir by `{dir}` and the random part of AUTO log names
+/// (`<name>-stdout---<identifier>-<random>.log`) by `<rand>`.
 fn norm_str(text: &str, dir: &str) -> String {
     let mut t = text.replace(dir, "{dir}");
-    let marker = "---supervisor-";
     let mut from = 0;
-    while let Some(pos) = t[from..].find(marker) {
-        let start = from + pos + marker.len();
+    while let Some(pos) = t[from..].find("---") {
+        let start = from + pos + 3;
         let Some(end) = t[start..].find(".log").map(|e| start + e) else {
             break;
         };
-        t.replace_range(start..end, "<rand>");
-        from = start + "<rand>".len();
+        let Some(dash) = t[start..end].rfind('-').map(|d| start + d + 1) else {
+            from = end;
+            continue;
+        };
+        t.replace_range(dash..end, "<rand>");
+        from = dash + "<rand>".len();
     }
     t
 }
@@ -563,11 +584,11 @@ fn start_stop(kind: Kind) -> Vec<String> {
     t.call("supervisor.startProcess", &[s("g:*")]);
     t.call("supervisor.startProcess", &[s("g:p1")]);
     t.call("supervisor.stopProcess", &[s("g:p1")]);
-    t.call("supervisor.stopProcess", &[s("g:")]);
+    t.call_sorted("supervisor.stopProcess", &[s("g:")]);
     t.call("supervisor.stopProcess", &[s("g:*")]);
     t.call("supervisor.startProcessGroup", &[s("g"), b(false)]);
     t.call("supervisor.startProcessGroup", &[s("g")]);
-    t.call("supervisor.stopProcessGroup", &[s("g"), b(true)]);
+    t.call_sorted("supervisor.stopProcessGroup", &[s("g"), b(true)]);
     t.call("supervisor.stopProcessGroup", &[s("g")]);
     t.call("supervisor.startProcessGroup", &[s("nosuch")]);
     t.call("supervisor.stopProcessGroup", &[s("nosuch")]);
@@ -593,8 +614,10 @@ fn start_stop(kind: Kind) -> Vec<String> {
 
     // All-variants: everything not running, in priority order; crash is FATAL again.
     t.call("supervisor.startAllProcesses", &[b(true)]);
+    wait_state(&env, "crash", "FATAL", secs(10.0));
     t.call("supervisor.startAllProcesses", &[b(true)]);
-    t.call("supervisor.stopAllProcesses", &[b(true)]);
+    wait_state(&env, "crash", "FATAL", secs(10.0));
+    t.call_sorted("supervisor.stopAllProcesses", &[b(true)]);
     t.call("supervisor.stopAllProcesses", &[]);
     for name in ["solo", "crash", "missing", "noexec", "g:p1", "g:p2"] {
         t.note(format!("{name} state: {}", statename(&env.c, name)));
@@ -607,7 +630,7 @@ fn start_stop(kind: Kind) -> Vec<String> {
 
 const SIGNAL_PROGRAMS: &str = "\
 [program:sig]
-command=sh -c 'trap \"echo usr1\" USR1; trap \"echo hup\" HUP; while true; do sleep 0.1; done'
+command=sh -c 'trap \"echo usr1\" USR1; trap \"echo hup\" HUP; trap \"\" USR2; echo ready; while true; do sleep 0.1; done'
 startsecs=0
 stdout_logfile={dir}/sig.out
 priority=10
@@ -622,12 +645,12 @@ programs=ga,gb
 priority=30
 
 [program:ga]
-command=sh -c 'trap \"echo usr2\" USR2; while true; do sleep 0.1; done'
+command=sh -c 'trap \"echo usr2\" USR2; echo ready; while true; do sleep 0.1; done'
 startsecs=0
 priority=1
 
 [program:gb]
-command=sh -c 'trap \"echo usr2\" USR2; while true; do sleep 0.1; done'
+command=sh -c 'trap \"echo usr2\" USR2; echo ready; while true; do sleep 0.1; done'
 startsecs=0
 priority=2
 ";
@@ -635,14 +658,15 @@ priority=2
 compare!(signals => python_signals, ours_signals_same_as_python);
 fn signals(kind: Kind) -> Vec<String> {
     let env = boot(kind, SIGNAL_PROGRAMS);
+    // startsecs=0: RUNNING comes before the shell has set its traps; wait for "ready".
     for n in ["sig", "g:ga", "g:gb"] {
-        wait_state(&env, n, "RUNNING", secs(10.0));
+        wait_stdout(&env, n, secs(10.0), |l| l == "ready\n");
     }
     let mut t = T::new(&env);
     t.call("supervisor.signalProcess", &[s("sig"), s("USR1")]);
-    wait_stdout(&env, "sig", secs(5.0), |l| l == "usr1\n");
+    wait_stdout(&env, "sig", secs(5.0), |l| l == "ready\nusr1\n");
     t.call("supervisor.signalProcess", &[s("sig"), s("10")]);
-    wait_stdout(&env, "sig", secs(5.0), |l| l == "usr1\nusr1\n");
+    wait_stdout(&env, "sig", secs(5.0), |l| l == "ready\nusr1\nusr1\n");
     // Pending signals coalesce: wait for each to be handled before sending the next.
     t.call("supervisor.signalProcess", &[s("sig"), s("sighup")]);
     wait_stdout(&env, "sig", secs(5.0), |l| l.matches("hup").count() == 1);
