@@ -41,6 +41,8 @@ macro_rules! compare {
         fn $py() {
             let t = $scenario(Kind::Python);
             assert!(!t.is_empty(), "empty transcript");
+            // `cargo test -- --nocapture` shows what Python answered.
+            println!("{}", t.join("\n"));
         }
         #[test]
         fn $ours() {
@@ -518,6 +520,12 @@ priority=40
 programs=p1,p2
 priority=50
 
+[program:slow]
+command=sleep 1000
+autostart=false
+startsecs=5
+priority=60
+
 [program:p1]
 command=sleep 1000
 autostart=false
@@ -571,7 +579,22 @@ fn start_stop(kind: Kind) -> Vec<String> {
     t.call("supervisor.stopProcess", &[s("solo"), b(false)]);
     wait_state(&env, "solo", "STOPPED", secs(10.0));
 
-    // Failures.
+    // A start that is waiting when another client stops the process: ABNORMAL_TERMINATION.
+    let c2 = env.c.clone();
+    let t0 = Instant::now();
+    let waiting = thread::spawn(move || c2.call("supervisor.startProcess", &[s("slow"), b(true)]));
+    wait_state(&env, "slow", "STARTING", secs(5.0));
+    thread::sleep(secs(0.3));
+    t.call("supervisor.stopProcess", &[s("slow")]);
+    let r = waiting.join().expect("waiting start");
+    assert!(
+        t0.elapsed() < secs(4.5),
+        "[{kind}] the waiting start answered only after {:?}",
+        t0.elapsed()
+    );
+    t.record("startProcess(slow, True) while stopped", &r);
+
+    // Failures: a program that exits at once fails its start (spawnerr "Exited too quickly").
     t.call("supervisor.startProcess", &[s("crash"), b(true)]);
     wait_state(&env, "crash", "FATAL", secs(10.0));
     t.call("supervisor.startProcess", &[s("missing")]);
@@ -619,7 +642,7 @@ fn start_stop(kind: Kind) -> Vec<String> {
     wait_state(&env, "crash", "FATAL", secs(10.0));
     t.call_sorted("supervisor.stopAllProcesses", &[b(true)]);
     t.call("supervisor.stopAllProcesses", &[]);
-    for name in ["solo", "crash", "missing", "noexec", "g:p1", "g:p2"] {
+    for name in ["solo", "crash", "missing", "noexec", "g:p1", "g:p2", "slow"] {
         t.note(format!("{name} state: {}", statename(&env.c, name)));
     }
     t.lines
@@ -1113,8 +1136,13 @@ fn inet_auth(kind: Kind) {
 
 both!(shutdown => python_shutdown, ours_shutdown);
 fn shutdown(kind: Kind) {
-    let mut env = boot(kind, "[program:up]\ncommand=sleep 1000\nstartsecs=0\n");
-    wait_state(&env, "up", "RUNNING", secs(10.0));
+    // `up` ignores SIGTERM, so the daemon stays in SHUTDOWN for stopwaitsecs=2.
+    let mut env = boot(
+        kind,
+        "[program:up]\ncommand=sh -c 'trap \"\" TERM; echo ready; while true; do sleep 0.1; done'\n\
+         startsecs=0\nstopwaitsecs=2\n",
+    );
+    wait_stdout(&env, "up", secs(10.0), |l| l == "ready\n");
     let pid = env
         .c
         .ok("supervisor.getProcessInfo", &[s("up")])
@@ -1122,6 +1150,30 @@ fn shutdown(kind: Kind) {
         .and_then(Value::as_i32)
         .expect("pid");
     assert_eq!(env.c.ok("supervisor.shutdown", &[]), b(true));
+    // While stopping, every supervisor.* method (getState too) faults with SHUTDOWN_STATE,
+    // except sendRemoteCommEvent; system.* still answers.
+    let f = env.c.fault("supervisor.getState", &[]);
+    assert_eq!(
+        (f.code, f.string.as_str()),
+        (6, "SHUTDOWN_STATE"),
+        "[{kind}]"
+    );
+    let f = env.c.fault("supervisor.getProcessInfo", &[s("up")]);
+    assert_eq!(
+        (f.code, f.string.as_str()),
+        (6, "SHUTDOWN_STATE"),
+        "[{kind}]"
+    );
+    let f = env.c.fault("supervisor.startProcess", &[s("up")]);
+    assert_eq!(f.code, 6, "[{kind}] startProcess during shutdown: {f}");
+    assert_eq!(
+        env.c
+            .ok("supervisor.sendRemoteCommEvent", &[s("t"), s("d")]),
+        b(true),
+        "[{kind}] sendRemoteCommEvent does not check the state"
+    );
+    let methods = env.c.ok("system.listMethods", &[]);
+    assert_eq!(methods.as_array().map(<[Value]>::len), Some(41), "[{kind}]");
     let st = env.d.wait_exit(secs(15.0));
     assert!(
         st.is_some_and(|s| s.success()),

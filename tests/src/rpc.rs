@@ -210,8 +210,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Parses a response head (`None` until complete): status, headers, head length.
-pub fn parse_head(buf: &[u8]) -> Option<Result<(u16, Vec<(String, String)>, usize), String>> {
+/// A parsed response head: status, headers (names lower-cased), length of the head in bytes.
+pub type ResponseHead = (u16, Vec<(String, String)>, usize);
+
+/// Parses a response head (`None` until complete).
+pub fn parse_head(buf: &[u8]) -> Option<Result<ResponseHead, String>> {
     let end = find(buf, b"\r\n\r\n")? + 4;
     let text = String::from_utf8_lossy(&buf[..end]);
     let mut lines = text.split("\r\n");
