@@ -394,11 +394,13 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         }
         "clearLog" => {
             Args::new(params, 0, 0)?;
-            if host.main_log_path().is_none() {
-                return Err(fault_of(FaultCode::NoFile, "no log file"));
+            // Supervisor: `RPCError(NO_FILE)` when there is no log or it does not exist, a
+            // bare `FAILED` when it cannot be removed.
+            if !host.main_log_path().is_some_and(|p| p.exists()) {
+                return Err(Fault::new(FaultCode::NoFile, None));
             }
             host.clear_main_log()
-                .map_err(|e| fault_of(FaultCode::Failed, &e.to_string()))?;
+                .map_err(|_| Fault::new(FaultCode::Failed, None))?;
             ready(Value::Boolean(true))
         }
         "shutdown" => {
