@@ -620,9 +620,11 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         }
         "clearProcessLog" | "clearProcessLogs" => {
             let a = Args::new(params, 1, 1)?;
-            let key = single_process(host, a.string(0)?)?;
+            let name = a.string(0)?;
+            let key = single_process(host, name)?;
+            // Supervisor: `RPCError(FAILED, name)`.
             host.clear_process_logs(key)
-                .map_err(|e| fault_of(FaultCode::Failed, &e.to_string()))?;
+                .map_err(|_| fault_of(FaultCode::Failed, name))?;
             ready(Value::Boolean(true))
         }
         "clearAllProcessLogs" => {
@@ -633,14 +635,13 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
                 let Some(p) = host.core().process(key) else {
                     continue;
                 };
-                let (name, group) = (p.name().to_string(), p.group().to_string());
+                let (name, group, namespec) =
+                    (p.name().to_string(), p.group().to_string(), p.namespec());
                 let r = match host.clear_process_logs(key) {
                     Ok(()) => GroupResult::success(name, group),
-                    Err(e) => GroupResult::failed(
-                        name,
-                        group,
-                        &fault_of(FaultCode::Failed, &e.to_string()),
-                    ),
+                    Err(_) => {
+                        GroupResult::failed(name, group, &fault_of(FaultCode::Failed, &namespec))
+                    }
                 };
                 results.push(r.to_value());
             }
