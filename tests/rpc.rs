@@ -877,7 +877,8 @@ fn stdin(kind: Kind) -> Vec<String> {
     let env = boot(
         kind,
         "[program:cat]\ncommand=cat\nstartsecs=0\nstdout_logfile={dir}/cat.out\n\n\
-         [program:off]\ncommand=cat\nautostart=false\n",
+         [program:off]\ncommand=cat\nautostart=false\n\n\
+         [program:deaf]\ncommand=sh -c 'exec 0<&-; echo closed; exec sleep 1000'\nstartsecs=0\n",
     );
     wait_state(&env, "cat", "RUNNING", secs(10.0));
     let mut t = T::new(&env);
@@ -895,6 +896,21 @@ fn stdin(kind: Kind) -> Vec<String> {
     t.call("supervisor.sendProcessStdin", &[s("cat:*"), s("x")]);
     t.call("supervisor.sendProcessStdin", &[s("cat"), i(5)]);
     t.call("supervisor.sendProcessStdin", &[s("cat")]);
+    // A child that closed its stdin: writes fault with NO_FILE. Upstream notices the closed
+    // pipe (POLLERR on its end) in its loop and faults already on the first write; ours
+    // accepts the first write (queued) and faults once the pipe error closed our end — an
+    // accepted timing difference (the data could never have been delivered either way).
+    wait_stdout(&env, "deaf", secs(10.0), |l| l == "closed\n");
+    let closed = wait_for(secs(5.0), || {
+        match env
+            .c
+            .call("supervisor.sendProcessStdin", &[s("deaf"), s("y\n")])
+        {
+            Err(f) => Some(f),
+            Ok(_) => None,
+        }
+    });
+    t.note(format!("deaf after EPIPE: {closed:?}"));
     t.call("supervisor.sendRemoteCommEvent", &[s("type"), s("data")]);
     t.call("supervisor.sendRemoteCommEvent", &[s("type")]);
     t.lines
