@@ -1450,3 +1450,46 @@ fn restart_via_rpc(kind: Kind) {
     );
     assert!(!pid_alive(up_pid), "[{kind}] the old child is gone");
 }
+
+compare!(backoff => python_backoff, ours_backoff_same_as_python);
+fn backoff(kind: Kind) -> Vec<String> {
+    // Exits at once, so it alternates between a short STARTING and BACKOFF (1 s, 2 s, ...).
+    let env = boot(
+        kind,
+        "[program:flaky]\ncommand=sh -c 'exit 1'\nstartsecs=2\nstartretries=100\n",
+    );
+    wait_state(&env, "flaky", "BACKOFF", secs(10.0));
+    let mut t = T::new(&env);
+    let info = env.c.ok("supervisor.getProcessInfo", &[s("flaky")]);
+    t.note(format!("BACKOFF info: {}", render(&norm(&info, &env.dir))));
+    // BACKOFF (and STARTING) count as started; stopping from BACKOFF gives STOPPED.
+    t.call("supervisor.startProcess", &[s("flaky")]);
+    t.call("supervisor.signalProcess", &[s("flaky"), s("HUP")]);
+    t.call("supervisor.stopProcess", &[s("flaky")]);
+    t.note(format!("flaky state: {}", statename(&env.c, "flaky")));
+    t.call("supervisor.stopProcess", &[s("flaky")]);
+    t.lines
+}
+
+both!(inet_sha_password => python_inet_sha_password, ours_inet_sha_password);
+fn inet_sha_password(kind: Kind) {
+    let port = free_port();
+    let sha = "{SHA}fef341f85d87439e7d91a2d465b9871ef66b5e98"; // sha1("s3cret")
+    let config = rpc_config(http_program(), Some((port, Some(("user", sha)))));
+    let env = boot_with(kind, &config, |_| {});
+    let good = RpcClient::tcp(port, Some(("user", "s3cret")));
+    if let Err(e) = good.wait_ready(secs(10.0)) {
+        panic!("[{kind}] {e}\n{}", env.d.diagnostics());
+    }
+    assert_eq!(
+        good.ok("supervisor.getAPIVersion", &[]),
+        s("3.0"),
+        "[{kind}]"
+    );
+    // The stored hash itself is not a password.
+    let r = good
+        .with_auth(Some(("user", sha)))
+        .get("/logtail/cat")
+        .expect("GET");
+    assert_eq!(r.status, 401, "[{kind}] the hash as password: {r:?}");
+}
