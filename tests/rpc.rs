@@ -1493,3 +1493,40 @@ fn inet_sha_password(kind: Kind) {
         .expect("GET");
     assert_eq!(r.status, 401, "[{kind}] the hash as password: {r:?}");
 }
+
+compare!(raw_bodies => python_raw_bodies, ours_raw_bodies_same_as_python);
+/// Byte-for-byte response bodies (our encoder against Python's marshaller) and status lines.
+fn raw_bodies(kind: Kind) -> Vec<String> {
+    let env = boot(kind, "[program:up]\ncommand=sleep 1000\nstartsecs=0\n");
+    let mut t = T::new(&env);
+    let calls: Vec<(&str, Vec<Value>)> = vec![
+        ("supervisor.getAPIVersion", vec![]),
+        ("supervisor.getState", vec![]),
+        ("system.methodSignature", vec![s("supervisor.readLog")]),
+        ("system.methodHelp", vec![s("supervisor.getPID")]),
+        ("supervisor.getProcessInfo", vec![s("no<such>&")]),
+        ("supervisor.nosuch", vec![]),
+        (
+            "system.multicall",
+            vec![Value::Array(vec![
+                call_struct("supervisor.getAPIVersion", vec![]),
+                call_struct("supervisor.nosuch", vec![]),
+            ])],
+        ),
+        (
+            "supervisor.sendRemoteCommEvent",
+            vec![s("t"), s("\u{e9}<>&\"'")],
+        ),
+    ];
+    for (method, params) in calls {
+        let body = supervisor_protocol::xmlrpc::encode_method_call(method, &params);
+        let r = env.c.post("/RPC2", &body).expect("POST");
+        let ctype = r.header("content-type").unwrap_or("").to_owned();
+        t.note(format!(
+            "{method}: HTTP {} {ctype} {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ));
+    }
+    t.lines
+}
