@@ -11,6 +11,8 @@
 //! orphaned grandchildren are reparented away, so the group alone would not be enough).
 //! A failing test's temp dir is kept (and its path printed) when `SUPERVISOR_RS_KEEP_TMP=1`.
 
+pub mod rpc;
+
 use std::fmt;
 use std::fs;
 use std::io::Read;

@@ -70,8 +70,12 @@ enum PendingKind {
     Start { key: ProcKey, name: String },
     /// `stopProcess(name, True)`: until a stopped state.
     Stop { key: ProcKey, name: String },
-    /// Group/all variants: one slot per process, answered when every slot is done.
-    Batch { slots: Vec<Slot> },
+    /// Group/all variants: results so far (in the order they came), and the calls still
+    /// waiting (with process and group names); answered when none is left waiting.
+    Batch {
+        done: Vec<GroupResult>,
+        waiting: Vec<(Box<Pending>, String, String)>,
+    },
     /// `system.multicall`: calls run one after the other, each awaited.
     Multicall {
         current: Option<Box<Pending>>,
@@ -80,38 +84,26 @@ enum PendingKind {
     },
 }
 
-enum Slot {
-    Done(GroupResult),
-    Waiting(Box<Pending>, String, String),
-}
-
 impl Pending {
     /// `Some(answer)` once the wait is over.
     pub fn poll(&mut self, host: &mut dyn Host) -> Option<Result<Value, Fault>> {
         match &mut self.0 {
             PendingKind::Start { key, name } => poll_start(host, *key, name),
             PendingKind::Stop { key, name } => poll_stop(host, *key, name),
-            PendingKind::Batch { slots } => {
-                let mut all_done = true;
-                for slot in slots.iter_mut() {
-                    if let Slot::Waiting(p, name, group) = slot {
-                        match p.poll(host) {
-                            Some(r) => *slot = Slot::Done(group_result(name, group, r)),
-                            None => all_done = false,
-                        }
+            PendingKind::Batch { done, waiting } => {
+                waiting.retain_mut(|(p, name, group)| match p.poll(host) {
+                    Some(r) => {
+                        done.push(group_result(name, group, r));
+                        false
                     }
-                }
-                if !all_done {
+                    None => true,
+                });
+                if !waiting.is_empty() {
                     return None;
                 }
-                let results = slots
-                    .iter()
-                    .filter_map(|s| match s {
-                        Slot::Done(r) => Some(r.to_value()),
-                        Slot::Waiting(..) => None,
-                    })
-                    .collect();
-                Some(Ok(Value::Array(results)))
+                Some(Ok(Value::Array(
+                    done.iter().map(RpcStruct::to_value).collect(),
+                )))
             }
             PendingKind::Multicall {
                 current,
@@ -169,49 +161,50 @@ fn bad_params() -> Fault {
 }
 
 /// Every method `system.listMethods` returns, with its signature and help text.
-/// (name, signature [return, params...], help)
+/// (name, signature [return, params...], help). The help is the method's Python docstring as
+/// Supervisor 4.3.0 returns it from `system.methodHelp`: raw, with its source indentation.
 const METHODS: &[(&str, &[&str], &str)] = &[
-    ("supervisor.addProcessGroup", &["boolean", "string"], "Update the config for a running process from config file.\n\n@param string name         name of process group to add\n@return boolean result     true if successful"),
-    ("supervisor.clearAllProcessLogs", &["array"], "Clear all process log files\n\n@return array result      An array of process status info structs"),
-    ("supervisor.clearLog", &["boolean"], "Clear the main log.\n\n@return boolean result always returns True unless error"),
-    ("supervisor.clearProcessLog", &["boolean", "string"], "Clear the stdout and stderr logs for the named process and\nreopen them.\n\n@param string name   The name of the process (or 'group:name')\n@return boolean result      Always True unless error"),
-    ("supervisor.clearProcessLogs", &["boolean", "string"], "Clear the stdout and stderr logs for the named process and\nreopen them.\n\n@param string name   The name of the process (or 'group:name')\n@return boolean result      Always True unless error"),
-    ("supervisor.getAPIVersion", &["string"], "Return the version of the RPC API used by supervisord\n\n@return string version id"),
-    ("supervisor.getAllConfigInfo", &["array"], "Get info about all available process configurations. Each struct\nrepresents a single process (i.e. groups get flattened).\n\n@return array result  An array of process config info structs"),
-    ("supervisor.getAllProcessInfo", &["array"], "Get info about all processes\n\n@return array result  An array of process status results"),
-    ("supervisor.getIdentification", &["string"], "Return identifying string of supervisord\n\n@return string identifier identifying string"),
-    ("supervisor.getPID", &["int"], "Return the PID of supervisord\n\n@return int PID"),
-    ("supervisor.getProcessInfo", &["struct", "string"], "Get info about a process named name\n\n@param string name The name of the process (or 'group:name')\n@return struct result     A structure containing data about the process"),
-    ("supervisor.getState", &["struct"], "Return current state of supervisord as a struct\n\n@return struct A struct with keys int statecode, string statename"),
-    ("supervisor.getSupervisorVersion", &["string"], "Return the version of the supervisor package in use by supervisord\n\n@return string version version id"),
-    ("supervisor.getVersion", &["string"], "Return the version of the RPC API used by supervisord\n\n@return string version id"),
-    ("supervisor.readLog", &["string", "int", "int"], "Read length bytes from the main log starting at offset\n\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
-    ("supervisor.readMainLog", &["string", "int", "int"], "Read length bytes from the main log starting at offset\n\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
-    ("supervisor.readProcessLog", &["string", "string", "int", "int"], "Read length bytes from name's stdout log starting at offset\n\n@param string name        the name of the process (or 'group:name')\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
-    ("supervisor.readProcessStderrLog", &["string", "string", "int", "int"], "Read length bytes from name's stderr log starting at offset\n\n@param string name        the name of the process (or 'group:name')\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
-    ("supervisor.readProcessStdoutLog", &["string", "string", "int", "int"], "Read length bytes from name's stdout log starting at offset\n\n@param string name        the name of the process (or 'group:name')\n@param int offset         offset to start reading from.\n@param int length         number of bytes to read from the log.\n@return string result     Bytes of log"),
-    ("supervisor.reloadConfig", &["array"], "Reload the configuration.\n\nThe result contains three arrays containing names of process\ngroups:\n\n* `added` gives the process groups that have been added\n* `changed` gives the process groups whose contents have\n  changed\n* `removed` gives the process groups that are no longer\n  in the configuration\n\n@return array result  [[added, changed, removed]]"),
-    ("supervisor.removeProcessGroup", &["boolean", "string"], "Remove a stopped process from the active configuration.\n\n@param string name         name of process group to remove\n@return boolean result     Indicates whether the removal was successful"),
-    ("supervisor.restart", &["boolean"], "Restart the supervisor process\n\n@return boolean result  always return True unless error"),
-    ("supervisor.sendProcessStdin", &["boolean", "string", "string"], "Send a string of chars to the stdin of the process name.\nIf non-7-bit data is sent (unicode), it is encoded to utf-8\nbefore being sent to the process' stdin.  If chars is not a\nstring or is not unicode, raise INCORRECT_PARAMETERS.  If the\nprocess is not running, raise NOT_RUNNING.  If the process'\nstdin cannot accept input (e.g. it was closed by the child\nprocess), raise NO_FILE.\n\n@param string name        The process name to send to (or 'group:name')\n@param string chars       The character data to send to the process\n@return boolean result    Always return True unless error"),
-    ("supervisor.sendRemoteCommEvent", &["boolean", "string", "string"], "Send an event that will be received by event listener\nsubprocesses subscribing to the RemoteCommunicationEvent.\n\n@param  string  type  String for the \"type\" key in the event header\n@param  string  data  Data for the event body\n@return boolean       Always return True unless error"),
-    ("supervisor.shutdown", &["boolean"], "Shut down the supervisor process\n\n@return boolean result always returns True unless error"),
-    ("supervisor.signalAllProcesses", &["array", "string"], "Send a signal to all processes in the process list\n\n@param string signal    Signal to send, as name ('HUP') or number ('1')\n@return array          An array of process status info structs"),
-    ("supervisor.signalProcess", &["boolean", "string", "string"], "Send an arbitrary UNIX signal to the process named by name\n\n@param string name    Name of the process to signal (or 'group:name')\n@param string signal  Signal to send, as name ('HUP') or number ('1')\n@return boolean"),
-    ("supervisor.signalProcessGroup", &["array", "string", "string"], "Send a signal to all processes in the group named 'name'\n\n@param string name    The group name\n@param string signal  Signal to send, as name ('HUP') or number ('1')\n@return array"),
-    ("supervisor.startAllProcesses", &["array", "boolean"], "Start all processes listed in the configuration file\n\n@param boolean wait    Wait for each process to be fully started\n@return array result   An array of process status info structs"),
-    ("supervisor.startProcess", &["boolean", "string", "boolean"], "Start a process\n\n@param string name Process name (or ``group:name``, or ``group:*``)\n@param boolean wait Wait for process to be fully started\n@return boolean result     Always true unless error"),
-    ("supervisor.startProcessGroup", &["array", "string", "boolean"], "Start all processes in the group named 'name'\n\n@param string name     The group name\n@param boolean wait    Wait for each process to be fully started\n@return array result   An array of process status info structs"),
-    ("supervisor.stopAllProcesses", &["array", "boolean"], "Stop all processes in the process list\n\n@param  boolean wait   Wait for each process to be fully stopped\n@return array result   An array of process status info structs"),
-    ("supervisor.stopProcess", &["boolean", "string", "boolean"], "Stop a process named by name\n\n@param string name  The name of the process to stop (or 'group:name')\n@param boolean wait        Wait for the process to be fully stopped\n@return boolean result     Always return True unless error"),
-    ("supervisor.stopProcessGroup", &["array", "string", "boolean"], "Stop all processes in the process group named 'name'\n\n@param string name     The group name\n@param boolean wait    Wait for each process to be fully stopped\n@return array result   An array of process status info structs"),
-    ("supervisor.tailProcessLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stdout) log than\nreadProcessStdoutLog().  Use readProcessStdoutLog() to read\nchunks and tailProcessStdoutLog() to tail.\n\n@param string name         the name of the process (or 'group:name')\n@param int offset          offset to start reading from\n@param int length          maximum number of bytes to return\n@return array result       [string bytes, int offset, bool overflow]"),
-    ("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stderr) log than\nreadProcessStderrLog().  Use readProcessStderrLog() to read\nchunks and tailProcessStderrLog() to tail.\n\n@param string name         the name of the process (or 'group:name')\n@param int offset          offset to start reading from\n@param int length          maximum number of bytes to return\n@return array result       [string bytes, int offset, bool overflow]"),
-    ("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stdout) log than\nreadProcessStdoutLog().  Use readProcessStdoutLog() to read\nchunks and tailProcessStdoutLog() to tail.\n\n@param string name         the name of the process (or 'group:name')\n@param int offset          offset to start reading from\n@param int length          maximum number of bytes to return\n@return array result       [string bytes, int offset, bool overflow]"),
-    ("system.listMethods", &["array"], "Return an array listing the available method names\n\n@return array result  An array of method names available (strings)."),
-    ("system.methodHelp", &["string", "string"], "Return a string showing the method's documentation\n\n@param string name   The name of the method.\n@return string result The documentation for the method name."),
-    ("system.methodSignature", &["array", "string"], "Return an array describing the method signature in the\nform [rtype, ptype, ptype...] where rtype is the return data type\nof the method, and ptypes are the parameter data types that the\nmethod accepts in method argument order.\n\n@param string name  The name of the method.\n@return array result  The result."),
-    ("system.multicall", &["array", "array"], "Process an array of calls, and return an array of\nresults. Calls should be structs of the form {'methodName':\nstring, 'params': array}. Each result will either be a\nsingle-item array containing the result value, or a struct\nof the form {'faultCode': int, 'faultString': string}. This\nis useful when you need to make lots of small calls without\nlots of round trips.\n\n@param array calls  An array of call requests\n@return array result  An array of results"),
+    ("supervisor.addProcessGroup", &["boolean", "string"], " Update the config for a running process from config file.\n\n        @param string name         name of process group to add\n        @return boolean result     true if successful\n        "),
+    ("supervisor.clearAllProcessLogs", &["array"], " Clear all process log files\n\n        @return array result   An array of process status info structs\n        "),
+    ("supervisor.clearLog", &["boolean"], " Clear the main log.\n\n        @return boolean result always returns True unless error\n        "),
+    ("supervisor.clearProcessLog", &["boolean", "string"], " Clear the stdout and stderr logs for the named process and\n        reopen them.\n\n        @param string name   The name of the process (or 'group:name')\n        @return boolean result      Always True unless error\n        "),
+    ("supervisor.clearProcessLogs", &["boolean", "string"], " Clear the stdout and stderr logs for the named process and\n        reopen them.\n\n        @param string name   The name of the process (or 'group:name')\n        @return boolean result      Always True unless error\n        "),
+    ("supervisor.getAPIVersion", &["string"], " Return the version of the RPC API used by supervisord\n\n        @return string version id\n        "),
+    ("supervisor.getAllConfigInfo", &["array"], " Get info about all available process configurations. Each struct\n        represents a single process (i.e. groups get flattened).\n\n        @return array result  An array of process config info structs\n        "),
+    ("supervisor.getAllProcessInfo", &["array"], " Get info about all processes\n\n        @return array result  An array of process status results\n        "),
+    ("supervisor.getIdentification", &["string"], " Return identifying string of supervisord\n\n        @return string identifier identifying string\n        "),
+    ("supervisor.getPID", &["int"], " Return the PID of supervisord\n\n        @return int PID\n        "),
+    ("supervisor.getProcessInfo", &["struct", "string"], " Get info about a process named name\n\n        @param string name The name of the process (or 'group:name')\n        @return struct result     A structure containing data about the process\n        "),
+    ("supervisor.getState", &["struct"], " Return current state of supervisord as a struct\n\n        @return struct A struct with keys int statecode, string statename\n        "),
+    ("supervisor.getSupervisorVersion", &["string"], " Return the version of the supervisor package in use by supervisord\n\n        @return string version id\n        "),
+    ("supervisor.getVersion", &["string"], " Return the version of the RPC API used by supervisord\n\n        @return string version id\n        "),
+    ("supervisor.readLog", &["string", "int", "int"], " Read length bytes from the main log starting at offset\n\n        @param int offset         offset to start reading from.\n        @param int length         number of bytes to read from the log.\n        @return string result     Bytes of log\n        "),
+    ("supervisor.readMainLog", &["string", "int", "int"], " Read length bytes from the main log starting at offset\n\n        @param int offset         offset to start reading from.\n        @param int length         number of bytes to read from the log.\n        @return string result     Bytes of log\n        "),
+    ("supervisor.readProcessLog", &["string", "string", "int", "int"], " Read length bytes from name's stdout log starting at offset\n\n        @param string name        the name of the process (or 'group:name')\n        @param int offset         offset to start reading from.\n        @param int length         number of bytes to read from the log.\n        @return string result     Bytes of log\n        "),
+    ("supervisor.readProcessStderrLog", &["string", "string", "int", "int"], " Read length bytes from name's stderr log starting at offset\n\n        @param string name        the name of the process (or 'group:name')\n        @param int offset         offset to start reading from.\n        @param int length         number of bytes to read from the log.\n        @return string result     Bytes of log\n        "),
+    ("supervisor.readProcessStdoutLog", &["string", "string", "int", "int"], " Read length bytes from name's stdout log starting at offset\n\n        @param string name        the name of the process (or 'group:name')\n        @param int offset         offset to start reading from.\n        @param int length         number of bytes to read from the log.\n        @return string result     Bytes of log\n        "),
+    ("supervisor.reloadConfig", &["array"], "\n        Reload the configuration.\n\n        The result contains three arrays containing names of process\n        groups:\n\n        * `added` gives the process groups that have been added\n        * `changed` gives the process groups whose contents have\n          changed\n        * `removed` gives the process groups that are no longer\n          in the configuration\n\n        @return array result  [[added, changed, removed]]\n\n        "),
+    ("supervisor.removeProcessGroup", &["boolean", "string"], " Remove a stopped process from the active configuration.\n\n        @param string name         name of process group to remove\n        @return boolean result     Indicates whether the removal was successful\n        "),
+    ("supervisor.restart", &["boolean"], " Restart the supervisor process\n\n        @return boolean result  always return True unless error\n        "),
+    ("supervisor.sendProcessStdin", &["boolean", "string", "string"], " Send a string of chars to the stdin of the process name.\n        If non-7-bit data is sent (unicode), it is encoded to utf-8\n        before being sent to the process' stdin.  If chars is not a\n        string or is not unicode, raise INCORRECT_PARAMETERS.  If the\n        process is not running, raise NOT_RUNNING.  If the process'\n        stdin cannot accept input (e.g. it was closed by the child\n        process), raise NO_FILE.\n\n        @param string name        The process name to send to (or 'group:name')\n        @param string chars       The character data to send to the process\n        @return boolean result    Always return True unless error\n        "),
+    ("supervisor.sendRemoteCommEvent", &["boolean", "string", "string"], " Send an event that will be received by event listener\n        subprocesses subscribing to the RemoteCommunicationEvent.\n\n        @param  string  type  String for the \"type\" key in the event header\n        @param  string  data  Data for the event body\n        @return boolean       Always return True unless error\n        "),
+    ("supervisor.shutdown", &["boolean"], " Shut down the supervisor process\n\n        @return boolean result always returns True unless error\n        "),
+    ("supervisor.signalAllProcesses", &["array", "string"], " Send a signal to all processes in the process list\n\n        @param string signal  Signal to send, as name ('HUP') or number ('1')\n        @return array         An array of process status info structs\n        "),
+    ("supervisor.signalProcess", &["boolean", "string", "string"], " Send an arbitrary UNIX signal to the process named by name\n\n        @param string name    Name of the process to signal (or 'group:name')\n        @param string signal  Signal to send, as name ('HUP') or number ('1')\n        @return boolean\n        "),
+    ("supervisor.signalProcessGroup", &["array", "string", "string"], " Send a signal to all processes in the group named 'name'\n\n        @param string name    The group name\n        @param string signal  Signal to send, as name ('HUP') or number ('1')\n        @return array\n        "),
+    ("supervisor.startAllProcesses", &["array", "boolean"], " Start all processes listed in the configuration file\n\n        @param boolean wait    Wait for each process to be fully started\n        @return array result   An array of process status info structs\n        "),
+    ("supervisor.startProcess", &["boolean", "string", "boolean"], " Start a process\n\n        @param string name Process name (or ``group:name``, or ``group:*``)\n        @param boolean wait Wait for process to be fully started\n        @return boolean result     Always true unless error\n\n        "),
+    ("supervisor.startProcessGroup", &["array", "string", "boolean"], " Start all processes in the group named 'name'\n\n        @param string name     The group name\n        @param boolean wait    Wait for each process to be fully started\n        @return array result   An array of process status info structs\n        "),
+    ("supervisor.stopAllProcesses", &["array", "boolean"], " Stop all processes in the process list\n\n        @param  boolean wait   Wait for each process to be fully stopped\n        @return array result   An array of process status info structs\n        "),
+    ("supervisor.stopProcess", &["boolean", "string", "boolean"], " Stop a process named by name\n\n        @param string name  The name of the process to stop (or 'group:name')\n        @param boolean wait        Wait for the process to be fully stopped\n        @return boolean result     Always return True unless error\n        "),
+    ("supervisor.stopProcessGroup", &["array", "string", "boolean"], " Stop all processes in the process group named 'name'\n\n        @param string name     The group name\n        @param boolean wait    Wait for each process to be fully stopped\n        @return array result   An array of process status info structs\n        "),
+    ("supervisor.tailProcessLog", &["array", "string", "int", "int"], "\n        Provides a more efficient way to tail the (stdout) log than\n        readProcessStdoutLog().  Use readProcessStdoutLog() to read\n        chunks and tailProcessStdoutLog() to tail.\n\n        Requests (length) bytes from the (name)'s log, starting at\n        (offset).  If the total log size is greater than (offset +\n        length), the overflow flag is set and the (offset) is\n        automatically increased to position the buffer at the end of\n        the log.  If less than (length) bytes are available, the\n        maximum number of available bytes will be returned.  (offset)\n        returned is always the last offset in the log +1.\n\n        @param string name         the name of the process (or 'group:name')\n        @param int offset          offset to start reading from\n        @param int length          maximum number of bytes to return\n        @return array result       [string bytes, int offset, bool overflow]\n        "),
+    ("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "\n        Provides a more efficient way to tail the (stderr) log than\n        readProcessStderrLog().  Use readProcessStderrLog() to read\n        chunks and tailProcessStderrLog() to tail.\n\n        Requests (length) bytes from the (name)'s log, starting at\n        (offset).  If the total log size is greater than (offset +\n        length), the overflow flag is set and the (offset) is\n        automatically increased to position the buffer at the end of\n        the log.  If less than (length) bytes are available, the\n        maximum number of available bytes will be returned.  (offset)\n        returned is always the last offset in the log +1.\n\n        @param string name         the name of the process (or 'group:name')\n        @param int offset          offset to start reading from\n        @param int length          maximum number of bytes to return\n        @return array result       [string bytes, int offset, bool overflow]\n        "),
+    ("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "\n        Provides a more efficient way to tail the (stdout) log than\n        readProcessStdoutLog().  Use readProcessStdoutLog() to read\n        chunks and tailProcessStdoutLog() to tail.\n\n        Requests (length) bytes from the (name)'s log, starting at\n        (offset).  If the total log size is greater than (offset +\n        length), the overflow flag is set and the (offset) is\n        automatically increased to position the buffer at the end of\n        the log.  If less than (length) bytes are available, the\n        maximum number of available bytes will be returned.  (offset)\n        returned is always the last offset in the log +1.\n\n        @param string name         the name of the process (or 'group:name')\n        @param int offset          offset to start reading from\n        @param int length          maximum number of bytes to return\n        @return array result       [string bytes, int offset, bool overflow]\n        "),
+    ("system.listMethods", &["array"], " Return an array listing the available method names\n\n        @return array result  An array of method names available (strings).\n        "),
+    ("system.methodHelp", &["string", "string"], " Return a string showing the method's documentation\n\n        @param string name   The name of the method.\n        @return string result The documentation for the method name.\n        "),
+    ("system.methodSignature", &["array", "string"], " Return an array describing the method signature in the\n        form [rtype, ptype, ptype...] where rtype is the return data type\n        of the method, and ptypes are the parameter data types that the\n        method accepts in method argument order.\n\n        @param string name  The name of the method.\n        @return array result  The result.\n        "),
+    ("system.multicall", &["array", "array"], "Process an array of calls, and return an array of\n        results. Calls should be structs of the form {'methodName':\n        string, 'params': array}. Each result will either be a\n        single-item array containing the result value, or a struct of\n        the form {'faultCode': int, 'faultString': string}. This is\n        useful when you need to make lots of small calls without lots\n        of round trips.\n\n        @param array calls  An array of call requests\n        @return array result  An array of results\n        "),
 ];
 
 /// Parameters with Python-style defaults: `min` required, the rest optional.
@@ -234,10 +227,16 @@ impl<'a> Args<'a> {
             .ok_or_else(bad_params)
     }
 
+    /// An int; like Python's `int(x)`, a bool or a numeric string is accepted too.
     fn int(&self, i: usize) -> Result<i32, Fault> {
         self.params
             .get(i)
-            .and_then(|v| v.as_i32().or_else(|| v.as_bool().map(i32::from)))
+            .and_then(|v| match v {
+                Value::Int(n) => Some(*n),
+                Value::Boolean(b) => Some(i32::from(*b)),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            })
             .ok_or_else(bad_params)
     }
 
@@ -395,11 +394,13 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         }
         "clearLog" => {
             Args::new(params, 0, 0)?;
-            if host.main_log_path().is_none() {
-                return Err(fault_of(FaultCode::NoFile, "no log file"));
+            // Supervisor: `RPCError(NO_FILE)` when there is no log or it does not exist, a
+            // bare `FAILED` when it cannot be removed.
+            if !host.main_log_path().is_some_and(|p| p.exists()) {
+                return Err(Fault::new(FaultCode::NoFile, None));
             }
             host.clear_main_log()
-                .map_err(|e| fault_of(FaultCode::Failed, &e.to_string()))?;
+                .map_err(|_| Fault::new(FaultCode::Failed, None))?;
             ready(Value::Boolean(true))
         }
         "shutdown" => {
@@ -427,9 +428,8 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "addProcessGroup" => {
             let a = Args::new(params, 1, 1)?;
             let name = a.string(0)?;
-            if host.core().group(name).is_some() {
-                return Err(fault_of(FaultCode::AlreadyAdded, name));
-            }
+            // Supervisor looks the name up in the config first: a group that is active but no
+            // longer configured is BAD_NAME, not ALREADY_ADDED.
             let config = host
                 .stored_config()
                 .groups
@@ -437,6 +437,9 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
                 .find(|g| g.name == name)
                 .cloned()
                 .ok_or_else(|| fault_of(FaultCode::BadName, name))?;
+            if host.core().group(name).is_some() {
+                return Err(fault_of(FaultCode::AlreadyAdded, name));
+            }
             host.add_group(config).map_err(fault)?;
             ready(Value::Boolean(true))
         }
@@ -448,7 +451,7 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "getProcessInfo" => {
             let a = Args::new(params, 1, 1)?;
             let key = single_process(host, a.string(0)?)?;
-            ready(process_info(host, key).to_value())
+            ready(process_info_value(host, key))
         }
         "getAllProcessInfo" => {
             Args::new(params, 0, 0)?;
@@ -460,7 +463,7 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             keys.sort();
             ready(Value::Array(
                 keys.into_iter()
-                    .map(|(_, _, k)| process_info(host, k).to_value())
+                    .map(|(_, _, k)| process_info_value(host, k))
                     .collect(),
             ))
         }
@@ -509,10 +512,13 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "signalProcess" => {
             let a = Args::new(params, 2, 2)?;
             let name = a.string(0)?;
-            let sig = parse_signal(a.params.get(1))?;
+            // Supervisor resolves the name first; a group spec delegates to the group call,
+            // which reports a bad signal per process.
+            let sig = parse_signal(a.params.get(1));
             match host.core().resolve_target(name).map_err(fault)? {
                 Target::Group { name: g, .. } => batch(host, Some(&g), Op::Signal(sig), false),
                 Target::Process(key) => {
+                    let sig = sig?;
                     let out = host.core_mut().signal(key, sig).map_err(fault)?;
                     host.apply(out);
                     ready(Value::Boolean(true))
@@ -522,14 +528,16 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "signalProcessGroup" => {
             let a = Args::new(params, 2, 2)?;
             let group = a.string(0)?;
-            let sig = parse_signal(a.params.get(1))?;
+            // A bad signal is reported per process (`BAD_SIGNAL` result structs), like
+            // Supervisor, whose group call runs `signalProcess` for each member.
+            let sig = parse_signal(a.params.get(1));
             let reply = batch(host, Some(group), Op::Signal(sig), false)?;
             check_mood(host)?;
             Ok(reply)
         }
         "signalAllProcesses" => {
             let a = Args::new(params, 1, 1)?;
-            let sig = parse_signal(a.params.first())?;
+            let sig = parse_signal(a.params.first());
             let reply = batch(host, None, Op::Signal(sig), false)?;
             check_mood(host)?;
             Ok(reply)
@@ -540,6 +548,14 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             let chars = match a.params.get(1) {
                 Some(Value::String(s)) => s.as_bytes().to_vec(),
                 Some(Value::Base64(b)) => b.clone(),
+                // `RPCError(INCORRECT_PARAMETERS, chars)`: Python's str() of the value.
+                Some(Value::Int(n)) => {
+                    return Err(fault_of(FaultCode::IncorrectParameters, &n.to_string()))
+                }
+                Some(Value::Boolean(b)) => {
+                    let text = if *b { "True" } else { "False" };
+                    return Err(fault_of(FaultCode::IncorrectParameters, text));
+                }
                 _ => return Err(bad_params()),
             };
             let key = single_process(host, name)?;
@@ -604,9 +620,11 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         }
         "clearProcessLog" | "clearProcessLogs" => {
             let a = Args::new(params, 1, 1)?;
-            let key = single_process(host, a.string(0)?)?;
+            let name = a.string(0)?;
+            let key = single_process(host, name)?;
+            // Supervisor: `RPCError(FAILED, name)`.
             host.clear_process_logs(key)
-                .map_err(|e| fault_of(FaultCode::Failed, &e.to_string()))?;
+                .map_err(|_| fault_of(FaultCode::Failed, name))?;
             ready(Value::Boolean(true))
         }
         "clearAllProcessLogs" => {
@@ -617,14 +635,13 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
                 let Some(p) = host.core().process(key) else {
                     continue;
                 };
-                let (name, group) = (p.name().to_string(), p.group().to_string());
+                let (name, group, namespec) =
+                    (p.name().to_string(), p.group().to_string(), p.namespec());
                 let r = match host.clear_process_logs(key) {
                     Ok(()) => GroupResult::success(name, group),
-                    Err(e) => GroupResult::failed(
-                        name,
-                        group,
-                        &fault_of(FaultCode::Failed, &e.to_string()),
-                    ),
+                    Err(_) => {
+                        GroupResult::failed(name, group, &fault_of(FaultCode::Failed, &namespec))
+                    }
                 };
                 results.push(r.to_value());
             }
@@ -653,7 +670,8 @@ fn single_process(host: &dyn Host, name: &str) -> Result<ProcKey, Fault> {
 
 fn read_log(path: Option<PathBuf>, offset: i32, length: i32) -> Result<Reply, Fault> {
     let Some(path) = path else {
-        return Err(fault_of(FaultCode::NoFile, "None"));
+        // `RPCError(NO_FILE, None)`: no detail.
+        return Err(Fault::new(FaultCode::NoFile, None));
     };
     match logs::read_range(&path, i64::from(offset), i64::from(length)) {
         Ok(data) => ready(Value::from(String::from_utf8_lossy(&data).into_owned())),
@@ -663,15 +681,17 @@ fn read_log(path: Option<PathBuf>, offset: i32, length: i32) -> Result<Reply, Fa
     }
 }
 
-#[derive(Clone, Copy)]
 enum Op {
     Start,
     Stop,
-    Signal(i32),
+    /// The parsed signal, or the fault each process reports.
+    Signal(Result<i32, Fault>),
 }
 
 /// Group (`Some(group)`) or all-process variants: only processes the operation applies to,
-/// in priority order; results as `{name, group, status, description}` structs.
+/// in priority order; results as `{name, group, status, description}` structs. As in
+/// Supervisor's `make_allfunc`, the results of calls answered at once come first (in priority
+/// order), then those of waiting calls in the order they finish.
 fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result<Reply, Fault> {
     let keys: Vec<ProcKey> = match group {
         Some(g) => host
@@ -682,13 +702,13 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
             .to_vec(),
         None => host.core().processes().map(|(k, _)| k).collect(),
     };
-    let mut slots = Vec::new();
+    let (mut done, mut waiting) = (Vec::new(), Vec::new());
     for key in keys {
         let Some(p) = host.core().process(key) else {
             continue;
         };
         let state = p.state();
-        let applies = match op {
+        let applies = match &op {
             Op::Start => !state.is_running(),
             Op::Stop => state.is_running(),
             Op::Signal(_) => state.is_signallable(),
@@ -698,10 +718,11 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
         }
         let (name, group_name, namespec) =
             (p.name().to_string(), p.group().to_string(), p.namespec());
-        let reply = match op {
+        let reply = match &op {
             Op::Start => start_one(host, key, &namespec, wait),
             Op::Stop => stop_one(host, key, &namespec, wait),
-            Op::Signal(sig) => Reply::Ready(match host.core_mut().signal(key, sig) {
+            Op::Signal(Err(f)) => Reply::Ready(Err(f.clone())),
+            Op::Signal(Ok(sig)) => Reply::Ready(match host.core_mut().signal(key, *sig) {
                 Ok(out) => {
                     host.apply(out);
                     Ok(Value::Boolean(true))
@@ -709,12 +730,12 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
                 Err(e) => Err(fault(e)),
             }),
         };
-        slots.push(match reply {
-            Reply::Ready(r) => Slot::Done(group_result(&name, &group_name, r)),
-            Reply::Pending(p) => Slot::Waiting(Box::new(p), name, group_name),
-        });
+        match reply {
+            Reply::Ready(r) => done.push(group_result(&name, &group_name, r)),
+            Reply::Pending(p) => waiting.push((Box::new(p), name, group_name)),
+        }
     }
-    let mut pending = Pending(PendingKind::Batch { slots });
+    let mut pending = Pending(PendingKind::Batch { done, waiting });
     Ok(match pending.poll(host) {
         Some(r) => Reply::Ready(r),
         None => Reply::Pending(pending),
@@ -740,6 +761,10 @@ fn start_one(host: &mut dyn Host, key: ProcKey, name: &str, wait: bool) -> Reply
         Ok(out) => host.apply(out),
         Err(e) => return Reply::Ready(Err(fault(e))),
     }
+    // Supervisor calls `process.transition()` once right after the spawn, so a `startsecs=0`
+    // program is RUNNING before the call answers (and a group call lists it at once).
+    let out = host.core_mut().tick(Instant::now());
+    host.apply(out);
     if let Some(p) = host.core().process(key) {
         if p.spawnerr().is_some() && p.state() != ProcessState::Running {
             return Reply::Ready(Err(fault_of(FaultCode::SpawnError, name)));
@@ -801,6 +826,19 @@ fn poll_stop(host: &mut dyn Host, key: ProcKey, _name: &str) -> Option<Result<Va
     let out = host.core_mut().stop_report(key, Instant::now());
     host.apply(out);
     None
+}
+
+/// The `getProcessInfo` struct in Supervisor's wire order: `description` is added last (it is
+/// computed from the other members of the dict).
+fn process_info_value(host: &dyn Host, key: ProcKey) -> Value {
+    let mut v = process_info(host, key).to_value();
+    if let Value::Struct(members) = &mut v {
+        if let Some(i) = members.iter().position(|(k, _)| k == "description") {
+            let d = members.remove(i);
+            members.push(d);
+        }
+    }
+    v
 }
 
 fn process_info(host: &dyn Host, key: ProcKey) -> ProcessInfo {
@@ -944,7 +982,12 @@ fn all_config_info(host: &dyn Host) -> Value {
                 stderr_logfile_backups: clamp_int(i64::from(pc.stderr.logfile_backups)),
                 stderr_logfile_maxbytes: int(pc.stderr.logfile_maxbytes),
                 stderr_syslog: pc.stderr.syslog,
-                serverurl: pc.serverurl.clone().unwrap_or_else(|| "AUTO".to_string()),
+                // Supervisor stores `AUTO` (the default) as None, sent as `none`.
+                serverurl: pc
+                    .serverurl
+                    .clone()
+                    .filter(|u| !u.trim().eq_ignore_ascii_case("AUTO"))
+                    .unwrap_or_else(|| "none".to_string()),
             });
         }
     }
