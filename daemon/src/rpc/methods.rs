@@ -451,7 +451,7 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
         "getProcessInfo" => {
             let a = Args::new(params, 1, 1)?;
             let key = single_process(host, a.string(0)?)?;
-            ready(process_info_value(host, key))
+            ready(process_info(host, key).to_value())
         }
         "getAllProcessInfo" => {
             Args::new(params, 0, 0)?;
@@ -463,7 +463,7 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             keys.sort();
             ready(Value::Array(
                 keys.into_iter()
-                    .map(|(_, _, k)| process_info_value(host, k))
+                    .map(|(_, _, k)| process_info(host, k).to_value())
                     .collect(),
             ))
         }
@@ -826,19 +826,6 @@ fn poll_stop(host: &mut dyn Host, key: ProcKey, _name: &str) -> Option<Result<Va
     let out = host.core_mut().stop_report(key, Instant::now());
     host.apply(out);
     None
-}
-
-/// The `getProcessInfo` struct in Supervisor's wire order: `description` is added last (it is
-/// computed from the other members of the dict).
-fn process_info_value(host: &dyn Host, key: ProcKey) -> Value {
-    let mut v = process_info(host, key).to_value();
-    if let Value::Struct(members) = &mut v {
-        if let Some(i) = members.iter().position(|(k, _)| k == "description") {
-            let d = members.remove(i);
-            members.push(d);
-        }
-    }
-    v
 }
 
 fn process_info(host: &dyn Host, key: ProcKey) -> ProcessInfo {

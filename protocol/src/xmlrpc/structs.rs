@@ -171,7 +171,8 @@ impl RpcStruct for StateInfo {
     }
 }
 
-/// `supervisor.getProcessInfo(name)` (spec 4.6), members in Supervisor's order.
+/// `supervisor.getProcessInfo(name)` (spec 4.6); `to_value` writes members in Supervisor's
+/// wire order (`description` last).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {
     pub name: String,
@@ -218,7 +219,6 @@ impl RpcStruct for ProcessInfo {
         Value::new_struct([
             ("name", Value::from(&self.name)),
             ("group", Value::from(&self.group)),
-            ("description", Value::from(&self.description)),
             ("start", Value::Int(self.start)),
             ("stop", Value::Int(self.stop)),
             ("now", Value::Int(self.now)),
@@ -230,6 +230,8 @@ impl RpcStruct for ProcessInfo {
             ("stdout_logfile", Value::from(&self.stdout_logfile)),
             ("stderr_logfile", Value::from(&self.stderr_logfile)),
             ("pid", Value::Int(self.pid)),
+            // Supervisor adds the description last (it is computed from the other members).
+            ("description", Value::from(&self.description)),
         ])
     }
 
@@ -531,7 +533,6 @@ mod tests {
             [
                 "name",
                 "group",
-                "description",
                 "start",
                 "stop",
                 "now",
@@ -542,7 +543,8 @@ mod tests {
                 "logfile",
                 "stdout_logfile",
                 "stderr_logfile",
-                "pid"
+                "pid",
+                "description",
             ]
         );
         assert_eq!(ProcessInfo::from_value(&v), Ok(p.clone()));
