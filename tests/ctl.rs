@@ -168,8 +168,10 @@ impl Session {
 
     /// Runs a streaming command (`tail -f`), sends SIGINT after `after`, records stdout.
     fn ctl_interrupted(&mut self, args: &str, after: Duration) -> (String, String) {
+        let expanded = self.expand(args);
         let mut cmd = Command::new(&self.ctl);
-        cmd.args(["-c", &self.conf()]).args(args.split_whitespace());
+        cmd.args(["-c", &self.conf()])
+            .args(expanded.split_whitespace());
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -690,6 +692,10 @@ fn streaming(s: &mut Session) {
     s.ctl_interrupted("tail -f echoer", secs(1.5));
     s.ctl_interrupted("tail -f echoer stderr", secs(1.5));
     s.ctl_interrupted("tail -f nope", secs(1.5));
+    s.ctl_interrupted(
+        "-s http://127.0.0.1:{port} -u user -p secret tail -f echoer",
+        secs(1.5),
+    );
     let mark = s.log.len();
     let (out, _) = s.ctl_interrupted("maintail -f", secs(1.5));
     s.log.truncate(mark);
@@ -698,4 +704,91 @@ fn streaming(s: &mut Session) {
         out.lines().next(),
         out.ends_with("\n\n")
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ours only: extras and `fg` (Python's fg hangs at exit on its own threads, so its transcript
+// cannot be compared)
+// ---------------------------------------------------------------------------------------------
+
+const FG_PROGRAMS: &str = "\
+[program:cat]
+command=cat
+startsecs=0
+
+[program:sleeper]
+command=sleep 1000
+startsecs=0
+";
+
+#[test]
+fn python_ours_fg_forwards_stdin() {
+    let mut s = Session::start(Kind::Python, Kind::Ours, FG_PROGRAMS);
+    let conf = s.conf();
+    let mut cmd = Command::new(&s.ctl);
+    cmd.args(["-c", &conf, "fg", "cat"]);
+    // Keep stdin open for a while so the output stream has time to show the echo.
+    let child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn supervisorctl");
+    let mut child = child;
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"hello from fg\n").expect("write stdin");
+    thread::sleep(secs(1.5));
+    drop(stdin);
+    let start = Instant::now();
+    while child.try_wait().ok().flatten().is_none() && start.elapsed() < secs(10.0) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("==> Press Ctrl-C to exit <==\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hello from fg\n"), "{stdout}");
+    assert!(stdout.ends_with("Exiting foreground\n"), "{stdout}");
+    let (tail, _) = s.ctl("tail cat");
+    assert!(tail.contains("hello from fg"), "{tail}");
+    let (out, code) = s.ctl("fg sleeper extra");
+    assert_eq!(
+        (out.as_str(), code),
+        ("ERROR: too many process names supplied\n", Some(1))
+    );
+}
+
+#[test]
+fn python_ours_status_json() {
+    let mut s = Session::start(Kind::Python, Kind::Ours, FG_PROGRAMS);
+    let raw = |s: &Session, args: &[&str]| {
+        let mut cmd = Command::new(&s.ctl);
+        cmd.args(["-c", &s.conf()]).args(args);
+        run_command(cmd, secs(30.0))
+    };
+    let out = raw(&s, &["status", "--json"]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert!(
+        out.stdout.starts_with(
+            "[{\"name\":\"cat\",\"group\":\"cat\",\"namespec\":\"cat\",\"state\":20,\
+             \"statename\":\"RUNNING\",\"description\":\"pid "
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("},{\"name\":\"sleeper\""), "{out}");
+    assert!(out.stdout.ends_with(".log\"}]\n"), "{out}");
+    let out = raw(&s, &["status", "--json", "sleeper", "nope"]);
+    assert_eq!(out.code(), Some(4), "{out}");
+    assert!(
+        out.stdout
+            .starts_with("nope: ERROR (no such process)\n[{\"name\":\"sleeper\""),
+        "{out}"
+    );
+    // Piped output never carries colour codes.
+    let (out, _) = s.ctl("status");
+    assert!(!out.contains('\x1b'), "{out:?}");
 }
