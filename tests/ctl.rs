@@ -197,6 +197,36 @@ impl Session {
         (stdout, stderr)
     }
 
+    /// The interactive shell with stdin held open, interrupted by SIGINT after `after`.
+    fn ctl_interrupted_shell(&mut self, after: Duration) -> (String, Option<i32>) {
+        let mut child = Command::new(&self.ctl)
+            .args(["-c", &self.conf()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn supervisorctl");
+        let stdin = child.stdin.take();
+        thread::sleep(after);
+        // SAFETY: plain syscall on our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let deadline = Instant::now() + secs(10.0);
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait supervisorctl");
+        let stdout = self.normalise(&String::from_utf8_lossy(&out.stdout));
+        self.log.push_str(&format!(
+            "$ supervisorctl -c CONF (shell, SIGINT)\n{stdout}[exit {:?}]\n",
+            out.status.code()
+        ));
+        (stdout, out.status.code())
+    }
+
     fn note(&mut self, s: &str) {
         self.log.push_str(&format!("# {s}\n"));
     }
@@ -356,6 +386,7 @@ fn check_reference(name: &str, t: &str) {
         ],
         "interactive" => &["supervisor> 4.3.0", "*** Unknown syntax: bogus"],
         "shutdown" => &["Shut down"],
+        "reload" => &["Restarted supervisord"],
         "streaming" => &["==> Press Ctrl-C to exit <=="],
         _ => &[],
     };
@@ -677,6 +708,19 @@ fn shutdown(s: &mut Session) {
     s.ctl("stop all");
 }
 
+ctl_test!(reload, PROGRAMS => python_python_reload, python_ours_reload);
+fn reload(s: &mut Session) {
+    s.ctl("reload");
+    // The daemon restarts in place: wait for its socket to answer again.
+    thread::sleep(secs(1.0));
+    s.wait_settled();
+    s.ctl("status");
+    s.ctl_input("-i reload", "y\n");
+    thread::sleep(secs(1.0));
+    s.wait_settled();
+    s.ctl("version");
+}
+
 ctl_test!(streaming, PROGRAMS => python_python_streaming, python_ours_streaming);
 fn streaming(s: &mut Session) {
     let conf = s.conf();
@@ -696,6 +740,12 @@ fn streaming(s: &mut Session) {
         "-s http://127.0.0.1:{port} -u user -p secret tail -f echoer",
         secs(1.5),
     );
+    // Ctrl-C at the shell prompt: a newline, exit 0.
+    let (out, _) = s.ctl_interrupted_shell(secs(1.5));
+    s.note(&format!(
+        "shell after SIGINT ends with: {:?}",
+        out.lines().last()
+    ));
     let mark = s.log.len();
     let (out, _) = s.ctl_interrupted("maintail -f", secs(1.5));
     s.log.truncate(mark);

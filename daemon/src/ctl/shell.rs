@@ -3,9 +3,10 @@
 //!
 //! Lines are read straight from fd 0 (no line editing: a terminal's own cooked mode does the
 //! basic editing), so that Ctrl-C interrupts a read the way Python's `KeyboardInterrupt`
-//! does. With a history file, the lines typed are appended to it at exit.
+//! does. With a history file and a terminal on stdin, the lines typed are appended to it at
+//! exit (Python writes no history when stdin is not a terminal either).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
 
 use super::commands::{install_sigint_handler, Controller, INTERRUPTED};
@@ -73,12 +74,13 @@ pub fn run(ctl: &mut Controller) {
     install_sigint_handler();
     INTERRUPTED.store(false, Ordering::SeqCst);
     let mut history: Vec<String> = Vec::new();
+    let keep_history = std::io::stdin().is_terminal();
     let mut leave = ctl.onecmd("status");
     while !leave {
         let prompt = ctl.prompt();
         match read_line_prompt(&prompt) {
             LineRead::Line(l) => {
-                if !l.trim().is_empty() {
+                if keep_history && !l.trim().is_empty() {
                     history.push(l.clone());
                 }
                 leave = ctl.onecmd(&l);
