@@ -680,6 +680,8 @@ fn auth_and_unreachable(s: &mut Session) {
         "-s http://127.0.0.1:1 stop sleeper",
         "-s http://127.0.0.1:1 reread",
         "-s http://127.0.0.1:1 shutdown",
+        "-s https://127.0.0.1:1 status",
+        "-s https://127.0.0.1:1 avail",
     ] {
         s.ctl_raw(cmd);
     }
@@ -841,4 +843,21 @@ fn python_ours_status_json() {
     // Piped output never carries colour codes.
     let (out, _) = s.ctl("status");
     assert!(!out.contains('\x1b'), "{out:?}");
+}
+
+#[test]
+fn python_ours_interactive_401_asks_for_credentials() {
+    let mut s = Session::start(Kind::Python, Kind::Ours, FG_PROGRAMS);
+    let (out, code) = s.ctl_with(
+        &[],
+        "-s http://127.0.0.1:{port} -i version",
+        Some("user\nsecret\n"),
+    );
+    assert_eq!(
+        (out.as_str(), code),
+        (
+            "Server requires authentication\nUsername:\n4.3.0\n",
+            Some(0)
+        )
+    );
 }

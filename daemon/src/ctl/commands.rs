@@ -128,14 +128,13 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(options: Options) -> Result<Controller, String> {
-        ServerUrl::parse(&options.serverurl)?;
+    pub fn new(options: Options) -> Controller {
         let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Ok(Controller {
+        Controller {
             options,
             exitstatus: EXIT_SUCCESS,
             colour,
-        })
+        }
     }
 
     pub fn prompt(&self) -> String {
@@ -143,8 +142,13 @@ impl Controller {
     }
 
     fn client(&self) -> Result<Client, Raise> {
-        let url = ServerUrl::parse(&self.options.serverurl)
-            .map_err(|e| Raise::Call(CallError::Transport(TransportError::Protocol(e))))?;
+        // Python's SupervisorTransport raises this when the proxy is made, i.e. per command.
+        let url = ServerUrl::parse(&self.options.serverurl).map_err(|_| {
+            Raise::Value(format!(
+                "Unknown protocol for serverurl {}",
+                self.options.serverurl
+            ))
+        })?;
         Ok(Client::new(Transport {
             url,
             username: self.options.username.clone(),
@@ -197,7 +201,7 @@ impl Controller {
                         LineRead::Line(l) => l,
                         _ => String::new(),
                     };
-                    let pass = match shell::read_line_prompt("Password:") {
+                    let pass = match shell::read_password("Password:") {
                         LineRead::Line(l) => l,
                         _ => String::new(),
                     };
@@ -302,7 +306,15 @@ impl Controller {
                 Ok(false)
             }
             Err(e) => {
-                self.exitstatus = EXIT_GENERIC;
+                // Python sets GENERIC for faults and socket errors only; an HTTP error (401)
+                // goes up untouched, so a successful interactive retry leaves the status alone.
+                if !matches!(
+                    e,
+                    CallError::Transport(TransportError::Status { .. })
+                        | CallError::Transport(TransportError::Protocol(_))
+                ) {
+                    self.exitstatus = EXIT_GENERIC;
+                }
                 Err(e.into())
             }
         }

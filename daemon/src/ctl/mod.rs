@@ -357,14 +357,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             return 2;
         }
     };
-    let mut ctl = match commands::Controller::new(options.clone()) {
-        Ok(c) => c,
-        Err(msg) => {
-            eprintln!("Error: {msg}");
-            eprintln!("For help, use {prog} -h");
-            return 2;
-        }
-    };
+    let mut ctl = commands::Controller::new(options.clone());
     if !options.args.is_empty() {
         ctl.onecmd(&options.args.join(" "));
         return ctl.exitstatus;

@@ -69,6 +69,38 @@ pub fn read_line_prompt(prompt: &str) -> LineRead {
     read_line_raw()
 }
 
+/// Python's `getpass`: the prompt on the terminal side (stderr here), echo off while the
+/// password is typed when stdin is a terminal.
+pub fn read_password(prompt: &str) -> LineRead {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(prompt.as_bytes());
+    let _ = err.flush();
+    drop(err);
+    if !std::io::stdin().is_terminal() {
+        return read_line_raw();
+    }
+    // SAFETY: termios is plain data; tcgetattr fills it, and we restore what we read.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    let have = unsafe { libc::tcgetattr(0, &mut saved) } == 0;
+    if have {
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        // SAFETY: fd 0 is a terminal and `quiet` a valid termios.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSAFLUSH, &quiet);
+        }
+    }
+    let line = read_line_raw();
+    if have {
+        // SAFETY: restores the settings read above.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSAFLUSH, &saved);
+        }
+        eprintln!();
+    }
+    line
+}
+
 /// Runs the shell until the user leaves.
 pub fn run(ctl: &mut Controller) {
     install_sigint_handler();
