@@ -157,6 +157,11 @@ impl Controller {
         }))
     }
 
+    /// A client for Tab completion (`None` if the server URL is unusable).
+    pub fn client_for_completion(&self) -> Option<Client> {
+        self.client().ok()
+    }
+
     /// The host Python names in a `ProtocolError` (`127.0.0.1`: its fake proxy URL).
     fn error_host(&self) -> String {
         "127.0.0.1".to_string()
