@@ -321,6 +321,9 @@ fn run_with_input(mut cmd: Command, input: &str, timeout: Duration) -> superviso
 fn transcript(daemon: Kind, ctl: Kind, programs: &str, scenario: fn(&mut Session)) -> String {
     let mut s = Session::start(daemon, ctl, programs);
     scenario(&mut s);
+    if std::env::var_os("SUPERVISOR_RS_SHOW_TRANSCRIPT").is_some() {
+        eprintln!("===== daemon {daemon}, ctl {ctl} =====\n{}", s.log);
+    }
     std::mem::take(&mut s.log)
 }
 
@@ -378,6 +381,8 @@ fn check_reference(name: &str, t: &str) {
             "added: available",
             "changed: updated process group",
             "ERROR: no such group: nope",
+            "ERROR: CANT_REREAD: ",
+            "error: <class 'xmlrpc.client.Fault'>, <Fault 92: ",
         ],
         "auth_and_unreachable" => &[
             "Server requires authentication",
@@ -653,7 +658,7 @@ fn update(s: &mut Session) {
     s.ctl("add nope");
     s.wait_settled();
     s.ctl("remove keep");
-    s.set_programs("[program:broken]\ncommand=\n");
+    s.set_programs("[program:broken]\ncommand=sleep 1\nstartsecs=notanumber\n");
     s.ctl("reread");
     s.ctl("update");
     s.set_programs(UPDATE_BEFORE);
