@@ -253,7 +253,9 @@ fn read_config(path: &Path) -> Result<FileSettings, UsageError> {
     let get = |opt: &str, exp: &Expansions| -> Result<Option<String>, UsageError> {
         match ini.get("supervisorctl", opt) {
             None => Ok(None),
-            Some(v) => expand(&v.text, exp, opt).map(Some).map_err(UsageError),
+            Some(v) => expand(&v.text, exp, &format!("supervisorctl.{opt}"))
+                .map(Some)
+                .map_err(UsageError),
         }
     };
     let serverurl = get("serverurl", &with_here)?.map(|u| match u.strip_prefix("unix://") {
