@@ -703,6 +703,10 @@ fn interactive(s: &mut Session) {
     s.ctl_input("-i shutdown", "n\n");
     s.ctl_input("-i reload", "no\n");
     s.ctl_input("", "exit\n");
+    // With stdin not a terminal, no history file is written.
+    s.ctl_input("-r {dir}/history", "version\nquit\n");
+    let written = s.d.path("history").exists();
+    s.note(&format!("history file written: {written}"));
 }
 
 ctl_test!(shutdown, PROGRAMS => python_python_shutdown, python_ours_shutdown);

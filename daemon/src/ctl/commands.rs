@@ -1401,6 +1401,8 @@ fn stream_to_stdout(
 fn report_stream_error(url: &str, res: Result<(), TransportError>) {
     let msg = match res {
         Ok(()) => return,
+        // Our stdout went away (`| head`): nothing to report to.
+        Err(TransportError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => return,
         Err(TransportError::Status { code, .. }) => format!("Cannot read, status code {code}"),
         Err(TransportError::Refused) => {
             "Cannot connect, error: <class 'ConnectionRefusedError'> ([Errno 111] Connection refused)"
