@@ -870,3 +870,104 @@ fn python_ours_interactive_401_asks_for_credentials() {
         )
     );
 }
+
+/// A pseudo-terminal: (master fd, slave path).
+fn open_pty() -> (std::fs::File, PathBuf) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc calls; the fd is owned by the returned File.
+    unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(m >= 0, "posix_openpt");
+        assert_eq!(libc::grantpt(m), 0, "grantpt");
+        assert_eq!(libc::unlockpt(m), 0, "unlockpt");
+        let mut buf = [0 as libc::c_char; 128];
+        assert_eq!(
+            libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()),
+            0,
+            "ptsname_r"
+        );
+        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        let ws = libc::winsize {
+            ws_row: 40,
+            ws_col: 120,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        libc::ioctl(m, libc::TIOCSWINSZ, &ws);
+        (std::fs::File::from_raw_fd(m), PathBuf::from(name))
+    }
+}
+
+/// Reads what the master side has for `wait`.
+fn pty_read(master: &mut std::fs::File, wait: Duration) -> String {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut out = Vec::new();
+    let end = Instant::now() + wait;
+    while Instant::now() < end {
+        let mut pfd = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 50) };
+        if n > 0 {
+            let mut buf = [0u8; 4096];
+            match master.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => out.extend_from_slice(&buf[..k]),
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// On a terminal the shell edits lines (rustyline): Tab completes actions and process names,
+/// the history file is written as plain lines, Ctrl-C leaves with status 0, and the state
+/// column is coloured.
+#[test]
+fn python_ours_terminal_shell() {
+    let s = Session::start(Kind::Python, Kind::Ours, FG_PROGRAMS);
+    let (mut master, slave) = open_pty();
+    let open_slave = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&slave)
+            .expect("open pty slave")
+    };
+    let history = s.d.path("history");
+    let mut child = Command::new(&s.ctl)
+        .args(["-c", &s.conf(), "-r"])
+        .arg(&history)
+        .env_remove("NO_COLOR")
+        .stdin(open_slave())
+        .stdout(open_slave())
+        .stderr(open_slave())
+        .spawn()
+        .expect("spawn supervisorctl on a pty");
+    let mut seen = pty_read(&mut master, secs(2.0));
+    for keys in [&b"vers\t\r"[..], b"pid sle\t\r", b"\x03"] {
+        master.write_all(keys).expect("type");
+        seen.push_str(&pty_read(&mut master, secs(1.0)));
+    }
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break Some(st);
+        }
+        if start.elapsed() > secs(10.0) {
+            let _ = child.kill();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{seen:?}");
+    assert!(seen.contains("\x1b[32mRUNNING\x1b[0m   "), "{seen:?}");
+    assert!(seen.contains("4.3.0"), "{seen:?}");
+    let text = std::fs::read_to_string(&history).expect("history written");
+    assert_eq!(text, "version \npid sleeper \n", "{seen:?}");
+}
