@@ -501,6 +501,12 @@ fn basics(s: &mut Session) {
     s.ctl_raw("-x status");
     s.ctl_raw("-c");
     s.ctl_raw("-s foo status");
+    s.ctl_raw("--serverurl=foo status");
+    s.ctl_raw("-s foo -h");
+    s.ctl_raw("-h -s foo");
+    s.ctl_raw("-i -i status");
+    s.ctl_raw("-c {dir}/supervisord.conf --conf {dir}/supervisord.conf status");
+    s.ctl_raw("--history-file x status");
     s.ctl_raw("-c {dir}/missing.conf status");
     s.ctl_raw("-c /dev/null status");
     s.ctl_raw("-s unix://{dir}/supervisor.sock status sleeper");

@@ -46,6 +46,8 @@ struct Cli {
     interactive: bool,
     help: bool,
     args: Vec<String>,
+    /// Options in command-line order, as typed (`-c`, `--serverurl`), with their values.
+    opts: Vec<(String, Option<String>)>,
 }
 
 /// A usage error: printed as `Error: <msg>` + `For help, use <prog> -h` on stderr, exit 2.
@@ -70,16 +72,57 @@ fn short_takes_arg(c: char) -> Option<bool> {
     }
 }
 
+/// Records one option as getopt returns it: `-c` for short ones, the full `--name` for long
+/// ones (even when abbreviated). [`process_opts`] applies them in order afterwards.
 fn set_opt(cli: &mut Cli, name: &str, value: Option<String>) {
-    match name {
-        "c" | "configuration" => cli.configuration = value,
-        "s" | "serverurl" => cli.serverurl = value,
-        "u" | "username" => cli.username = value,
-        "p" | "password" => cli.password = value,
-        "r" | "history_file" => cli.history_file = value,
-        "i" | "interactive" => cli.interactive = true,
-        _ => cli.help = true,
+    let typed = if name.len() == 1 {
+        format!("-{name}")
+    } else {
+        format!("--{name}")
+    };
+    cli.opts.push((typed, value));
+}
+
+/// Python's `Options.realize` second stage: options in command-line order; `-h` prints the
+/// help at once; a value fails its check or repeats an option ⇒ usage error.
+fn process_opts(cli: &mut Cli) -> Result<(), UsageError> {
+    let opts = std::mem::take(&mut cli.opts);
+    for (typed, value) in opts {
+        let slot = match typed.as_str() {
+            "-h" | "-?" | "--help" => {
+                cli.help = true;
+                return Ok(());
+            }
+            "-c" | "--configuration" => &mut cli.configuration,
+            "-s" | "--serverurl" => {
+                if let Some(v) = &value {
+                    check_url(v, &typed)?;
+                }
+                &mut cli.serverurl
+            }
+            "-u" | "--username" => &mut cli.username,
+            "-p" | "--password" => &mut cli.password,
+            "-r" | "--history_file" => &mut cli.history_file,
+            _ => {
+                if cli.interactive {
+                    return Err(UsageError(format!(
+                        "conflicting command line option {}",
+                        client::py_str_repr(&typed)
+                    )));
+                }
+                cli.interactive = true;
+                continue;
+            }
+        };
+        if slot.is_some() {
+            return Err(UsageError(format!(
+                "conflicting command line option {}",
+                client::py_str_repr(&typed)
+            )));
+        }
+        *slot = value;
     }
+    Ok(())
 }
 
 /// getopt (not gnu_getopt): options stop at the first positional argument or `--`; long
@@ -170,6 +213,7 @@ fn parse_cli(args: &[String]) -> Result<Cli, UsageError> {
         break;
     }
     cli.args = args[i..].to_vec();
+    process_opts(&mut cli)?;
     Ok(cli)
 }
 
@@ -201,8 +245,9 @@ fn check_url(value: &str, opt: &str) -> Result<(), UsageError> {
     if ok {
         Ok(())
     } else {
+        let r = client::py_str_repr(value);
         Err(UsageError(format!(
-            "invalid value for {opt} '{value}': value '{value}' is not a URL"
+            "invalid value for {opt} {r}: value {r} is not a URL"
         )))
     }
 }
@@ -280,9 +325,6 @@ pub fn resolve_options(args: &[String]) -> Result<Option<Options>, UsageError> {
     let cli = parse_cli(args)?;
     if cli.help {
         return Ok(None);
-    }
-    if let Some(url) = &cli.serverurl {
-        check_url(url, "-s")?;
     }
     let config = match &cli.configuration {
         Some(c) => Some(PathBuf::from(expand_user(c))),
