@@ -1,6 +1,6 @@
 //! # supervisor-daemon
 //!
-//! `supervisord` and (later) `supervisorctl`. The crate is split the way Supervisor's own module
+//! `supervisord` and `supervisorctl`. The crate is split the way Supervisor's own module
 //! map is, so a concept is found by its folder name:
 //!
 //! * [`config`]: the INI reader with Python ConfigParser rules, `%(...)s` expansion and the typed
@@ -11,9 +11,12 @@
 //!   function of inputs and time; `runtime` is the tokio loop that feeds it (children exiting,
 //!   timers, signals, commands) and carries out the actions it returns.
 //!
+//! * [`ctl`]: `supervisorctl`, a synchronous XML-RPC client and command interpreter.
+//!
 //! No module both parses bytes and makes supervision decisions.
 
 pub mod config;
+pub mod ctl;
 pub mod logs;
 pub mod process;
 pub mod rpc;
