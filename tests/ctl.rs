@@ -33,6 +33,21 @@ macro_rules! ctl_test {
     };
 }
 
+/// Generates `#[test] fn $op()` (our daemon, Python's ctl) and `#[test] fn $oo()` (our daemon,
+/// our ctl), each compared with Python's ctl against Python's daemon.
+macro_rules! ours_daemon_test {
+    ($scenario:ident, $programs:expr => $op:ident, $oo:ident) => {
+        #[test]
+        fn $op() {
+            compare_daemons(Kind::Python, $programs, $scenario);
+        }
+        #[test]
+        fn $oo() {
+            compare_daemons(Kind::Ours, $programs, $scenario);
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------------
@@ -333,6 +348,19 @@ fn compare(daemon: Kind, programs: &'static str, scenario: fn(&mut Session)) {
     let py = thread::spawn(move || transcript(daemon, Kind::Python, programs, scenario));
     let ours = transcript(daemon, Kind::Ours, programs, scenario);
     let py = py.join().expect("python transcript");
+    assert_same_transcript(&py, &ours);
+}
+
+/// Our daemon behind `ctl`: the transcript must equal Python's supervisorctl against Python's
+/// supervisord running the same scenario.
+fn compare_daemons(ctl: Kind, programs: &'static str, scenario: fn(&mut Session)) {
+    let py = thread::spawn(move || transcript(Kind::Python, Kind::Python, programs, scenario));
+    let ours = transcript(Kind::Ours, ctl, programs, scenario);
+    let py = py.join().expect("python transcript");
+    assert_same_transcript(&py, &ours);
+}
+
+fn assert_same_transcript(py: &str, ours: &str) {
     if py != ours {
         let diff: Vec<String> = py
             .lines()
@@ -441,6 +469,7 @@ priority=42
 ";
 
 ctl_test!(basics, PROGRAMS => python_python_basics, python_ours_basics);
+ours_daemon_test!(basics, PROGRAMS => ours_python_basics, ours_ours_basics);
 fn basics(s: &mut Session) {
     for cmd in [
         "status",
@@ -513,6 +542,7 @@ fn basics(s: &mut Session) {
 }
 
 ctl_test!(start_stop, PROGRAMS => python_python_start_stop, python_ours_start_stop);
+ours_daemon_test!(start_stop, PROGRAMS => ours_python_start_stop, ours_ours_start_stop);
 fn start_stop(s: &mut Session) {
     let unordered = [
         "stop all",
@@ -561,6 +591,7 @@ fn start_stop(s: &mut Session) {
 }
 
 ctl_test!(logs, PROGRAMS => python_python_logs, python_ours_logs);
+ours_daemon_test!(logs, PROGRAMS => ours_python_logs, ours_ours_logs);
 fn logs(s: &mut Session) {
     // The echoer's output reaches its log asynchronously.
     let conf = s.conf();
@@ -642,6 +673,7 @@ autostart=false
 ";
 
 ctl_test!(update, UPDATE_BEFORE => python_python_update, python_ours_update);
+ours_daemon_test!(update, UPDATE_BEFORE => ours_python_update, ours_ours_update);
 fn update(s: &mut Session) {
     s.ctl("reread");
     s.ctl("update");
@@ -674,6 +706,7 @@ fn update(s: &mut Session) {
 }
 
 ctl_test!(auth_and_unreachable, PROGRAMS => python_python_auth_and_unreachable, python_ours_auth_and_unreachable);
+ours_daemon_test!(auth_and_unreachable, PROGRAMS => ours_python_auth_and_unreachable, ours_ours_auth_and_unreachable);
 fn auth_and_unreachable(s: &mut Session) {
     for cmd in [
         "-s http://127.0.0.1:{port} status",
@@ -699,6 +732,7 @@ fn auth_and_unreachable(s: &mut Session) {
 }
 
 ctl_test!(interactive, PROGRAMS => python_python_interactive, python_ours_interactive);
+ours_daemon_test!(interactive, PROGRAMS => ours_python_interactive, ours_ours_interactive);
 fn interactive(s: &mut Session) {
     let script = "version\n\nbogus\nhelp quit\n?stop\nstatus nope\nstart nope\n\
                   open foo://x\nopen unix://{dir}/nope.sock\nversion\n";
@@ -716,6 +750,7 @@ fn interactive(s: &mut Session) {
 }
 
 ctl_test!(shutdown, PROGRAMS => python_python_shutdown, python_ours_shutdown);
+ours_daemon_test!(shutdown, PROGRAMS => ours_python_shutdown, ours_ours_shutdown);
 fn shutdown(s: &mut Session) {
     s.ctl("shutdown");
     let gone = s.d.wait_exit(secs(20.0)).is_some();
@@ -726,6 +761,7 @@ fn shutdown(s: &mut Session) {
 }
 
 ctl_test!(reload, PROGRAMS => python_python_reload, python_ours_reload);
+ours_daemon_test!(reload, PROGRAMS => ours_python_reload, ours_ours_reload);
 fn reload(s: &mut Session) {
     s.ctl("reload");
     // The daemon restarts in place: wait for its socket to answer again.
@@ -739,6 +775,7 @@ fn reload(s: &mut Session) {
 }
 
 ctl_test!(streaming, PROGRAMS => python_python_streaming, python_ours_streaming);
+ours_daemon_test!(streaming, PROGRAMS => ours_python_streaming, ours_ours_streaming);
 fn streaming(s: &mut Session) {
     let conf = s.conf();
     let py = python_bin("supervisorctl");
