@@ -75,17 +75,36 @@ fn records(path: &Path) -> Vec<Rec> {
 
 /// The sections every scenario needs: an RPC socket and the recording pool `rec`.
 fn base(listener_args: &str, events: &str) -> String {
-    let python = venv_python();
-    let recorder = fixtures_dir().join("event_recorder.py");
     config_with(&format!(
-        "[unix_http_server]\nfile={{dir}}/sock\n\
-         [rpcinterface:supervisor]\n\
-         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
-         [eventlistener:rec]\ncommand={} {} {{dir}}/events.txt {listener_args}\n\
-         events={events}\nbuffer_size=100\nstartsecs=0\nautorestart=true\n",
-        python.display(),
-        recorder.display()
+        "{RPC}{}",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            listener_args,
+            events,
+            "buffer_size=100\n"
+        )
     ))
+}
+
+const RPC: &str = "[unix_http_server]\nfile={dir}/sock\n\
+    [rpcinterface:supervisor]\n\
+    supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n";
+
+/// An `[eventlistener:<name>]` running the recorder into `{dir}/<file>`; `extra` lines are
+/// appended (a `startsecs=` there wins over the default 0 only if given).
+fn recorder_pool(name: &str, file: &str, args: &str, events: &str, extra: &str) -> String {
+    let startsecs = if extra.contains("startsecs=") {
+        ""
+    } else {
+        "startsecs=0\n"
+    };
+    format!(
+        "[eventlistener:{name}]\ncommand={} {} {{dir}}/{file} {args}\n\
+         events={events}\n{startsecs}autorestart=true\n{extra}\n",
+        venv_python().display(),
+        fixtures_dir().join("event_recorder.py").display()
+    )
 }
 
 /// Call `supervisor.<call>` over the daemon's unix socket with Python's XML-RPC client.
@@ -174,7 +193,8 @@ fn lifecycle(kind: Kind) {
          [program:runner]\ncommand=sh -c 'echo hello; sleep 2; exit 3'\nstartsecs=1\n\
          autorestart=false\nstdout_events_enabled=true\n\
          [program:sleeper]\ncommand=sleep 1000\nstartsecs=1\n\
-         [program:comm]\ncommand={comm}\nstartsecs=0\nstdout_capture_maxbytes=1KB\n",
+         [program:comm]\ncommand={comm}\nstartsecs=0\nstdout_capture_maxbytes=1KB\n\
+         stdout_events_enabled=true\n",
         base("", "EVENT")
     );
     let mut d = Daemon::start(kind, &conf);
@@ -267,6 +287,17 @@ fn lifecycle(kind: Kind) {
     assert_eq!(
         find(&recs, "PROCESS_COMMUNICATION_STDOUT", "comm")[0].payload,
         format!("processname:comm groupname:comm pid:{comm_pid}\nhi there")
+    );
+    // Checklist 21: PROCESS_LOG is emitted for the captured bytes too (tokens excluded).
+    let comm_logs: Vec<&str> = find(&recs, "PROCESS_LOG_STDOUT", "comm")
+        .iter()
+        .map(|r| r.payload.as_str())
+        .collect();
+    assert_eq!(
+        comm_logs,
+        vec![format!(
+            "processname:comm groupname:comm pid:{comm_pid} channel:stdout\nhi there"
+        )]
     );
 
     // sleeper: STOPPING and STOPPED through stopProcess.
@@ -399,6 +430,161 @@ fn crashmail(kind: Kind) {
              RUNNING\n--end of mail--"
         )),
         "{mail}"
+    );
+    d.stop();
+}
+
+both!(overflow => python_overflow_drops_oldest_and_waits_for_running, ours_overflow_drops_oldest_and_waits_for_running);
+fn overflow(kind: Kind) {
+    // Three startup events into a buffer of 1 while the listener is not RUNNING yet
+    // (startsecs=2): serials 0 and 1 are discarded, 2 is delivered once RUNNING.
+    let conf = config_with(&format!(
+        "{RPC}{}[program:other]\ncommand=sleep 1000\nautostart=false\n",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "",
+            "PROCESS_GROUP,SUPERVISOR_STATE_CHANGE",
+            "buffer_size=1\nstartsecs=2\n"
+        )
+    ))
+    .replace("loglevel=info", "loglevel=debug");
+    let mut d = Daemon::start(kind, &conf);
+    let recs = wait_rec(&d, "one event", |r| !r.is_empty());
+    assert_eq!(
+        recs[0].header,
+        "ver:3.0 server:supervisor serial:2 pool:rec poolserial:2 \
+         eventname:SUPERVISOR_STATE_CHANGE_RUNNING len:0"
+    );
+    let log = d.log_text();
+    for serial in [0, 1] {
+        assert!(
+            log.contains(&format!(
+                "ERRO pool rec event buffer overflowed, discarding event {serial}\n"
+            )),
+            "{log}"
+        );
+    }
+    let success = log
+        .find("success: rec entered RUNNING state")
+        .unwrap_or(usize::MAX);
+    let sent = log.find("DEBG event 2 sent to listener rec").unwrap_or(0);
+    assert!(success < sent, "dispatched before RUNNING:\n{log}");
+    d.stop();
+}
+
+both!(garbage => python_garbage_listener_goes_unknown_others_continue, ours_garbage_listener_goes_unknown_others_continue);
+fn garbage(kind: Kind) {
+    let conf = config_with(&format!(
+        "{RPC}[eventlistener:bad]\ncommand=sh -c 'echo garbage here; sleep 1000'\n\
+         events=REMOTE_COMMUNICATION\nstartsecs=0\n{}",
+        recorder_pool("rec", "events.txt", "", "REMOTE_COMMUNICATION", "")
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    d.expect_log(
+        "WARN bad: has entered the UNKNOWN state and will no longer receive events, this \
+         usually indicates the process violated the eventlistener protocol",
+        secs(20.0),
+    );
+    d.expect_log("success: rec entered RUNNING state", secs(20.0));
+    for i in 0..3 {
+        rpc(&d, &format!("sendRemoteCommEvent('t', 'n{i}')"));
+    }
+    let recs = wait_rec(&d, "three events", |r| r.len() >= 3);
+    let payloads: Vec<&str> = recs.iter().map(|r| r.payload.as_str()).collect();
+    assert_eq!(payloads, vec!["type:t\nn0", "type:t\nn1", "type:t\nn2"]);
+    d.stop();
+}
+
+both!(duplicate_subscription => python_parent_and_child_subscription_delivers_twice, ours_parent_and_child_subscription_delivers_twice);
+fn duplicate_subscription(kind: Kind) {
+    let conf = config_with(&format!(
+        "{RPC}{}",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "",
+            "PROCESS_GROUP,PROCESS_GROUP_ADDED",
+            ""
+        )
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    let recs = wait_rec(&d, "two records", |r| r.len() >= 2);
+    assert_eq!(recs[0], recs[1]);
+    assert_eq!(
+        recs[0].header,
+        "ver:3.0 server:supervisor serial:0 pool:rec poolserial:0 \
+         eventname:PROCESS_GROUP_ADDED len:14"
+    );
+    d.stop();
+}
+
+both!(cross_pool => python_rejection_leaks_into_equal_priority_pools, ours_rejection_stays_in_its_pool);
+fn cross_pool(kind: Kind) {
+    // Pool `fail` rejects the first delivery of every event; pool `other` accepts everything.
+    let conf = config_with(&format!(
+        "{RPC}{}{}",
+        recorder_pool(
+            "fail",
+            "fail.txt",
+            "--fail-first",
+            "REMOTE_COMMUNICATION",
+            ""
+        ),
+        recorder_pool("other", "other.txt", "", "REMOTE_COMMUNICATION", "")
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    d.expect_log("success: fail entered RUNNING state", secs(20.0));
+    d.expect_log("success: other entered RUNNING state", secs(20.0));
+    rpc(&d, "sendRemoteCommEvent('t', 'x')");
+    let fail = d.path("fail.txt");
+    let other = d.path("other.txt");
+    wait_for(secs(20.0), || (records(&fail).len() >= 2).then_some(()))
+        .unwrap_or_else(|| panic!("no redelivery\n{}", d.diagnostics()));
+    std::thread::sleep(secs(1.5));
+    let got = records(&other);
+    match kind {
+        // Upstream quirk (spec 1.7): equal process priorities make the rejection re-inject
+        // the event into `other` as well.
+        Kind::Python => assert_eq!(got.len(), 2, "{got:#?}"),
+        // Ours: only the rejecting pool gets it again (docs/compat.md, "Events").
+        Kind::Ours => assert_eq!(got.len(), 1, "{got:#?}"),
+    }
+    assert_eq!(got[0].payload, "type:t\nx");
+    d.stop();
+}
+
+both!(restart_serial => python_global_serial_survives_sighup, ours_global_serial_survives_sighup);
+fn restart_serial(kind: Kind) {
+    let conf = config_with(&format!(
+        "{RPC}{}",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "",
+            "PROCESS_GROUP,SUPERVISOR_STATE_CHANGE",
+            ""
+        )
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    wait_rec(&d, "startup events", |r| r.len() >= 2);
+    d.signal(libc::SIGHUP);
+    // Serial 2 went to SUPERVISOR_STATE_CHANGE_STOPPING (buffered, lost with the old pool);
+    // the new pool counts from 0 again but the global serial goes on.
+    let recs = wait_rec(&d, "events after restart", |r| r.len() >= 4);
+    let headers: Vec<&str> = recs.iter().map(|r| r.header.as_str()).collect();
+    assert_eq!(
+        headers,
+        vec![
+            "ver:3.0 server:supervisor serial:0 pool:rec poolserial:0 \
+             eventname:PROCESS_GROUP_ADDED len:14",
+            "ver:3.0 server:supervisor serial:1 pool:rec poolserial:1 \
+             eventname:SUPERVISOR_STATE_CHANGE_RUNNING len:0",
+            "ver:3.0 server:supervisor serial:3 pool:rec poolserial:0 \
+             eventname:PROCESS_GROUP_ADDED len:14",
+            "ver:3.0 server:supervisor serial:4 pool:rec poolserial:1 \
+             eventname:SUPERVISOR_STATE_CHANGE_RUNNING len:0",
+        ]
     );
     d.stop();
 }

@@ -697,7 +697,11 @@ impl Runtime {
                 key,
                 pid,
                 channel,
-                processor: OutputProcessor::new(capture, self.strip_ansi),
+                // Upstream's listener dispatcher never strips ANSI from the protocol channel.
+                processor: OutputProcessor::new(
+                    capture,
+                    self.strip_ansi && !(is_listener && channel == Channel::Stdout),
+                ),
                 file,
                 log: self.log.clone(),
                 mirror,
@@ -969,7 +973,17 @@ fn drain_now(pump: &RefCell<Pump>, receiver: &pipe::Receiver) {
 impl Pump {
     fn handle(&mut self, items: Vec<OutputItem>) {
         for item in items {
-            if self.mirror {
+            if self.mirror && self.listener {
+                // Upstream formats the listener's bytes with `%s`, i.e. their repr.
+                if let Some(data) = item.log_file_data() {
+                    let msg = format!(
+                        "{} stdout output:\n{}",
+                        logs::output::py_repr_str(&self.name),
+                        supervisor_protocol::events::py_repr_bytes(data)
+                    );
+                    self.log.borrow_mut().log(LogLevel::Debug, &msg);
+                }
+            } else if self.mirror {
                 if let Some(data) = item.process_log_data() {
                     let msg = logs::output_debug_message(&self.name, self.channel, data);
                     self.log.borrow_mut().log(LogLevel::Debug, &msg);
