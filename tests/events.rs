@@ -588,3 +588,82 @@ fn restart_serial(kind: Kind) {
     );
     d.stop();
 }
+
+both!(stopping => python_supervisor_stopping_reaches_listener, ours_supervisor_stopping_reaches_listener);
+fn stopping(kind: Kind) {
+    // `slow` ignores SIGTERM, so the pool (stopped last: priority -1) is still up to receive
+    // SUPERVISOR_STATE_CHANGE_STOPPING while supervisord waits for it.
+    let conf = config_with(&format!(
+        "{RPC}{}[program:slow]\ncommand=sh -c \"trap '' TERM; sleep 1000\"\nstartsecs=0\n\
+         stopwaitsecs=3\n",
+        recorder_pool("rec", "events.txt", "", "SUPERVISOR_STATE_CHANGE", "")
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    wait_rec(&d, "RUNNING", |r| !r.is_empty());
+    d.expect_log("success: slow entered RUNNING state", secs(20.0));
+    d.signal(libc::SIGTERM);
+    let recs = wait_rec(&d, "STOPPING", |r| r.len() >= 2);
+    let got: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| (r.header.as_str(), r.payload.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "ver:3.0 server:supervisor serial:0 pool:rec poolserial:0 \
+                 eventname:SUPERVISOR_STATE_CHANGE_RUNNING len:0",
+                ""
+            ),
+            (
+                "ver:3.0 server:supervisor serial:1 pool:rec poolserial:1 \
+                 eventname:SUPERVISOR_STATE_CHANGE_STOPPING len:0",
+                ""
+            ),
+        ]
+    );
+    d.stop();
+}
+
+both!(group_events => python_group_added_and_removed_at_runtime, ours_group_added_and_removed_at_runtime);
+fn group_events(kind: Kind) {
+    let conf = config_with(&format!(
+        "{RPC}{}",
+        recorder_pool("rec", "events.txt", "", "PROCESS_GROUP", "")
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    wait_rec(&d, "startup ADDED", |r| !r.is_empty());
+    let conf_path = d.path("supervisord.conf");
+    let mut text = fs::read_to_string(&conf_path).unwrap_or_default();
+    text.push_str("\n[program:late]\ncommand=sleep 1000\nautostart=false\n");
+    fs::write(&conf_path, text).unwrap_or_else(|e| panic!("rewrite config: {e}"));
+    rpc(&d, "reloadConfig()");
+    rpc(&d, "addProcessGroup('late')");
+    rpc(&d, "removeProcessGroup('late')");
+    let recs = wait_rec(&d, "ADDED and REMOVED", |r| r.len() >= 3);
+    let got: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| (r.header.as_str(), r.payload.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "ver:3.0 server:supervisor serial:0 pool:rec poolserial:0 \
+                 eventname:PROCESS_GROUP_ADDED len:14",
+                "groupname:rec\n"
+            ),
+            (
+                "ver:3.0 server:supervisor serial:1 pool:rec poolserial:1 \
+                 eventname:PROCESS_GROUP_ADDED len:15",
+                "groupname:late\n"
+            ),
+            (
+                "ver:3.0 server:supervisor serial:2 pool:rec poolserial:2 \
+                 eventname:PROCESS_GROUP_REMOVED len:15",
+                "groupname:late\n"
+            ),
+        ]
+    );
+    d.stop();
+}
