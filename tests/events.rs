@@ -667,3 +667,41 @@ fn group_events(kind: Kind) {
     );
     d.stop();
 }
+
+both!(result_handler => python_custom_result_handler_is_fatal, ours_custom_result_handler_is_reported_and_default_used);
+fn result_handler(kind: Kind) {
+    let conf = config_with(&format!(
+        "{RPC}{}",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "",
+            "SUPERVISOR_STATE_CHANGE",
+            "result_handler=nosuchmodule:handler\n"
+        )
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    match kind {
+        // Upstream cannot import the handler and refuses to start.
+        Kind::Python => {
+            let st = d.wait_exit(secs(20.0));
+            assert!(st.is_some_and(|s| !s.success()), "{}", d.diagnostics());
+            assert!(
+                d.diagnostics()
+                    .contains("nosuchmodule:handler cannot be resolved within [eventlistener:rec]"),
+                "{}",
+                d.diagnostics()
+            );
+        }
+        // Ours: reported at startup, the pool runs with the default handler.
+        Kind::Ours => {
+            d.expect_log(
+                "ERRO [eventlistener:rec] result_handler=nosuchmodule:handler is not supported",
+                secs(20.0),
+            );
+            let recs = wait_rec(&d, "RUNNING", |r| !r.is_empty());
+            assert_eq!(recs[0].name(), "SUPERVISOR_STATE_CHANGE_RUNNING");
+            d.stop();
+        }
+    }
+}
