@@ -243,8 +243,8 @@ pub async fn run(
             deadline = deadline.min(Instant::now() + PENDING_POLL);
         }
         deadline = deadline.min(next_tick_deadline());
-        if rt.queue.items.borrow().is_empty() {
-            tokio::select! {
+        // Pumps always leave a Notify permit behind, so queued output wakes us at once.
+        tokio::select! {
             biased;
             _ = sigchld.recv() => rt.reap(),
             _ = sigterm.recv() => rt.request_stop(Ending::Shutdown, "SIGTERM"),
@@ -258,7 +258,6 @@ pub async fn run(
             Some(cmd) = commands.recv() => rt.command(cmd),
             _ = queue.notify.notified() => {}
             _ = tokio::time::sleep_until(deadline.into()) => {}
-            }
         }
     }
 }
@@ -571,12 +570,13 @@ impl Runtime {
                 io.stdin = None;
                 io.pumps.clear();
             }
-            self.apply(actions);
             if let Some(key) = key {
-                // A listener that died while BUSY: its event goes back to the pool.
+                // A listener that died while BUSY: its event goes back to the head of its
+                // pool. Done before the actions, which may already respawn the listener.
                 let logs = self.bus.listener_exited(key);
                 self.log_all(logs);
             }
+            self.apply(actions);
         }
     }
 
