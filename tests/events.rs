@@ -705,3 +705,49 @@ fn result_handler(kind: Kind) {
         }
     }
 }
+
+both!(oneshot => python_oneshot_listener_and_stderr_log_events, ours_oneshot_listener_and_stderr_log_events);
+fn oneshot(kind: Kind) {
+    // A listener that exits right after each OK: every event must arrive exactly once, which
+    // needs the result to be read before the exit is handled (upstream drains the pipes before
+    // `finish()`, so do we; this scenario exercises that path but cannot force the race). One
+    // event is undecodable stderr output (PROCESS_LOG_STDERR with `Undecodable: b'...'`).
+    let conf = config_with(&format!(
+        "{RPC}{}[program:noisy]\ncommand=sh -c \"printf 'bad \\\\377\\\\n' >&2; sleep 1000\"\n\
+         startsecs=0\nstderr_events_enabled=true\n",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "--exit-after-ok",
+            "PROCESS_LOG,PROCESS_GROUP",
+            ""
+        )
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    let recs = wait_rec(&d, "PROCESS_LOG_STDERR", |r| {
+        !find(r, "PROCESS_LOG_STDERR", "noisy").is_empty()
+    });
+    std::thread::sleep(secs(2.0));
+    let recs2 = records(&d.path("events.txt"));
+    assert_eq!(recs, recs2, "an event came again");
+    check_headers(&recs);
+    let names: Vec<&str> = recs.iter().map(|r| r.name()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "PROCESS_GROUP_ADDED",
+            "PROCESS_GROUP_ADDED",
+            "PROCESS_LOG_STDERR"
+        ]
+    );
+    let payload = &recs[2].payload;
+    let pid = pid_of(&recs[2]);
+    assert_eq!(
+        payload,
+        &format!(
+            "processname:noisy groupname:noisy pid:{pid} channel:stderr\n\
+             Undecodable: b'bad \\xff\\n'"
+        )
+    );
+    d.stop();
+}
