@@ -64,6 +64,21 @@ pub const RESULT_FAIL: &[u8] = b"RESULT 4\nFAIL";
 /// Length of `RESULT ` — upstream drops this many bytes of the result line without looking.
 const RESULT_TOKEN_START_LEN: usize = 7;
 
+/// [`READY`]: what a listener writes when it can take an event.
+pub fn ready() -> &'static [u8] {
+    READY
+}
+
+/// [`RESULT_OK`]: accept the event just received.
+pub fn result_ok() -> &'static [u8] {
+    RESULT_OK
+}
+
+/// [`RESULT_FAIL`]: reject the event just received; supervisord sends it again.
+pub fn result_fail() -> &'static [u8] {
+    RESULT_FAIL
+}
+
 /// `RESULT <n>\n<body>` for any body.
 pub fn result(body: &[u8]) -> Vec<u8> {
     let mut out = format!("RESULT {}\n", body.len()).into_bytes();
@@ -561,7 +576,9 @@ mod tests {
 
     #[test]
     fn listener_side_tokens() {
-        assert_eq!(READY, b"READY\n");
+        assert_eq!(ready(), b"READY\n");
+        assert_eq!(result_ok(), b"RESULT 2\nOK");
+        assert_eq!(result_fail(), b"RESULT 4\nFAIL");
         assert_eq!(result(b"OK"), RESULT_OK);
         assert_eq!(result(b"FAIL"), RESULT_FAIL);
         assert_eq!(result(b""), b"RESULT 0\n");
