@@ -6,6 +6,8 @@
 //! * [`config`]: the INI reader with Python ConfigParser rules, `%(...)s` expansion and the typed
 //!   configuration every other module consumes. Errors name file, section, option and value.
 //! * [`process`]: the pure process state machine (`state`) and the thin fork/exec layer (`spawn`).
+//! * [`events`]: the event bus and listener pools (subscriptions, buffers, serials, redelivery,
+//!   ticks) as pure logic; the runtime feeds it and writes what it dispatches.
 //! * [`logs`]: child output (capture mode, ANSI stripping, rotating files) and the main log.
 //! * [`supervisor`]: the one owner of all process state. `core` makes every decision as a plain
 //!   function of inputs and time; `runtime` is the tokio loop that feeds it (children exiting,
@@ -17,6 +19,7 @@
 
 pub mod config;
 pub mod ctl;
+pub mod events;
 pub mod logs;
 pub mod process;
 pub mod rpc;

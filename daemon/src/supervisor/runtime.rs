@@ -4,6 +4,15 @@
 //!
 //! Everything runs on one current-thread runtime inside a `LocalSet`, so shared state is plain
 //! `Rc<RefCell<..>>` and there are no locks.
+//!
+//! Events: the loop owns the [`EventBus`]. It publishes PROCESS_STATE_* from the core's
+//! `StateChange` actions, PROCESS_GROUP_* and SUPERVISOR_STATE_CHANGE_* around startup, group
+//! changes and shutdown, REMOTE_COMMUNICATION from the RPC layer, and ticks; the pipe pumps
+//! queue PROCESS_LOG / PROCESS_COMMUNICATION events and listener stdout bytes into a shared
+//! queue that the loop drains ([`PumpQueue`]). Like upstream's `drain()` before `finish()`, a
+//! reaped process's pipes are read synchronously before its exit is processed, so its last
+//! output (and a listener's last result) comes before the exit. Dispatch runs once per loop
+//! iteration. The global event serial lives in a static so it survives in-process restarts.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -11,7 +20,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -19,11 +29,14 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::net::unix::pipe;
 use tokio::signal::unix::{signal as unix_signal, SignalKind};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
+use supervisor_protocol::events::{Event, OutputChannel};
 use supervisor_protocol::xmlrpc::{Fault, MethodCall, Value};
 
+use crate::config::model::GroupKind;
 use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
+use crate::events::EventBus;
 use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CommandError, ExitStatus};
@@ -35,6 +48,43 @@ const PENDING_POLL: Duration = Duration::from_millis(50);
 
 /// Size of one read from a child's pipe (Supervisor reads up to 128 KiB at a time).
 const READ_CHUNK: usize = 128 * 1024;
+
+/// The global event serial, kept across in-process restarts like upstream's `GlobalSerial`.
+static NEXT_EVENT_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// What the pumps hand to the loop.
+#[derive(Debug)]
+enum PumpMsg {
+    /// A PROCESS_LOG / PROCESS_COMMUNICATION event.
+    Publish(Event),
+    /// Bytes a listener wrote on stdout during its run with `pid`.
+    Listener {
+        key: ProcKey,
+        pid: i32,
+        data: Vec<u8>,
+    },
+}
+
+/// Messages from the pumps, in order, plus a wake-up for the loop.
+#[derive(Default)]
+struct PumpQueue {
+    items: RefCell<VecDeque<PumpMsg>>,
+    notify: Notify,
+}
+
+impl PumpQueue {
+    fn push(&self, msg: PumpMsg) {
+        self.items.borrow_mut().push_back(msg);
+        self.notify.notify_one();
+    }
+
+    fn pop(&self) -> Option<PumpMsg> {
+        self.items.borrow_mut().pop_front()
+    }
+}
+
+/// One output pipe of one run, shared by its reader task and the synchronous drain at reap.
+type PumpHandle = (Rc<RefCell<Pump>>, Rc<pipe::Receiver>);
 
 /// Why [`run`] returned.
 #[derive(Debug)]
@@ -101,6 +151,8 @@ struct ProcIo {
     stderr_log: Option<SharedLog>,
     /// Bytes for the current run's stdin, written by a task so a full pipe never blocks us.
     stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    /// The current run's output pipes.
+    pumps: Vec<PumpHandle>,
 }
 
 struct Runtime {
@@ -117,6 +169,10 @@ struct Runtime {
     stored: Config,
     ending: Option<Ending>,
     pending: Vec<(Pending, oneshot::Sender<Result<Value, Fault>>)>,
+    bus: EventBus<ProcKey>,
+    queue: Rc<PumpQueue>,
+    /// SUPERVISOR_STATE_CHANGE_STOPPING was published.
+    stopping_published: bool,
 }
 
 /// Create a command channel; pass the receiver to [`run`].
@@ -141,6 +197,8 @@ pub async fn run(
     let mut sigusr2 = unix_signal(SignalKind::user_defined2())?;
 
     let server_url = default_server_url(&config);
+    let identifier = config.supervisord.identifier.clone();
+    let queue = Rc::new(PumpQueue::default());
     let mut rt = Runtime {
         core: Core::new(config.groups.clone()),
         log,
@@ -153,15 +211,22 @@ pub async fn run(
         next_config: None,
         ending: None,
         pending: Vec::new(),
+        bus: EventBus::new(&identifier, NEXT_EVENT_SERIAL.load(Ordering::Relaxed)),
+        queue: queue.clone(),
+        stopping_published: false,
     };
     rt.open_child_logs();
+    rt.start_events();
 
     loop {
+        rt.drain_pump_queue();
         let now = Instant::now();
         let actions = rt.core.tick(now);
         rt.apply(actions);
         rt.reap();
         rt.poll_pending();
+        rt.tick_and_dispatch();
+        NEXT_EVENT_SERIAL.store(rt.bus.next_serial(), Ordering::Relaxed);
         if let Some(e) = rt.ending {
             if rt.core.shutdown_complete() {
                 return Ok(match (e, rt.next_config.take()) {
@@ -177,6 +242,8 @@ pub async fn run(
         if !rt.pending.is_empty() {
             deadline = deadline.min(Instant::now() + PENDING_POLL);
         }
+        deadline = deadline.min(next_tick_deadline());
+        // Pumps always leave a Notify permit behind, so queued output wakes us at once.
         tokio::select! {
             biased;
             _ = sigchld.recv() => rt.reap(),
@@ -189,9 +256,26 @@ pub async fn run(
                 rt.reopen_logs();
             }
             Some(cmd) = commands.recv() => rt.command(cmd),
+            _ = queue.notify.notified() => {}
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
     }
+}
+
+/// Wall-clock UNIX time in seconds.
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// When the next TICK_5 slice begins (ticks are checked at least then).
+fn next_tick_deadline() -> Instant {
+    let now = unix_now();
+    let wait = (EventBus::<ProcKey>::next_tick_at(now) - now).clamp(0.0, 5.0);
+    // A hair late, so the slice has surely changed when we look.
+    Instant::now() + Duration::from_secs_f64(wait) + Duration::from_millis(2)
 }
 
 /// SUPERVISOR_SERVER_URL when a program does not set `serverurl=`: the first unix server,
@@ -213,6 +297,108 @@ fn default_server_url(config: &Config) -> Option<String> {
 impl Runtime {
     fn log(&self, level: LogLevel, message: &str) {
         self.log.borrow_mut().log(level, message);
+    }
+
+    fn log_all(&self, lines: Vec<crate::events::Log>) {
+        for (level, message) in lines {
+            self.log(level, &message);
+        }
+    }
+
+    fn publish(&mut self, event: Event) {
+        let logs = self.bus.publish(event);
+        self.log_all(logs);
+    }
+
+    /// Create the pools and announce every group, then the daemon itself (upstream: each
+    /// `add_process_group` subscribes the pool and notifies PROCESS_GROUP_ADDED, then
+    /// `runforever` notifies SUPERVISOR_STATE_CHANGE_RUNNING).
+    fn start_events(&mut self) {
+        let names: Vec<String> = self.core.group_names().map(str::to_string).collect();
+        for name in names {
+            self.add_pool_for(&name);
+            self.publish(Event::process_group(true, &name));
+        }
+        self.publish(Event::supervisor_state_change(true));
+    }
+
+    /// If group `name` is an event listener pool, create its pool on the bus.
+    fn add_pool_for(&mut self, name: &str) {
+        let Some(g) = self.core.group(name) else {
+            return;
+        };
+        let GroupKind::EventListenerPool(pool) = g.kind else {
+            return;
+        };
+        let pool = pool.clone();
+        let members: Vec<(ProcKey, String)> = g
+            .members
+            .iter()
+            .filter_map(|k| self.core.process(*k).map(|p| (*k, p.name().to_string())))
+            .collect();
+        if let Some(handler) = &pool.result_handler {
+            self.log(
+                LogLevel::Error,
+                &format!(
+                    "[eventlistener:{name}] result_handler={handler} is not supported (only \
+                     supervisor.dispatchers:default_handler can be used); the pool uses the \
+                     default handler"
+                ),
+            );
+        }
+        self.bus.add_pool(name, &pool, members);
+    }
+
+    fn publish_stopping(&mut self) {
+        if !self.stopping_published {
+            self.stopping_published = true;
+            self.publish(Event::supervisor_state_change(false));
+        }
+    }
+
+    /// Handle everything the pumps queued.
+    fn drain_pump_queue(&mut self) {
+        while let Some(msg) = self.queue.pop() {
+            match msg {
+                PumpMsg::Publish(event) => self.publish(event),
+                PumpMsg::Listener { key, pid, data } => {
+                    let current = self.core.process(key).and_then(|p| p.pid());
+                    if current == Some(pid) {
+                        let logs = self.bus.listener_output(key, &data);
+                        self.log_all(logs);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Upstream `drain()`: read whatever a process's pipes hold right now, then handle it.
+    fn drain_process_output(&mut self, key: ProcKey) {
+        if let Some(io) = self.io.get(&key) {
+            for (pump, receiver) in &io.pumps {
+                drain_now(pump, receiver);
+            }
+        }
+        self.drain_pump_queue();
+    }
+
+    /// Fire ticks whose slice changed, then hand buffered events to ready listeners.
+    fn tick_and_dispatch(&mut self) {
+        let logs = self.bus.tick(unix_now());
+        self.log_all(logs);
+        let core = &self.core;
+        let io = &self.io;
+        let running = |key: ProcKey| {
+            core.process(key)
+                .is_some_and(|p| p.state() == supervisor_protocol::ProcessState::Running)
+        };
+        let mut send = |key: ProcKey, bytes: Vec<u8>| {
+            io.get(&key)
+                .and_then(|io| io.stdin.as_ref())
+                .is_some_and(|tx| tx.send(bytes).is_ok())
+        };
+        let logs = self.bus.dispatch(&running, &mut send);
+        self.log_all(logs);
     }
 
     fn request_stop(&mut self, wanted: Ending, signame: &str) {
@@ -239,6 +425,7 @@ impl Runtime {
                     }
                 }
                 self.ending = Some(Ending::Restart);
+                self.publish_stopping();
                 let actions = self.core.begin_shutdown(Instant::now(), true);
                 self.apply(actions);
             }
@@ -249,6 +436,7 @@ impl Runtime {
                 );
                 self.ending = Some(Ending::Shutdown);
                 if previous.is_none() {
+                    self.publish_stopping();
                     let actions = self.core.begin_shutdown(Instant::now(), false);
                     self.apply(actions);
                 }
@@ -279,6 +467,7 @@ impl Runtime {
                     stdout_log,
                     stderr_log,
                     stdin: None,
+                    pumps: Vec::new(),
                 },
             );
         }
@@ -372,10 +561,20 @@ impl Runtime {
                 _ => continue,
             };
             let key = self.core.find_by_pid(pid.as_raw());
+            if let Some(key) = key {
+                self.drain_process_output(key);
+            }
             let actions = self.core.reaped(pid.as_raw(), exit, Instant::now());
             // The run is over: close our end of its stdin (a restart gets a new pipe).
             if let Some(io) = key.and_then(|k| self.io.get_mut(&k)) {
                 io.stdin = None;
+                io.pumps.clear();
+            }
+            if let Some(key) = key {
+                // A listener that died while BUSY: its event goes back to the head of its
+                // pool. Done before the actions, which may already respawn the listener.
+                let logs = self.bus.listener_exited(key);
+                self.log_all(logs);
             }
             self.apply(actions);
         }
@@ -414,8 +613,20 @@ impl Runtime {
                         queue.extend(more);
                     }
                 }
-                (_, Action::StateChange(_change)) => {
-                    // Event dispatch to listeners hooks in here.
+                (Some(key), Action::StateChange(change)) => {
+                    let Some(p) = self.core.process(key) else {
+                        continue;
+                    };
+                    let event = Event::process_state(
+                        p.name(),
+                        p.group(),
+                        change.from,
+                        change.to,
+                        change.tries,
+                        change.expected,
+                        change.pid,
+                    );
+                    self.publish(event);
                 }
                 (None, _) => {}
             }
@@ -428,8 +639,15 @@ impl Runtime {
             return;
         };
         let name = p.config.name.clone();
+        let group = p.group().to_string();
         let (stdout_cfg, stderr_cfg) = (p.config.stdout.clone(), p.config.stderr.clone());
+        let is_listener = self.bus.is_listener(key);
+        if is_listener {
+            self.bus.listener_spawned(key);
+        }
+        let pid = child.pid;
         let io = self.io.entry(key).or_default();
+        io.pumps.clear();
         io.stdin = match pipe::Sender::from_owned_fd(child.stdin) {
             Ok(sender) => {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -444,16 +662,24 @@ impl Runtime {
                 Some(child.stdout),
                 Channel::Stdout,
                 io.stdout_log.clone(),
-                stdout_cfg.capture_maxbytes,
+                // A listener's stdout is the protocol channel: no capture, no events.
+                if is_listener {
+                    0
+                } else {
+                    stdout_cfg.capture_maxbytes
+                },
+                stdout_cfg.events_enabled && !is_listener,
             ),
             (
                 child.stderr,
                 Channel::Stderr,
                 io.stderr_log.clone(),
                 stderr_cfg.capture_maxbytes,
+                stderr_cfg.events_enabled,
             ),
         ];
-        for (fd, channel, file, capture) in pumps {
+        let mut handles = Vec::new();
+        for (fd, channel, file, capture, events_enabled) in pumps {
             let Some(fd) = fd else { continue };
             let receiver = match pipe::Receiver::from_owned_fd(fd) {
                 Ok(r) => r,
@@ -467,13 +693,28 @@ impl Runtime {
             };
             let pump = Pump {
                 name: name.clone(),
+                group: group.clone(),
+                key,
+                pid,
                 channel,
-                processor: OutputProcessor::new(capture, self.strip_ansi),
+                // Upstream's listener dispatcher never strips ANSI from the protocol channel.
+                processor: OutputProcessor::new(
+                    capture,
+                    self.strip_ansi && !(is_listener && channel == Channel::Stdout),
+                ),
                 file,
                 log: self.log.clone(),
                 mirror,
+                events_enabled,
+                listener: is_listener && channel == Channel::Stdout,
+                queue: self.queue.clone(),
             };
-            tokio::task::spawn_local(pump.run(receiver));
+            let handle: PumpHandle = (Rc::new(RefCell::new(pump)), Rc::new(receiver));
+            tokio::task::spawn_local(pump_task(handle.0.clone(), handle.1.clone()));
+            handles.push(handle);
+        }
+        if let Some(io) = self.io.get_mut(&key) {
+            io.pumps = handles;
         }
     }
 
@@ -612,8 +853,11 @@ impl Host for Runtime {
     }
 
     fn add_group(&mut self, config: GroupConfig) -> Result<(), CommandError> {
+        let name = config.name.clone();
         self.core.add_group(config)?;
         self.open_child_logs();
+        self.add_pool_for(&name);
+        self.publish(Event::process_group(true, &name));
         Ok(())
     }
 
@@ -627,29 +871,34 @@ impl Host for Runtime {
         for key in keys {
             self.io.remove(&key);
         }
+        self.bus.remove_pool(name);
+        self.publish(Event::process_group(false, name));
         Ok(())
     }
 
     fn remote_comm_event(&mut self, kind: &str, data: &str) {
-        // Delivered to listeners once event pools exist.
-        self.log(
-            LogLevel::Debug,
-            &format!(
-                "remote communication event: type {kind:?}, {} bytes",
-                data.len()
-            ),
-        );
+        self.publish(Event::remote_communication(kind, data));
     }
 }
 
-/// Reads one pipe of one run of a process until EOF and writes what it reads to the log file.
+/// Reads one pipe of one run of a process until EOF and writes what it reads to the log file;
+/// queues PROCESS_LOG / PROCESS_COMMUNICATION events and, for a listener's stdout, the bytes
+/// for the protocol parser.
 struct Pump {
     name: String,
+    group: String,
+    key: ProcKey,
+    pid: i32,
     channel: Channel,
     processor: OutputProcessor,
     file: Option<SharedLog>,
     log: Rc<RefCell<MainLog>>,
     mirror: bool,
+    /// `*_events_enabled`: emit PROCESS_LOG events.
+    events_enabled: bool,
+    /// This is an event listener's stdout.
+    listener: bool,
+    queue: Rc<PumpQueue>,
 }
 
 thread_local! {
@@ -657,39 +906,84 @@ thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
 }
 
-impl Pump {
-    async fn run(mut self, receiver: pipe::Receiver) {
-        loop {
-            if let Err(e) = receiver.readable().await {
-                self.warn(&format!("read error: {e}"));
+/// Outcome of one non-blocking read.
+enum ReadStep {
+    Data,
+    Eof,
+    WouldBlock,
+    Failed(io::Error),
+}
+
+/// Read one chunk (if any) and handle it.
+fn read_once(pump: &RefCell<Pump>, receiver: &pipe::Receiver) -> ReadStep {
+    let read = READ_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        match receiver.try_read(&mut buf) {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(buf[..n].to_vec())),
+            Err(e) => Err(e),
+        }
+    });
+    match read {
+        Ok(Some(data)) => {
+            let mut p = pump.borrow_mut();
+            let items = p.processor.feed(&data);
+            p.handle(items);
+            ReadStep::Data
+        }
+        Ok(None) => ReadStep::Eof,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadStep::WouldBlock,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadStep::Data,
+        Err(e) => ReadStep::Failed(e),
+    }
+}
+
+/// The reader task of one pipe: until EOF.
+async fn pump_task(pump: Rc<RefCell<Pump>>, receiver: Rc<pipe::Receiver>) {
+    loop {
+        if let Err(e) = receiver.readable().await {
+            pump.borrow().warn(&format!("read error: {e}"));
+            break;
+        }
+        match read_once(&pump, &receiver) {
+            ReadStep::Data | ReadStep::WouldBlock => continue,
+            ReadStep::Eof => break,
+            ReadStep::Failed(e) => {
+                pump.borrow().warn(&format!("read error: {e}"));
                 break;
             }
-            let read = READ_BUF.with(|buf| {
-                let mut buf = buf.borrow_mut();
-                match receiver.try_read(&mut buf) {
-                    Ok(0) => Ok(None),
-                    Ok(n) => Ok(Some(self.processor.feed(&buf[..n]))),
-                    Err(e) => Err(e),
-                }
-            });
-            match read {
-                Ok(Some(items)) => self.handle(items),
-                Ok(None) => break,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.warn(&format!("read error: {e}"));
-                    break;
-                }
-            }
         }
-        let rest = self.processor.finish();
-        self.handle(rest);
     }
+    let mut p = pump.borrow_mut();
+    let rest = p.processor.finish();
+    p.handle(rest);
+}
 
+/// Read what the pipe holds right now without waiting (the task still sees EOF later).
+fn drain_now(pump: &RefCell<Pump>, receiver: &pipe::Receiver) {
+    // Bounded, so a child writing continuously cannot hold the loop.
+    for _ in 0..64 {
+        match read_once(pump, receiver) {
+            ReadStep::Data => continue,
+            _ => break,
+        }
+    }
+}
+
+impl Pump {
     fn handle(&mut self, items: Vec<OutputItem>) {
         for item in items {
-            if self.mirror {
+            if self.mirror && self.listener {
+                // Upstream formats the listener's bytes with `%s`, i.e. their repr.
+                if let Some(data) = item.log_file_data() {
+                    let msg = format!(
+                        "{} stdout output:\n{}",
+                        logs::output::py_repr_str(&self.name),
+                        supervisor_protocol::events::py_repr_bytes(data)
+                    );
+                    self.log.borrow_mut().log(LogLevel::Debug, &msg);
+                }
+            } else if self.mirror {
                 if let Some(data) = item.process_log_data() {
                     let msg = logs::output_debug_message(&self.name, self.channel, data);
                     self.log.borrow_mut().log(LogLevel::Debug, &msg);
@@ -699,7 +993,41 @@ impl Pump {
                     self.log.borrow_mut().log(LogLevel::Debug, &msg);
                 }
             }
-            // PROCESS_LOG / PROCESS_COMMUNICATION events hook in here.
+            let chan = match self.channel {
+                Channel::Stdout => OutputChannel::Stdout,
+                Channel::Stderr => OutputChannel::Stderr,
+            };
+            if self.listener {
+                if let Some(data) = item.log_file_data() {
+                    self.queue.push(PumpMsg::Listener {
+                        key: self.key,
+                        pid: self.pid,
+                        data: data.to_vec(),
+                    });
+                }
+            } else {
+                if self.events_enabled {
+                    if let Some(data) = item.process_log_data() {
+                        self.queue.push(PumpMsg::Publish(Event::process_log(
+                            chan,
+                            &self.name,
+                            &self.group,
+                            self.pid,
+                            data,
+                        )));
+                    }
+                }
+                if let OutputItem::Communication(data) = &item {
+                    self.queue
+                        .push(PumpMsg::Publish(Event::process_communication(
+                            chan,
+                            &self.name,
+                            &self.group,
+                            self.pid,
+                            data,
+                        )));
+                }
+            }
             let Some(data) = item.log_file_data() else {
                 continue;
             };

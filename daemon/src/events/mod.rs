@@ -1,0 +1,443 @@
+//! The event bus and the event listener pools (upstream `events.py` + `EventListenerPool` +
+//! `PEventListenerDispatcher`), as pure logic: no processes, no pipes, no clock. The runtime
+//! publishes [`Event`]s, feeds listener stdout bytes in, reports spawns and exits, and calls
+//! [`EventBus::dispatch`] once per loop iteration with a way to write to a listener's stdin.
+//! Everything the bus has to say comes back as log lines ([`Log`]).
+//!
+//! Why each rule is what it is (spec §1.5–§1.9):
+//!
+//! * **Subscriptions** follow the type hierarchy (a parent type receives all descendants). A
+//!   pool subscribed to a parent *and* a child (`events=TICK,TICK_5`) accepts the event twice,
+//!   exactly like upstream (the second acceptance is logged as a rebuffering and appends a
+//!   duplicate with the same serials). Kept on purpose: it is observable, documented upstream
+//!   behaviour, and the config already removes exact duplicates.
+//! * **Serials**: the global serial is assigned when the first pool accepts an event (events
+//!   nobody subscribes to consume none) and each pool assigns its poolserial on its first
+//!   acceptance; a rebuffered event keeps both. The global counter is carried across
+//!   in-process restarts by the runtime ([`EventBus::next_serial`]); pool counters restart.
+//! * **Buffers** are FIFO with `buffer_size` slots. Accepting into a full buffer drops the
+//!   *oldest* event with an ERRO line, and the pool counts its drops ([`EventBus::dropped`]).
+//! * **Dispatch**: for every pool with an eligible listener (process RUNNING and listener
+//!   READY), pop the oldest event and give it to the first eligible listener in pool order;
+//!   stop at the first event that cannot be placed and put it back at the head.
+//! * **Rejection** (a non-`OK` result, a bad result line, a listener that dies while BUSY)
+//!   puts the event back at the head of the listener's *own* pool, with the same serials.
+//!   Upstream compares processes by priority only and so also re-injects the event into every
+//!   other pool whose processes share that priority (999 by default); we deliberately do not
+//!   (see `docs/compat.md`, "Events").
+//! * **Result handler**: only upstream's default (`OK` accepts, anything else rejects) exists;
+//!   the runtime reports any other configured handler at startup.
+//! * **Ticks**: TICK_5/60/3600 fire when the wall-clock slice `now - now % period` changes;
+//!   the first check only records the slice, and at most one tick per type fires per check.
+
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::rc::Rc;
+
+use supervisor_protocol::events::{encode_notification, Event, EventKind, TICKS};
+use supervisor_protocol::listener::{
+    default_handler, ListenerOutput, ListenerParser, ListenerState,
+};
+
+use crate::config::model::PoolConfig;
+use crate::logs::LogLevel;
+
+/// A main-log line produced by the bus.
+pub type Log = (LogLevel, String);
+
+/// Upstream wraps serials to 0 after `sys.maxsize`.
+const SERIAL_MAX: u64 = i64::MAX as u64;
+
+fn bump(counter: &mut u64) -> u64 {
+    let serial = *counter;
+    *counter = if serial >= SERIAL_MAX { 0 } else { serial + 1 };
+    serial
+}
+
+/// One event in a pool's buffer (or in flight to a listener), with its serials.
+#[derive(Debug, Clone)]
+struct Queued {
+    event: Rc<Event>,
+    serial: u64,
+    poolserial: u64,
+}
+
+/// One listener process of a pool, keyed by the runtime's process key `K`.
+#[derive(Debug)]
+struct Listener<K> {
+    key: K,
+    name: String,
+    parser: ListenerParser,
+    /// The event sent and not yet answered (upstream `process.event`).
+    current: Option<Queued>,
+}
+
+#[derive(Debug)]
+struct Pool<K> {
+    name: String,
+    subscriptions: Vec<EventKind>,
+    buffer_size: usize,
+    buffer: VecDeque<Queued>,
+    next_poolserial: u64,
+    /// Events dropped because the buffer overflowed.
+    dropped: u64,
+    /// In pool process order (the order dispatch tries them).
+    listeners: Vec<Listener<K>>,
+}
+
+impl<K> Pool<K> {
+    /// Upstream `_acceptEvent` for an event that already has this pool's serials.
+    fn rebuffer(&mut self, q: Queued, head: bool, logs: &mut Vec<Log>) {
+        logs.push((
+            LogLevel::Debug,
+            format!(
+                "rebuffering event {} for pool {} (buf size={}, max={})",
+                q.serial,
+                self.name,
+                self.buffer.len(),
+                self.buffer_size
+            ),
+        ));
+        self.insert(q, head, logs);
+    }
+
+    fn insert(&mut self, q: Queued, head: bool, logs: &mut Vec<Log>) {
+        if self.buffer.len() >= self.buffer_size {
+            if let Some(old) = self.buffer.pop_front() {
+                self.dropped += 1;
+                logs.push((
+                    LogLevel::Error,
+                    format!(
+                        "pool {} event buffer overflowed, discarding event {}",
+                        self.name, old.serial
+                    ),
+                ));
+            }
+        }
+        if head {
+            self.buffer.push_front(q);
+        } else {
+            self.buffer.push_back(q);
+        }
+    }
+}
+
+/// All listener pools and the global serial. `K` identifies a listener process (the runtime
+/// uses `ProcKey`; tests use integers).
+#[derive(Debug)]
+pub struct EventBus<K> {
+    identifier: String,
+    next_serial: u64,
+    /// In creation order (upstream's subscription order).
+    pools: Vec<Pool<K>>,
+    /// Last recorded slice per tick type, `None` until the first check.
+    ticks: [Option<u64>; 3],
+}
+
+impl<K: Copy + Eq + Debug> EventBus<K> {
+    /// `identifier` is `[supervisord] identifier` (the `server:` token); `next_serial` the
+    /// first global serial to hand out (0 at boot, [`EventBus::next_serial`] after a restart).
+    pub fn new(identifier: &str, next_serial: u64) -> EventBus<K> {
+        EventBus {
+            identifier: identifier.to_string(),
+            next_serial,
+            pools: Vec::new(),
+            ticks: [None; 3],
+        }
+    }
+
+    /// The global serial the next new event will get.
+    pub fn next_serial(&self) -> u64 {
+        self.next_serial
+    }
+
+    /// Create a pool (subscribing it) with its listener processes `(key, process name)` in
+    /// pool order. A pool of the same name is replaced.
+    pub fn add_pool(&mut self, name: &str, config: &PoolConfig, members: Vec<(K, String)>) {
+        self.remove_pool(name);
+        let subscriptions = config
+            .events
+            .iter()
+            .filter_map(|e| EventKind::from_name(&e.to_uppercase()))
+            .collect();
+        self.pools.push(Pool {
+            name: name.to_string(),
+            subscriptions,
+            buffer_size: config.buffer_size.max(1),
+            buffer: VecDeque::new(),
+            next_poolserial: 0,
+            dropped: 0,
+            listeners: members
+                .into_iter()
+                .map(|(key, name)| Listener {
+                    key,
+                    name,
+                    parser: ListenerParser::new(),
+                    current: None,
+                })
+                .collect(),
+        });
+    }
+
+    /// Unsubscribe and forget a pool (its buffered events are lost, as upstream).
+    pub fn remove_pool(&mut self, name: &str) {
+        self.pools.retain(|p| p.name != name);
+    }
+
+    pub fn has_pool(&self, name: &str) -> bool {
+        self.pools.iter().any(|p| p.name == name)
+    }
+
+    /// Events dropped by a pool's buffer overflows since it was created.
+    pub fn dropped(&self, pool: &str) -> Option<u64> {
+        self.pools
+            .iter()
+            .find(|p| p.name == pool)
+            .map(|p| p.dropped)
+    }
+
+    /// Events waiting in a pool's buffer.
+    pub fn buffered(&self, pool: &str) -> Option<usize> {
+        self.pools
+            .iter()
+            .find(|p| p.name == pool)
+            .map(|p| p.buffer.len())
+    }
+
+    /// True if `key` is a listener process of some pool.
+    pub fn is_listener(&self, key: K) -> bool {
+        self.listener(key).is_some()
+    }
+
+    /// The protocol state of a listener process.
+    pub fn listener_state(&self, key: K) -> Option<ListenerState> {
+        self.listener(key).map(|l| l.parser.state())
+    }
+
+    fn listener(&self, key: K) -> Option<&Listener<K>> {
+        self.pools
+            .iter()
+            .flat_map(|p| p.listeners.iter())
+            .find(|l| l.key == key)
+    }
+
+    /// (pool index, listener index) of a listener process.
+    fn locate(&self, key: K) -> Option<(usize, usize)> {
+        self.pools.iter().enumerate().find_map(|(pi, p)| {
+            p.listeners
+                .iter()
+                .position(|l| l.key == key)
+                .map(|li| (pi, li))
+        })
+    }
+
+    /// Offer an event to every subscribed pool (upstream `notify`).
+    pub fn publish(&mut self, event: Event) -> Vec<Log> {
+        let mut logs = Vec::new();
+        let event = Rc::new(event);
+        let mut serial: Option<u64> = None;
+        for pool in &mut self.pools {
+            let mut poolserial: Option<u64> = None;
+            for sub in pool.subscriptions.clone() {
+                if !sub.matches(event.kind) {
+                    continue;
+                }
+                let serial = *serial.get_or_insert_with(|| bump(&mut self.next_serial));
+                match poolserial {
+                    None => {
+                        let ps = bump(&mut pool.next_poolserial);
+                        poolserial = Some(ps);
+                        let q = Queued {
+                            event: event.clone(),
+                            serial,
+                            poolserial: ps,
+                        };
+                        pool.insert(q, false, &mut logs);
+                    }
+                    // Subscribed twice (parent and child): upstream accepts it again.
+                    Some(ps) => {
+                        let q = Queued {
+                            event: event.clone(),
+                            serial,
+                            poolserial: ps,
+                        };
+                        pool.rebuffer(q, false, &mut logs);
+                    }
+                }
+            }
+        }
+        logs
+    }
+
+    /// Check the tick slices at wall-clock time `now` (UNIX seconds) and publish the ticks
+    /// whose slice changed.
+    pub fn tick(&mut self, now: f64) -> Vec<Log> {
+        let mut logs = Vec::new();
+        for (i, (kind, period)) in TICKS.iter().enumerate() {
+            let now_s = if now.is_finite() && now > 0.0 {
+                now
+            } else {
+                0.0
+            };
+            let p = *period as f64;
+            let slice = (now_s - now_s % p) as u64;
+            match self.ticks[i] {
+                None => self.ticks[i] = Some(slice),
+                Some(last) if last != slice => {
+                    self.ticks[i] = Some(slice);
+                    logs.extend(self.publish(Event::tick(*kind, slice)));
+                }
+                Some(_) => {}
+            }
+        }
+        logs
+    }
+
+    /// Seconds (UNIX time) at which the next TICK_5 slice starts after `now`.
+    pub fn next_tick_at(now: f64) -> f64 {
+        let now = if now.is_finite() && now > 0.0 {
+            now
+        } else {
+            0.0
+        };
+        now - now % 5.0 + 5.0
+    }
+
+    /// A new run of a listener process: it starts ACKNOWLEDGED, awaiting `READY\n`.
+    pub fn listener_spawned(&mut self, key: K) {
+        if let Some((pi, li)) = self.locate(key) {
+            let l = &mut self.pools[pi].listeners[li];
+            l.parser = ListenerParser::new();
+            l.current = None;
+        }
+    }
+
+    /// A listener process was reaped. An event it had not answered is rejected: it goes back
+    /// to the head of the pool to be sent again with the same serials.
+    pub fn listener_exited(&mut self, key: K) -> Vec<Log> {
+        let mut logs = Vec::new();
+        if let Some((pi, li)) = self.locate(key) {
+            let pool = &mut self.pools[pi];
+            if let Some(q) = pool.listeners[li].current.take() {
+                pool.rebuffer(q, true, &mut logs);
+            }
+        }
+        logs
+    }
+
+    /// Bytes the listener wrote on stdout.
+    pub fn listener_output(&mut self, key: K, data: &[u8]) -> Vec<Log> {
+        let mut logs = Vec::new();
+        let Some((pi, li)) = self.locate(key) else {
+            return logs;
+        };
+        let pool = &mut self.pools[pi];
+        let outputs = pool.listeners[li].parser.feed(data);
+        let name = pool.listeners[li].name.clone();
+        let mut rejected: Option<Queued> = None;
+        for out in outputs {
+            match out {
+                ListenerOutput::Result(body) => {
+                    let current = pool.listeners[li].current.take();
+                    if default_handler(&body) {
+                        logs.push((LogLevel::Debug, format!("{name}: event was processed")));
+                    } else {
+                        logs.push((LogLevel::Warn, format!("{name}: event was rejected")));
+                        rejected = current;
+                    }
+                }
+                ListenerOutput::BadResultLine(line) => {
+                    let line = supervisor_protocol::events::decode_text(&line);
+                    logs.push((LogLevel::Warn, format!("{name}: bad result line: '{line}'")));
+                    rejected = pool.listeners[li].current.take();
+                }
+                ListenerOutput::ProtocolError(_) => {
+                    pool.listeners[li].current = None;
+                }
+                ListenerOutput::Transition { from, to } => {
+                    logs.push((LogLevel::Debug, format!("{name}: {from} -> {to}")));
+                    if to == ListenerState::Unknown {
+                        logs.push((
+                            LogLevel::Warn,
+                            format!(
+                                "{name}: has entered the UNKNOWN state and will no longer \
+                                 receive events, this usually indicates the process violated \
+                                 the eventlistener protocol"
+                            ),
+                        ));
+                    }
+                    if let Some(q) = rejected.take() {
+                        pool.rebuffer(q, true, &mut logs);
+                    }
+                }
+            }
+        }
+        if let Some(q) = rejected.take() {
+            pool.rebuffer(q, true, &mut logs);
+        }
+        logs
+    }
+
+    /// Hand buffered events to eligible listeners. `running(key)` says whether the listener
+    /// process is in state RUNNING; `send(key, bytes)` writes to its stdin and returns false if
+    /// the pipe is gone (upstream's EPIPE: the next listener is tried, the state is unchanged).
+    pub fn dispatch(
+        &mut self,
+        running: &dyn Fn(K) -> bool,
+        send: &mut dyn FnMut(K, Vec<u8>) -> bool,
+    ) -> Vec<Log> {
+        let mut logs = Vec::new();
+        for pool in &mut self.pools {
+            let capable = pool
+                .listeners
+                .iter()
+                .any(|l| running(l.key) && l.parser.state() == ListenerState::Ready);
+            if !capable {
+                continue;
+            }
+            while let Some(q) = pool.buffer.pop_front() {
+                let mut placed = false;
+                for l in &mut pool.listeners {
+                    if !running(l.key) || l.parser.state() != ListenerState::Ready {
+                        continue;
+                    }
+                    let bytes = encode_notification(
+                        &self.identifier,
+                        q.serial,
+                        &pool.name,
+                        q.poolserial,
+                        q.event.kind,
+                        &q.event.payload,
+                    );
+                    if !send(l.key, bytes) {
+                        logs.push((
+                            LogLevel::Debug,
+                            format!(
+                                "epipe occurred while sending event {} to listener {}, \
+                                 listener state unchanged",
+                                q.serial, l.name
+                            ),
+                        ));
+                        continue;
+                    }
+                    l.parser.event_sent();
+                    logs.push((
+                        LogLevel::Debug,
+                        format!("event {} sent to listener {}", q.serial, l.name),
+                    ));
+                    l.current = Some(q.clone());
+                    placed = true;
+                    break;
+                }
+                if !placed {
+                    pool.rebuffer(q, true, &mut logs);
+                    break;
+                }
+            }
+        }
+        logs
+    }
+}
+
+#[cfg(test)]
+mod tests;
