@@ -201,6 +201,7 @@ fn start(
     clean_auto_logs(&mut mainlog, &config);
     // Bind the HTTP servers before forking so a busy port stops start-up with a clear error.
     let servers = http::bind_all(&config)?;
+    http::log_servers(&mut mainlog, &config);
     if !sd.nodaemon {
         system::daemonize(sd.directory.as_deref(), sd.umask)?;
     }
@@ -246,6 +247,7 @@ fn start(
                     }
                     announce(&mut l, &config, as_root_without_user);
                     clean_auto_logs(&mut l, &config);
+                    http::log_servers(&mut l, &config);
                     if config.supervisord.pidfile != pidfile {
                         let _ = std::fs::remove_file(&pidfile);
                         pidfile = config.supervisord.pidfile.clone();

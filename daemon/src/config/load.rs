@@ -331,7 +331,7 @@ pub fn parse_with_env(
     }
     let mut supervisord = supervisord_section(&mut ctx)?;
     apply_overrides(&mut supervisord, overrides)?;
-    rpcinterfaces(&ctx)?;
+    let rpcinterfaces = rpcinterfaces(&ctx)?;
     let groups = process_groups(&mut ctx, &supervisord.environment)?;
     let (inet_http_servers, unix_http_servers) = server_sections(&ctx)?;
     // supervisord itself never reads [supervisorctl]; a bad value there must not stop it.
@@ -352,6 +352,7 @@ pub fn parse_with_env(
         unix_http_servers,
         inet_http_servers,
         supervisorctl,
+        rpcinterfaces,
         groups,
         warnings: ctx.warnings,
     })
@@ -589,13 +590,15 @@ fn apply_overrides(s: &mut SupervisordConfig, o: &CliOverrides) -> Result<(), Co
 
 /// `[rpcinterface:x]`: the factory is required; every value is expanded (as upstream, which
 /// passes the other options to the factory). Factories are not imported here.
-fn rpcinterfaces(ctx: &Ctx) -> Result<(), ConfigError> {
+fn rpcinterfaces(ctx: &Ctx) -> Result<Vec<String>, ConfigError> {
     const KEY: &str = "supervisor.rpcinterface_factory";
     let none = Expansions::new();
+    let mut names = Vec::new();
     for name in ctx.ini.section_names() {
-        if !name.starts_with("rpcinterface:") {
+        let Some(iface) = name.strip_prefix("rpcinterface:") else {
             continue;
-        }
+        };
+        names.push(iface.to_string());
         if ctx.get(name, KEY, &none)?.is_none() {
             return Err(ctx.err_file(name, format!("section [{name}] does not specify a {KEY}")));
         }
@@ -605,7 +608,7 @@ fn rpcinterfaces(ctx: &Ctx) -> Result<(), ConfigError> {
             }
         }
     }
-    Ok(())
+    Ok(names)
 }
 
 fn auth(ctx: &Ctx, section: &str) -> Result<(Option<String>, Option<String>), ConfigError> {

@@ -18,6 +18,9 @@ pub struct Config {
     /// `[inet_http_server]` and `[inet_http_server:name]` sections, in file order.
     pub inet_http_servers: Vec<InetHttpServerConfig>,
     pub supervisorctl: CtlConfig,
+    /// Names of the `[rpcinterface:x]` sections (`x`), in file order. The `supervisor`
+    /// namespace is served whatever they say; the names are only reported at start-up.
+    pub rpcinterfaces: Vec<String>,
     /// Every process group, sorted by (priority, name): homogeneous groups made from one
     /// `[program:x]`, heterogeneous `[group:x]`, event listener pools and fcgi programs.
     pub groups: Vec<GroupConfig>,

@@ -396,8 +396,8 @@ fn autorestart_matrix() {
             let stop = t + secs(2);
             p.exited(status, stop);
             assert_eq!(p.state(), S::Exited);
-            // It ran for more than LOOP_INTERVAL, so the restart is due at once.
-            let deadline = restarts.then_some(t0 + LOOP_INTERVAL);
+            // It ran for more than AUTORESTART_FLOOR, so the restart is due at once.
+            let deadline = restarts.then_some(t0 + AUTORESTART_FLOOR);
             assert_eq!(p.next_deadline(), deadline, "{policy:?} {status:?}");
             // Never when shutting down.
             assert!(p.tick(stop + secs(5), SupervisorState::Shutdown).is_empty());
@@ -932,25 +932,25 @@ fn next_deadline_per_state() {
     p.spawned(5, t);
     p.tick(t + secs(2), RUNNING);
     p.exited(ExitStatus::Code(4), t + secs(3));
-    assert_eq!(p.next_deadline(), Some(t + LOOP_INTERVAL));
+    assert_eq!(p.next_deadline(), Some(t + AUTORESTART_FLOOR));
 }
 
 #[test]
-fn autorestart_is_immediate_but_at_most_once_per_loop_interval() {
+fn autorestart_is_immediate_but_at_most_once_per_floor() {
     let t0 = Instant::now();
     let mut cfg = config("web", "web");
     cfg.startsecs = 0;
     cfg.autorestart = AutoRestart::Always;
     let mut p = Process::new(cfg);
     started(&mut p, 1, t0);
-    // Dies 10 ms after its start: the restart waits until one LOOP_INTERVAL after that start.
+    // Dies 10 ms after its start: the restart waits until AUTORESTART_FLOOR after that start.
     p.exited(ExitStatus::Code(1), t0 + ms(10));
     assert_eq!(p.state(), S::Exited);
-    assert_eq!(p.next_deadline(), Some(t0 + LOOP_INTERVAL));
-    assert!(!has_spawn(&p.tick(t0 + ms(999), RUNNING)));
-    assert!(has_spawn(&p.tick(t0 + LOOP_INTERVAL, RUNNING)));
+    assert_eq!(p.next_deadline(), Some(t0 + AUTORESTART_FLOOR));
+    assert!(!has_spawn(&p.tick(t0 + ms(99), RUNNING)));
+    assert!(has_spawn(&p.tick(t0 + AUTORESTART_FLOOR, RUNNING)));
     // A run that lasted longer restarts in the same tick as its exit.
-    let t1 = t0 + LOOP_INTERVAL;
+    let t1 = t0 + AUTORESTART_FLOOR;
     p.spawned(2, t1);
     p.tick(t1 + secs(5), RUNNING);
     p.exited(ExitStatus::Code(1), t1 + secs(5));

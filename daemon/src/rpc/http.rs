@@ -49,6 +49,36 @@ pub struct Server {
     pub auth: Option<Credentials>,
 }
 
+/// Supervisor's start-up lines for the HTTP servers, in its order (inet servers first): one
+/// `RPC interface '<name>' initialized` per `[rpcinterface:x]`, then a CRIT for a server
+/// without credentials.
+pub fn log_servers(log: &mut MainLog, config: &Config) {
+    let sections = config
+        .inet_http_servers
+        .iter()
+        .map(|i| (&i.section, i.username.is_some()))
+        .chain(
+            config
+                .unix_http_servers
+                .iter()
+                .map(|u| (&u.section, u.username.is_some())),
+        );
+    for (section, has_auth) in sections {
+        for name in &config.rpcinterfaces {
+            log.log(
+                LogLevel::Info,
+                &format!("RPC interface '{name}' initialized"),
+            );
+        }
+        if !has_auth {
+            log.log(
+                LogLevel::Critical,
+                &format!("Server '{section}' running without any HTTP authentication checking"),
+            );
+        }
+    }
+}
+
 /// Bind every configured server. A live unix socket owned by another process is an error; a
 /// stale socket file is replaced.
 pub fn bind_all(config: &Config) -> Result<Vec<Server>, String> {
@@ -143,15 +173,6 @@ pub fn spawn_servers(
 ) -> io::Result<Vec<PathBuf>> {
     let mut sockets = Vec::new();
     for server in servers {
-        if server.auth.is_none() {
-            log.borrow_mut().log(
-                LogLevel::Critical,
-                &format!(
-                    "Server '{}' running without any HTTP authentication checking",
-                    server.section
-                ),
-            );
-        }
         let ctx = Rc::new(ConnCtx {
             handle: handle.clone(),
             auth: server.auth,
