@@ -75,6 +75,24 @@ const SCENARIOS: &[Scenario] = &[
         run: |k, _| crash_storm(k, 50),
     },
     Scenario {
+        name: "events-buffer-10",
+        figures: &[
+            fig("delivered", "events/s", false),
+            fig("lost", "events", true),
+            fig("daemon-cpu", "s", true),
+        ],
+        run: |k, _| event_delivery(k, 10),
+    },
+    Scenario {
+        name: "events-buffer-10000",
+        figures: &[
+            fig("delivered", "events/s", false),
+            fig("lost", "events", true),
+            fig("daemon-cpu", "s", true),
+        ],
+        run: |k, _| event_delivery(k, 10000),
+    },
+    Scenario {
         name: "rpc-500",
         figures: &[
             fig("getAllProcessInfo", "ms", true),
@@ -345,5 +363,59 @@ fn rpc_speed(kind: Kind, n: usize) -> Result<Sample, String> {
     Ok(Sample::from([
         ("getAllProcessInfo", lat[lat.len() / 2]),
         ("getState", rate),
+    ]))
+}
+
+/// Lines a producer writes, one per write, each becoming one PROCESS_LOG_STDOUT event.
+const EVENT_LINES: usize = 50_000;
+
+fn event_delivery(kind: Kind, buffer_size: usize) -> Result<Sample, String> {
+    let listener = supervisor_tests::workspace_root().join("bench/fixtures/sink_listener.py");
+    let python = supervisor_tests::venv_python();
+    let producer = supervisor_tests::workspace_root().join("bench/fixtures/producer.py");
+    let sections = format!(
+        "{RPC_SECTIONS}[eventlistener:sink]\ncommand={} {} {{dir}}/events.txt\nevents=PROCESS_LOG\nbuffer_size={buffer_size}\nstartsecs=0\n\n\
+         [program:producer]\ncommand={} {} {EVENT_LINES}\nstdout_events_enabled=true\nstartsecs=0\n\n",
+        python.display(),
+        listener.display(),
+        python.display(),
+        producer.display()
+    );
+    let d = start(kind, &sections);
+    let out = d.dir().join("events.txt");
+    let (_, cpu0) = proc_stat(d.pid()).ok_or("cannot read /proc")?;
+    let count = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map(|t| t.matches("line").count())
+            .unwrap_or(0)
+    };
+    // Wait for the first event, then until the count stops growing for 2 s.
+    wait_for(Duration::from_secs(30), || (count(&out) > 0).then_some(()))
+        .ok_or("no event delivered within 30 s")?;
+    let t0 = Instant::now();
+    let mut last = (count(&out), Instant::now());
+    loop {
+        std::thread::sleep(Duration::from_millis(10));
+        let n = count(&out);
+        if n >= EVENT_LINES {
+            last = (n, Instant::now());
+            break;
+        }
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+    }
+    let (_, cpu1) = proc_stat(d.pid()).ok_or("cannot read /proc")?;
+    let delivered = last.0;
+    let secs = last.1.duration_since(t0).as_secs_f64().max(0.001);
+    Ok(Sample::from([
+        ("delivered", delivered as f64 / secs),
+        ("lost", EVENT_LINES.saturating_sub(delivered) as f64),
+        ("daemon-cpu", cpu1 - cpu0),
     ]))
 }

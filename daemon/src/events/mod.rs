@@ -54,12 +54,17 @@ fn bump(counter: &mut u64) -> u64 {
     serial
 }
 
+/// Largest PROCESS_LOG payload built by merging chunks (upstream reads at most 128 KiB).
+const MAX_COALESCED_LOG: usize = 128 * 1024;
+
 /// One event in a pool's buffer (or in flight to a listener), with its serials.
 #[derive(Debug, Clone)]
 struct Queued {
     event: Rc<Event>,
     serial: u64,
     poolserial: u64,
+    /// Never handed to a listener yet (only such events may absorb later PROCESS_LOG chunks).
+    fresh: bool,
 }
 
 /// One listener process of a pool, keyed by the runtime's process key `K`.
@@ -233,6 +238,9 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
 
     /// Offer an event to every subscribed pool (upstream `notify`).
     pub fn publish(&mut self, event: Event) -> Vec<Log> {
+        if self.coalesce_log(&event) {
+            return Vec::new();
+        }
         let mut logs = Vec::new();
         let event = Rc::new(event);
         let mut serial: Option<u64> = None;
@@ -251,6 +259,7 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
                             event: event.clone(),
                             serial,
                             poolserial: ps,
+                            fresh: true,
                         };
                         pool.insert(q, false, &mut logs);
                     }
@@ -260,6 +269,7 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
                             event: event.clone(),
                             serial,
                             poolserial: ps,
+                            fresh: true,
                         };
                         pool.rebuffer(q, false, &mut logs);
                     }
@@ -267,6 +277,79 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
             }
         }
         logs
+    }
+
+    /// Append a PROCESS_LOG chunk to the same process's and channel's PROCESS_LOG event when
+    /// that event is still waiting at the tail of every subscribed pool's buffer (not sent,
+    /// not shared with anything else). Upstream makes one event per `read()`, and its slow loop
+    /// reads big chunks; we read every write at once, so without this a chatty program would
+    /// flood a slow listener with one-line events and overflow its buffer. Chunk boundaries
+    /// carry no meaning, so merging loses nothing, and no serial is consumed by the merged part.
+    fn coalesce_log(&mut self, event: &Event) -> bool {
+        if !matches!(
+            event.kind,
+            EventKind::ProcessLogStdout | EventKind::ProcessLogStderr
+        ) {
+            return false;
+        }
+        let Some((head, data)) = event.payload.split_once('\n') else {
+            return false;
+        };
+        if data.starts_with("Undecodable: b") {
+            return false;
+        }
+        let mut target: Option<Rc<Event>> = None;
+        let mut tails = 0usize;
+        for pool in &self.pools {
+            let subscribed = pool
+                .subscriptions
+                .iter()
+                .filter(|s| s.matches(event.kind))
+                .count();
+            match subscribed {
+                0 => continue,
+                1 => {}
+                // Subscribed twice: each copy is its own delivery; keep them apart.
+                _ => return false,
+            }
+            let Some(tail) = pool.buffer.back().filter(|t| t.fresh) else {
+                return false;
+            };
+            match &target {
+                None => target = Some(tail.event.clone()),
+                Some(t) if Rc::ptr_eq(t, &tail.event) => {}
+                Some(_) => return false,
+            }
+            tails += 1;
+        }
+        let Some(t) = target else {
+            return false;
+        };
+        // Only the pool tails (and our clone) may hold it: not in flight to a listener.
+        if Rc::strong_count(&t) != tails + 1 || t.kind != event.kind {
+            return false;
+        }
+        let Some((thead, tdata)) = t.payload.split_once('\n') else {
+            return false;
+        };
+        if thead != head
+            || tdata.starts_with("Undecodable: b")
+            || t.payload.len() + data.len() > MAX_COALESCED_LOG
+        {
+            return false;
+        }
+        let merged = Rc::new(Event {
+            kind: t.kind,
+            payload: format!("{}{}", t.payload, data),
+        });
+        for pool in &mut self.pools {
+            if pool.subscriptions.iter().any(|s| s.matches(event.kind)) {
+                if let Some(tail) = pool.buffer.back_mut() {
+                    tail.event = merged.clone();
+                }
+            }
+        }
+        true
     }
 
     /// Check the tick slices at wall-clock time `now` (UNIX seconds) and publish the ticks
@@ -425,7 +508,10 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
                         LogLevel::Debug,
                         format!("event {} sent to listener {}", q.serial, l.name),
                     ));
-                    l.current = Some(q.clone());
+                    l.current = Some(Queued {
+                        fresh: false,
+                        ..q.clone()
+                    });
                     placed = true;
                     break;
                 }

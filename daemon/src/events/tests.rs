@@ -345,3 +345,58 @@ fn serial_wraps_like_python() {
     bus.publish(Event::supervisor_state_change(true));
     assert_eq!(bus.next_serial(), 0);
 }
+
+#[test]
+fn waiting_process_log_chunks_are_merged_not_dropped() {
+    use supervisor_protocol::events::OutputChannel;
+    let log =
+        |pid: i32, data: &[u8]| Event::process_log(OutputChannel::Stdout, "p", "p", pid, data);
+    let mut w = World::new();
+    w.add("lis", &["PROCESS_LOG"], 2, &[(1, "lis")]);
+    w.up(1);
+    // The first chunk goes out at once; the listener is then BUSY.
+    w.publish(log(7, b"a\n"));
+    w.dispatch();
+    assert_eq!(
+        w.take_sent(),
+        vec![(1, header(0, "lis", 0, &log(7, b"a\n")))]
+    );
+    // Many small chunks while it is busy: merged into one waiting event, nothing dropped.
+    for line in [&b"b\n"[..], b"c\n", b"d\n", b"e\n"] {
+        w.publish(log(7, line));
+    }
+    w.publish(log(8, b"other pid\n"));
+    assert_eq!(w.bus.dropped("lis"), Some(0));
+    w.take_logs();
+    w.answer(1, b"RESULT 2\nOKREADY\n");
+    w.dispatch();
+    assert_eq!(
+        w.take_sent(),
+        vec![(1, header(1, "lis", 1, &log(7, b"b\nc\nd\ne\n")))]
+    );
+    w.answer(1, b"RESULT 2\nOKREADY\n");
+    w.dispatch();
+    assert_eq!(
+        w.take_sent(),
+        vec![(1, header(2, "lis", 2, &log(8, b"other pid\n")))],
+        "a different pid is a different event"
+    );
+}
+
+#[test]
+fn in_flight_process_log_is_never_changed() {
+    use supervisor_protocol::events::OutputChannel;
+    let log = |data: &[u8]| Event::process_log(OutputChannel::Stdout, "p", "p", 7, data);
+    let mut w = World::new();
+    w.add("lis", &["PROCESS_LOG"], 10, &[(1, "lis")]);
+    w.up(1);
+    w.publish(log(b"a\n"));
+    w.dispatch();
+    w.take_sent();
+    // Rejected: the event goes back to the buffer with its serials; a later chunk must not
+    // be glued onto a redelivery.
+    w.answer(1, b"RESULT 4\nFAILREADY\n");
+    w.publish(log(b"b\n"));
+    w.dispatch();
+    assert_eq!(w.take_sent(), vec![(1, header(0, "lis", 0, &log(b"a\n")))]);
+}
