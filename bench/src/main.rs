@@ -77,8 +77,8 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "events-buffer-10",
         figures: &[
-            fig("delivered", "events/s", false),
-            fig("lost", "events", true),
+            fig("delivered", "lines/s", false),
+            fig("lost", "lines", true),
             fig("daemon-cpu", "s", true),
         ],
         run: |k, _| event_delivery(k, 10),
@@ -86,8 +86,8 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "events-buffer-10000",
         figures: &[
-            fig("delivered", "events/s", false),
-            fig("lost", "events", true),
+            fig("delivered", "lines/s", false),
+            fig("lost", "lines", true),
             fig("daemon-cpu", "s", true),
         ],
         run: |k, _| event_delivery(k, 10000),
