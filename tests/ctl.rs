@@ -91,6 +91,25 @@ struct Session {
 }
 
 impl Session {
+    /// Wait (up to 10 s) until no process is between states (EXITED, BACKOFF, STARTING,
+    /// STOPPING), so timing differences between daemons cannot change the next transcript line.
+    fn settle(&self) {
+        let client = supervisor_tests::rpc::RpcClient::unix(supervisor_tests::rpc::socket_path(
+            self.d.dir(),
+        ));
+        let settled = wait_for(secs(10.0), || {
+            let infos = client.call("supervisor.getAllProcessInfo", &[]).ok()?;
+            let busy = infos.as_array()?.iter().any(|p| {
+                matches!(
+                    p.get("statename").and_then(|v| v.as_str()),
+                    Some("EXITED" | "BACKOFF" | "STARTING" | "STOPPING")
+                )
+            });
+            (!busy).then_some(())
+        });
+        assert!(settled.is_some(), "processes did not settle within 10 s");
+    }
+
     fn start(daemon: Kind, ctl: Kind, programs: &str) -> Session {
         let port = free_port();
         let d = Daemon::start(daemon, &ctl_config(programs, port));
@@ -602,6 +621,11 @@ fn start_stop(s: &mut Session) {
             s.ctl_sorted(cmd);
         } else {
             s.ctl(cmd);
+        }
+        if cmd.starts_with("signal") {
+            // Signals kill some programs; what the next command finds depends on how fast the
+            // daemon restarts them, so let both daemons get there first.
+            s.settle();
         }
     }
 }
