@@ -93,6 +93,24 @@ const SCENARIOS: &[Scenario] = &[
         run: |k, _| event_delivery(k, 10000),
     },
     Scenario {
+        name: "log-throughput-500MB",
+        figures: &[
+            fig("throughput", "MB/s", false),
+            fig("daemon-cpu-per-MB", "ms", true),
+            fig("bytes-lost", "bytes", true),
+        ],
+        run: |k, _| log_throughput(k, 500),
+    },
+    Scenario {
+        name: "scale-5000",
+        figures: &[
+            fig("all-running", "s", true),
+            fig("status", "ms", true),
+            fig("rss", "MiB", true),
+        ],
+        run: |k, _| scale(k, 5000),
+    },
+    Scenario {
         name: "rpc-500",
         figures: &[
             fig("getAllProcessInfo", "ms", true),
@@ -212,6 +230,7 @@ fn median_of(samples: Option<&Vec<Sample>>, figure: &str) -> Option<f64> {
 }
 
 const RPC_SECTIONS: &str = "[unix_http_server]\nfile={dir}/supervisor.sock\n\n\
+    [supervisorctl]\nserverurl=unix://{dir}/supervisor.sock\n\n\
     [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n";
 
 fn programs(n: usize, body: &str) -> String {
@@ -223,7 +242,10 @@ fn programs(n: usize, body: &str) -> String {
 }
 
 fn start(kind: Kind, sections: &str) -> Daemon {
-    let cfg = config_with(sections).replace("loglevel=info", "loglevel=info\nminfds=4096");
+    let cfg = config_with(sections).replace(
+        "loglevel=info",
+        "loglevel=info\nminfds=16384\nminprocs=20000",
+    );
     Daemon::start(kind, &cfg)
 }
 
@@ -417,5 +439,92 @@ fn event_delivery(kind: Kind, buffer_size: usize) -> Result<Sample, String> {
         ("delivered", delivered as f64 / secs),
         ("lost", EVENT_LINES.saturating_sub(delivered) as f64),
         ("daemon-cpu", cpu1 - cpu0),
+    ]))
+}
+
+/// A program writes `mb` MiB to stdout as fast as it can, through rotation (50 MB files, enough
+/// backups to keep everything): time until every byte is on disk, daemon CPU, bytes lost.
+fn log_throughput(kind: Kind, mb: u64) -> Result<Sample, String> {
+    let total = mb * 1024 * 1024;
+    let sections = format!(
+        "{RPC_SECTIONS}[program:burst]\ncommand=sh -c 'dd if=/dev/zero bs=1048576 count={mb} 2>/dev/null; exec sleep 100000'\n\
+         startsecs=0\nstdout_logfile={{dir}}/burst.log\nstdout_logfile_maxbytes=50MB\nstdout_logfile_backups=30\n\n"
+    );
+    let t0 = Instant::now();
+    let d = start(kind, &sections);
+    let dir = d.dir().to_path_buf();
+    let on_disk = || -> u64 {
+        std::fs::read_dir(&dir)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("burst.log"))
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let mut last = (0u64, Instant::now());
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let n = on_disk();
+        if n >= total {
+            last = (n, Instant::now());
+            break;
+        }
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(300) {
+            break;
+        }
+    }
+    let (_, cpu) = proc_stat(d.pid()).ok_or("cannot read /proc")?;
+    let secs = last.1.duration_since(t0).as_secs_f64().max(0.001);
+    Ok(Sample::from([
+        ("throughput", last.0 as f64 / 1_048_576.0 / secs),
+        ("daemon-cpu-per-MB", cpu * 1000.0 / mb as f64),
+        ("bytes-lost", total.saturating_sub(last.0) as f64),
+    ]))
+}
+
+/// `n` programs: time to all RUNNING, `supervisorctl status` latency (our ctl for ours,
+/// Python's for Python, as an operator would run it), daemon RSS.
+fn scale(kind: Kind, n: usize) -> Result<Sample, String> {
+    let t0 = Instant::now();
+    // Two fds per program (stdin, merged output) keep 5,000 programs under a 20,000-fd limit.
+    let d = start(
+        kind,
+        &programs(
+            n,
+            "command=sleep 100000\nstartsecs=0\nredirect_stderr=true\nstdout_logfile=NONE",
+        ),
+    );
+    let done = wait_all(&d, n, "RUNNING", Duration::from_secs(300))?;
+    let all_running = done.duration_since(t0).as_secs_f64();
+    let conf = d.dir().join("supervisord.conf");
+    let ctl = kind.bin("supervisorctl");
+    let mut lat = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = std::process::Command::new(&ctl)
+            .arg("-c")
+            .arg(&conf)
+            .arg("status")
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", ctl.display()))?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        if out.stdout.iter().filter(|b| **b == b'\n').count() != n {
+            return Err("supervisorctl status did not list every process".into());
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    let (rss, _) = proc_stat(d.pid()).ok_or("cannot read /proc")?;
+    Ok(Sample::from([
+        ("all-running", all_running),
+        ("status", lat[lat.len() / 2]),
+        ("rss", rss),
     ]))
 }
