@@ -4,16 +4,19 @@
 //! unit-tested byte for byte and used by the daemon, `supervisorctl` and the listener binaries alike.
 //!
 //! * [`states`]: process and daemon states with Supervisor's numeric codes and names.
-//! * [`events`]: the event type hierarchy (`EVENT` > `PROCESS_STATE` > `PROCESS_STATE_EXITED` ...).
+//! * [`events`]: the event type hierarchy (`EVENT` > `PROCESS_STATE` > `PROCESS_STATE_EXITED` ...),
+//!   every payload and the notification envelope.
 //! * [`xmlrpc`]: the XML-RPC codec (values, `methodCall`/`methodResponse` parsing with limits and
 //!   Python-identical encoding, fault codes, typed result structs) plus sans-IO HTTP/1.x framing
 //!   and a client call exchange. The daemon's `/RPC2` server, `supervisorctl` and the listeners
 //!   all use it, so it lives here rather than in any one of them.
 //!
-//! Listener framing will live here too, because it is a byte format that both sides of a pipe
-//! must agree on.
+//! * [`listener`]: the event listener protocol (`READY\n`, `RESULT <n>\n...`) as a state
+//!   machine over bytes for supervisord, and the notification reader for listener binaries —
+//!   a byte format both sides of a pipe must agree on.
 
 pub mod events;
+pub mod listener;
 pub mod states;
 pub mod xmlrpc;
 
