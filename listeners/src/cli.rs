@@ -79,15 +79,15 @@ pub struct MailArgs {
     pub from: Option<String>,
     /// Seconds one delivery attempt may take.
     #[arg(long = "mail-timeout", value_name = "SECS", default_value_t = 30.0)]
-    pub timeout: f64,
+    pub mail_timeout: f64,
     /// Retries after a failed delivery (exponential backoff from 1 s).
     #[arg(long = "mail-retries", value_name = "N", default_value_t = 3)]
-    pub retries: u32,
+    pub mail_retries: u32,
 }
 
 impl MailArgs {
     pub fn transport(&self) -> MailTransport {
-        let timeout = Duration::from_secs_f64(self.timeout.max(0.1));
+        let timeout = Duration::from_secs_f64(self.mail_timeout.max(0.1));
         match &self.smtp_host {
             None => MailTransport::Command {
                 command: self.sendmail.clone(),
@@ -125,7 +125,7 @@ impl MailArgs {
 
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
-            retries: self.retries,
+            retries: self.mail_retries,
             ..RetryPolicy::default()
         }
     }

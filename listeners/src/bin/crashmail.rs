@@ -113,14 +113,14 @@ impl Handler for CrashMail {
 fn main() {
     let mut cli: Cli = parse_or_usage(255);
     if let Some(t) = cli.timeout {
-        cli.mail.timeout = t;
+        cli.mail.mail_timeout = t;
     }
     if !under_supervisor() {
         eprintln!("crashmail must be run as a supervisor event listener");
         return;
     }
     let transport = cli.mail.transport();
-    let drain = Duration::from_secs_f64(cli.mail.timeout.max(1.0) * 2.0);
+    let drain = Duration::from_secs_f64(cli.mail.mail_timeout.max(1.0) * 2.0);
     let mut h = CrashMail {
         cli,
         transport,

@@ -170,6 +170,7 @@ impl HttpOk {
     }
 
     fn act(&mut self, subject: String, msg: String) {
+        log(&msg);
         let mut messages = vec![msg];
         let write = |m: String, messages: &mut Vec<String>| {
             log(&m);
@@ -209,9 +210,7 @@ impl HttpOk {
             let ns = namespec(&spec.group, &spec.name);
             let full = format!("{}:{}", spec.group, spec.name);
             waiting.retain(|w| *w != spec.name && *w != ns && *w != full);
-            for line in self.restart(spec) {
-                write(line, &mut messages);
-            }
+            self.restart(spec, &mut messages);
         }
         if !waiting.is_empty() {
             write(
@@ -244,20 +243,22 @@ impl HttpOk {
         }
     }
 
-    fn restart(&mut self, spec: &ProcessInfo) -> Vec<String> {
+    fn restart(&mut self, spec: &ProcessInfo, out: &mut Vec<String>) {
         let ns = namespec(&spec.group, &spec.name);
-        let mut out = Vec::new();
         if spec.process_state() != Some(ProcessState::Running) {
-            out.push(format!("{ns} not in RUNNING state, NOT restarting"));
-            return out;
+            say(out, format!("{ns} not in RUNNING state, NOT restarting"));
+            return;
         }
         let up = i64::from(spec.now) - i64::from(spec.start);
         if up < self.cli.grace as i64 {
-            out.push(format!(
-                "{ns} started {up}s ago, within the {}s grace period, NOT restarting",
-                self.cli.grace
-            ));
-            return out;
+            say(
+                out,
+                format!(
+                    "{ns} started {up}s ago, within the {}s grace period, NOT restarting",
+                    self.cli.grace
+                ),
+            );
+            return;
         }
         let limiter = self.limiters.entry(ns.clone()).or_insert_with(|| {
             RateLimiter::new(
@@ -266,11 +267,14 @@ impl HttpOk {
             )
         });
         if !limiter.allow(Instant::now()) {
-            out.push(format!(
-                "{ns} was restarted {} times in the last {}s, NOT restarting",
-                self.cli.max_restarts, self.cli.restart_window
-            ));
-            return out;
+            say(
+                out,
+                format!(
+                    "{ns} was restarted {} times in the last {}s, NOT restarting",
+                    self.cli.max_restarts, self.cli.restart_window
+                ),
+            );
+            return;
         }
         if let Some(dir) = &self.cli.coredir {
             let core = std::path::Path::new(dir).join(&ns);
@@ -284,18 +288,23 @@ impl HttpOk {
                 Ok(o) => o,
                 Err(e) => e,
             };
-            out.push(format!("gcore output for {ns}:\n\n {output}"));
+            say(out, format!("gcore output for {ns}:\n\n {output}"));
         }
-        out.push(format!("{ns} is in RUNNING state, restarting"));
+        say(out, format!("{ns} is in RUNNING state, restarting"));
         if let Err(e) = self.rpc.stop_process(&ns) {
-            out.push(format!("Failed to stop process {ns}: {e}"));
+            say(out, format!("Failed to stop process {ns}: {e}"));
         }
         match self.rpc.start_process(&ns) {
-            Err(e) => out.push(format!("Failed to start process {ns}: {e}")),
-            Ok(()) => out.push(format!("{ns} restarted")),
+            Err(e) => say(out, format!("Failed to start process {ns}: {e}")),
+            Ok(()) => say(out, format!("{ns} restarted")),
         }
-        out
     }
+}
+
+/// Logs a report line on stderr at once and keeps it for the mail.
+fn say(out: &mut Vec<String>, line: String) {
+    log(&line);
+    out.push(line);
 }
 
 impl Handler for HttpOk {
@@ -375,7 +384,9 @@ fn main() {
         rpc,
         transport: cli.mail.transport(),
         policy: cli.mail.retry_policy(),
-        outbox: Outbox::new(Duration::from_secs_f64(cli.mail.timeout.max(1.0) * 2.0)),
+        outbox: Outbox::new(Duration::from_secs_f64(
+            cli.mail.mail_timeout.max(1.0) * 2.0,
+        )),
         limiters: Default::default(),
         cli,
     };

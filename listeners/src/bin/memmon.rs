@@ -275,7 +275,9 @@ fn main() {
             transport: cli.mail.transport(),
             policy: cli.mail.retry_policy(),
             rpc,
-            outbox: Outbox::new(Duration::from_secs_f64(cli.mail.timeout.max(1.0) * 2.0)),
+            outbox: Outbox::new(Duration::from_secs_f64(
+                cli.mail.mail_timeout.max(1.0) * 2.0,
+            )),
             me,
         })
     };

@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lettre::message::{header::ContentType, Mailbox, Message};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport as _};
@@ -139,9 +140,17 @@ pub fn send_smtp(cfg: &SmtpConfig, mail: &Mail) -> Result<String, String> {
     if let Some(subject) = &mail.subject {
         builder = builder.subject(subject.clone());
     }
+    // 7bit when the text allows it (ASCII, lines up to 998 bytes): readable everywhere,
+    // including email-to-SMS gateways; otherwise lettre picks quoted-printable or base64.
+    let body = if mail.body.is_ascii() && mail.body.lines().all(|l| l.len() <= 998) {
+        let crlf = mail.body.replace("\r\n", "\n").replace('\n', "\r\n");
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
+    } else {
+        Body::new(mail.body.clone())
+    };
     let message = builder
         .header(ContentType::TEXT_PLAIN)
-        .body(mail.body.clone())
+        .body(body)
         .map_err(|e| format!("cannot build message: {e}"))?;
 
     let mut transport = SmtpTransport::builder_dangerous(&cfg.host)
