@@ -777,3 +777,66 @@ fn webhook_fires_and_resolves(kind: Kind) {
     assert_eq!(starts(resolve), starts(fire));
     d.stop();
 }
+
+#[test]
+fn stdin_crashmail_starttls_auth_implicit_tls_and_bad_password() {
+    for implicit in [false, true] {
+        let smtp = SmtpSink::start_tls(implicit, "alice", "s3cret");
+        let port = smtp.port.to_string();
+        let mode = if implicit { "--tls" } else { "--starttls" };
+        let mut l = ListenerProc::start(
+            &ours_bin("crashmail"),
+            &[
+                "-m",
+                "ops@example.com",
+                "--smtp-host",
+                "127.0.0.1",
+                "--smtp-port",
+                &port,
+                mode,
+                "--smtp-insecure",
+                "--smtp-user",
+                "alice",
+            ],
+            // The password from the environment.
+            &[("SMTP_PASSWORD", "s3cret")],
+        );
+        l.exited("api", false, 7);
+        let mails = smtp.wait_messages(1, secs(15.0));
+        assert_eq!(mails.len(), 1, "{mode}: {}", l.stderr());
+        assert!(mails[0].contains("X-Auth-Login: alice"), "{}", mails[0]);
+        assert!(mails[0].contains("(pid 7)"), "{}", mails[0]);
+        assert!(l.close(secs(10.0)).is_some());
+    }
+    // A wrong password: the server's 535 reply is logged, retried, never fatal.
+    let smtp = SmtpSink::start_tls(false, "alice", "s3cret");
+    let port = smtp.port.to_string();
+    let mut l = ListenerProc::start(
+        &ours_bin("crashmail"),
+        &[
+            "-m",
+            "ops@example.com",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &port,
+            "--starttls",
+            "--smtp-insecure",
+            "--smtp-user",
+            "alice",
+            "--smtp-password",
+            "wrong",
+            "--mail-retries",
+            "1",
+        ],
+        &[],
+    );
+    l.exited("api", false, 8);
+    let err = l
+        .wait_stderr("giving up", secs(20.0))
+        .unwrap_or_else(|| panic!("{}", l.stderr()));
+    assert!(err.contains("535"), "{err}");
+    assert_eq!(l.send("TICK_5", "when:5"), "OK");
+    assert!(smtp.messages().is_empty());
+    assert!(l.close(secs(10.0)).is_some());
+}

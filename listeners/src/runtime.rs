@@ -84,10 +84,17 @@ impl Event {
         self.name().starts_with("TICK")
     }
 
-    /// Variables for templates: every payload token, the header tokens, plus `eventname`,
+    /// Variables for templates: every payload token, the header tokens but `len` and `ver`
+    /// (`server`, `serial`, `pool`, `poolserial`, `eventname`), plus
     /// `namespec`, `state` (the part after `PROCESS_STATE_`), `data` and `hostname`.
     pub fn vars(&self) -> BTreeMap<String, String> {
-        let mut v: BTreeMap<String, String> = self.header.tokens.iter().cloned().collect();
+        let mut v: BTreeMap<String, String> = self
+            .header
+            .tokens
+            .iter()
+            .filter(|(k, _)| k != "len" && k != "ver")
+            .cloned()
+            .collect();
         v.extend(self.tokens.clone());
         v.insert("eventname".into(), self.name().to_string());
         if self.tokens.contains_key("processname") {

@@ -1255,3 +1255,55 @@ file={dir}/supervisor.sock
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 ";
+
+impl SmtpSink {
+    /// An SMTP server that requires TLS and AUTH (`tests/fixtures/smtp_tls_sink.py`):
+    /// `implicit` for TLS from the first byte, else STARTTLS. Uses a fresh self-signed
+    /// certificate made with the `openssl` command. Messages carry `X-Auth-Login:`.
+    #[track_caller]
+    pub fn start_tls(implicit: bool, user: &str, password: &str) -> SmtpSink {
+        let dir = tempfile::Builder::new()
+            .prefix("smtp-tls-sink-")
+            .tempdir()
+            .expect("temp dir");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let out = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl to make a test certificate");
+        assert!(out.status.success(), "openssl: {out:?}");
+        let port = free_port();
+        let log = fs::File::create(dir.path().join("aiosmtpd.log")).expect("log file");
+        let child = Command::new(venv_python())
+            .arg(fixtures_dir().join("smtp_tls_sink.py"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .arg(&cert)
+            .arg(&key)
+            .arg(if implicit { "implicit" } else { "starttls" })
+            .args([user, password])
+            .env("PYTHONPATH", fixtures_dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start smtp_tls_sink.py");
+        let sink = SmtpSink { port, dir, child };
+        let up = wait_for(secs(15.0), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(
+            up.is_some(),
+            "smtp_tls_sink did not listen on {port}: {}",
+            read_lossy(&sink.dir.path().join("aiosmtpd.log"))
+        );
+        sink
+    }
+}
