@@ -840,3 +840,79 @@ fn stdin_crashmail_starttls_auth_implicit_tls_and_bad_password() {
     assert!(smtp.messages().is_empty());
     assert!(l.close(secs(10.0)).is_some());
 }
+
+#[test]
+fn stdin_sigterm_drains_queued_notifications() {
+    let sink = HttpSink::start();
+    sink.set_status(503);
+    let url = sink.url("/x");
+    let mut l = ListenerProc::start(&ours_bin("webhook"), &["--url", &url], &[]);
+    l.exited("a", false, 1);
+    sink.wait_requests(1, secs(10.0));
+    // SIGTERM while the POST waits for its retry: it is still delivered before the exit.
+    supervisor_tests::kill_pid(l.pid(), libc::SIGTERM);
+    sink.set_status(200);
+    let st = l.wait_exit(secs(15.0));
+    assert!(st.is_some_and(|s| s.success()), "{st:?}\n{}", l.stderr());
+    let reqs = sink.requests();
+    assert!(reqs.len() >= 2, "{reqs:#?}\n{}", l.stderr());
+    assert!(
+        l.stderr().contains("stop signal received"),
+        "{}",
+        l.stderr()
+    );
+}
+
+#[test]
+fn stdin_httpok_https_and_body_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    let port = supervisor_tests::free_port();
+    let flag = tmp.path().join("healthy");
+    fs::write(&flag, "").unwrap();
+    let mut app = std::process::Command::new(supervisor_tests::venv_python())
+        .arg(supervisor_tests::fixtures_dir().join("webapp.py"))
+        .arg(port.to_string())
+        .arg(&flag)
+        .arg(&cert)
+        .arg(&key)
+        .spawn()
+        .expect("start webapp.py");
+    let url = format!("https://127.0.0.1:{port}/health");
+    wait_for(secs(10.0), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .expect("webapp listens");
+    let mut l = ListenerProc::start(
+        &ours_bin("httpok"),
+        &["-p", "web", "-t", "5", "-b", "ok", "--insecure", &url],
+        &[],
+    );
+    assert_eq!(l.send("TICK_5", "when:5"), "OK");
+    assert!(!l.stderr().contains("contacting"), "{}", l.stderr());
+    // Degraded body: httpok acts (and, without a daemon, says it cannot get process info).
+    fs::remove_file(&flag).unwrap();
+    assert_eq!(l.send("TICK_5", "when:10"), "OK");
+    let err = l.stderr();
+    assert!(
+        err.contains(&format!("status contacting {url}: 200 OK")),
+        "{err}"
+    );
+    assert!(err.contains("Exception retrieving process info"), "{err}");
+    // Non-TICK events are just acknowledged.
+    assert_eq!(l.exited("web", false, 1), "OK");
+    assert!(l.close(secs(10.0)).is_some_and(|s| s.success()));
+    let _ = app.kill();
+    let _ = app.wait();
+}

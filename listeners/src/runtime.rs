@@ -12,11 +12,13 @@
 //!   would panic again);
 //! * an unknown event name is passed to the handler with `kind == None`.
 //!
-//! End of stdin (supervisord went away) ends the loop normally.
+//! End of stdin (supervisord went away), SIGTERM or SIGINT end the loop normally, after the
+//! handler's `finish` (which drains queued notifications, bounded).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use supervisor_protocol::events::EventKind;
 use supervisor_protocol::listener::{
@@ -152,8 +154,30 @@ pub fn log(msg: &str) {
     let _ = err.flush();
 }
 
-/// Runs the protocol on the process's stdin and stdout until stdin ends.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGTERM and SIGINT end the loop between events (a blocked read is interrupted: the
+/// handlers are installed without `SA_RESTART`), so [`Handler::finish`] can still send what is
+/// queued, within its bound, before supervisord's `stopwaitsecs` runs out.
+fn install_stop_handlers() {
+    // SAFETY: sigaction with a handler that only stores to an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Runs the protocol on the process's stdin and stdout until stdin ends or SIGTERM/SIGINT.
 pub fn run<H: Handler>(handler: &mut H) -> io::Result<()> {
+    install_stop_handlers();
     let stdin = io::stdin();
     let stdout = io::stdout();
     run_io(stdin.lock(), stdout.lock(), handler)
@@ -192,6 +216,10 @@ pub fn run_io<R: Read, W: Write, H: Handler>(
                     };
                 }
                 Ok(None) => {
+                    if STOP.load(Ordering::SeqCst) {
+                        log("stop signal received; finishing");
+                        break 'outer;
+                    }
                     let n = match input.read(&mut buf) {
                         Ok(0) => break 'outer,
                         Ok(n) => n,

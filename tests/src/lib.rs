@@ -1307,3 +1307,15 @@ impl SmtpSink {
         sink
     }
 }
+
+impl ListenerProc {
+    /// The listener's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for the exit without closing stdin (e.g. after a signal).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_for(timeout, || self.child.try_wait().ok().flatten())
+    }
+}
