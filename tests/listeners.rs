@@ -916,3 +916,43 @@ fn stdin_httpok_https_and_body_check() {
     let _ = app.kill();
     let _ = app.wait();
 }
+
+python_only!(memmon_over_http_with_auth => python_memmon_over_http_with_auth);
+/// XML-RPC over http:// with Basic auth: credentials from SUPERVISOR_USERNAME/PASSWORD (which
+/// supervisord never sets; `environment=` does), as childutils.getRPCInterface.
+fn memmon_over_http_with_auth(kind: Kind) {
+    let port = supervisor_tests::free_port();
+    let py = supervisor_tests::venv_python();
+    let hog = format!(
+        "{} -c \"b = bytearray(48 * 1024 * 1024); import time; time.sleep(1000)\"",
+        py.display()
+    );
+    let conf = config_with(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\nusername=admin\npassword=pw\n\n\
+         [rpcinterface:supervisor]\n\
+         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+         {}environment=SUPERVISOR_USERNAME=\"admin\",SUPERVISOR_PASSWORD=\"pw\"\n\n\
+         {}\n\
+         [program:hog]\ncommand={hog}\nstartsecs=1\n",
+        listener_section("memmon", &format!("{} -a 24MB", bin("memmon")), "TICK_5"),
+        // Without credentials: every tick logs the 401, nothing is restarted by it.
+        listener_section("nocreds", &format!("{} -a 24MB", bin("memmon")), "TICK_5"),
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    d.wait_log_count("spawned: 'hog' with pid", 2, secs(30.0))
+        .unwrap_or_else(|e| panic!("{e}\n{}", read(&d, "memmon.err")));
+    let err = read(&d, "memmon.err");
+    assert!(err.contains("Restarting hog:hog"), "{err}");
+    let nocreds = wait_for(secs(10.0), || {
+        let e = read(&d, "nocreds.err");
+        e.contains("401").then_some(e)
+    })
+    .unwrap_or_else(|| read(&d, "nocreds.err"));
+    assert!(nocreds.contains("cannot get process info"), "{nocreds}");
+    assert!(
+        nocreds.contains(&format!("http://127.0.0.1:{port}")),
+        "{nocreds}"
+    );
+    assert!(!nocreds.contains("Restarting"), "{nocreds}");
+    d.stop();
+}
