@@ -956,3 +956,40 @@ fn memmon_over_http_with_auth(kind: Kind) {
     assert!(!nocreds.contains("Restarting"), "{nocreds}");
     d.stop();
 }
+
+#[test]
+fn stdin_webhook_dead_route_does_not_delay_others() {
+    let dead = HttpSink::start();
+    dead.set_status(500);
+    let good = HttpSink::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = tmp.path().join("r.yaml");
+    fs::write(
+        &yaml,
+        format!(
+            "routes:\n  - url: {}\n    retries: 5\n  - url: {}\n    format: slack\n",
+            dead.url("/dead"),
+            good.url("/good")
+        ),
+    )
+    .unwrap();
+    let mut l = ListenerProc::start(
+        &ours_bin("webhook"),
+        &["--config", yaml.to_str().unwrap()],
+        &[],
+    );
+    l.exited("a", false, 1);
+    l.exited("b", false, 2);
+    let t0 = Instant::now();
+    let got = good.wait_requests(2, secs(10.0));
+    assert_eq!(got.len(), 2, "{}", l.stderr());
+    assert!(
+        t0.elapsed() < secs(2.5),
+        "good route waited {:?}",
+        t0.elapsed()
+    );
+    let err = l
+        .wait_stderr("route 1: POST", secs(5.0))
+        .unwrap_or_else(|| l.stderr());
+    assert!(err.contains("500"), "{err}");
+}

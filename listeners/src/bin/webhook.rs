@@ -187,6 +187,8 @@ struct Route {
     client: Client,
     /// namespec -> startsAt of the open alert.
     firing: HashMap<String, String>,
+    /// One sender per route, so a dead endpoint's retries never delay the others.
+    outbox: Outbox,
 }
 
 impl Route {
@@ -229,6 +231,7 @@ impl Route {
                 ..RetryPolicy::default()
             },
             firing: HashMap::new(),
+            outbox: Outbox::new(Duration::from_secs_f64(c.timeout.max(1.0) * 2.0)),
         })
     }
 
@@ -250,7 +253,6 @@ impl Route {
 
 struct Webhook {
     routes: Vec<Route>,
-    outbox: Outbox,
 }
 
 fn summary(ev: &Event, status: Status) -> String {
@@ -362,7 +364,7 @@ impl Webhook {
             let url = route.url.clone();
             let headers = route.headers.clone();
             let what = format!("{}: POST {} ({} {})", route.name, url, status.name(), ns);
-            self.outbox.push(
+            route.outbox.push(
                 what,
                 route.policy,
                 None,
@@ -436,7 +438,10 @@ impl Handler for Webhook {
     }
 
     fn finish(&mut self) {
-        self.outbox.close();
+        // Routes drain in parallel: each outbox already had the whole queue to work on.
+        for r in &mut self.routes {
+            r.outbox.close();
+        }
     }
 }
 
@@ -503,11 +508,7 @@ fn main() {
         eprintln!("webhook must be run as a supervisor event listener");
         std::process::exit(1);
     }
-    let drain = cli.timeout.max(1.0) * 2.0 * routes.len().max(1) as f64;
-    let mut h = Webhook {
-        routes,
-        outbox: Outbox::new(Duration::from_secs_f64(drain)),
-    };
+    let mut h = Webhook { routes };
     if let Err(e) = runtime::run(&mut h) {
         log(&format!("webhook: {e}"));
     }
