@@ -12,7 +12,7 @@ use crate::notify::mail::{Mail, MailTransport, Security, SmtpConfig};
 use crate::notify::{Outbox, RetryPolicy};
 use crate::runtime::{self, log, Event, Handler, Verdict};
 
-/// Options of the batch tools (optparse names of superlance, plus TLS/timeout extras).
+// Options of the batch tools: superlance's optparse names, plus TLS/timeout extras.
 #[derive(Parser, Debug, Clone)]
 pub struct BatchArgs {
     /// Batch interval in minutes.
@@ -84,6 +84,8 @@ pub struct BatchArgs {
 /// What one tool watches and how it words a line.
 pub struct BatchKind {
     pub name: &'static str,
+    /// First line of `--help`.
+    pub about: &'static str,
     pub default_subject: Option<&'static str>,
     /// The line for an event, or `None` to ignore it.
     pub message: fn(&Event, &str) -> Option<String>,
@@ -220,7 +222,7 @@ impl Handler for Batch {
 
 /// `main` of a batch tool.
 pub fn main(kind: BatchKind) {
-    let args: BatchArgs = parse_named(kind.name, 2);
+    let args: BatchArgs = parse_named(kind.name, Some(kind.about), 2);
     if args.to_emails.as_deref().unwrap_or("").is_empty()
         || args.from_email.as_deref().unwrap_or("").is_empty()
     {
@@ -230,6 +232,7 @@ pub fn main(kind: BatchKind) {
             BatchArgs::command()
                 .name(kind.name)
                 .bin_name(kind.name)
+                .about(kind.about)
                 .render_help()
         );
         std::process::exit(1);

@@ -14,15 +14,18 @@ use crate::rpc::Rpc;
 /// tools, 2 for the optparse ones).
 pub fn parse_or_usage<T: Parser>(bad_exit: i32) -> T {
     let name = T::command().get_name().to_string();
-    parse_named(&name, bad_exit)
+    parse_named(&name, None, bad_exit)
 }
 
-/// [`parse_or_usage`] with the program name set to `name` (for option sets shared by
+/// [`parse_or_usage`] with the program name (and help text) set (for option sets shared by
 /// several binaries).
-pub fn parse_named<T: Parser>(name: &str, bad_exit: i32) -> T {
+pub fn parse_named<T: Parser>(name: &str, about: Option<&'static str>, bad_exit: i32) -> T {
     // clap without its `string` feature wants 'static names; this runs once per process.
     let name: &'static str = Box::leak(name.to_string().into_boxed_str());
     let mut cmd = T::command().name(name).bin_name(name);
+    if let Some(about) = about {
+        cmd = cmd.about(about).long_about(about);
+    }
     match cmd.try_get_matches_from_mut(std::env::args_os()) {
         Ok(m) => match T::from_arg_matches(&m) {
             Ok(v) => v,

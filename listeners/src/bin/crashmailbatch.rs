@@ -7,6 +7,7 @@ use supervisor_listeners::batch::{self, BatchKind};
 fn main() {
     batch::main(BatchKind {
         name: "crashmailbatch",
+        about: "Mail a batch of unexpected process exits (EXITED with expected:0) every --interval minutes. Run as an [eventlistener:x] with events=PROCESS_STATE_EXITED,TICK_60.",
         default_subject: Some("Crash alert from supervisord"),
         message: batch::crash_line,
     });

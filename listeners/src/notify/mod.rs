@@ -51,6 +51,10 @@ impl RetryPolicy {
     }
 }
 
+/// Jobs an [`Outbox`] holds at most; more are dropped with a log line, so a dead server
+/// cannot make a listener hoard alerts (and memory) without bound.
+pub const MAX_PENDING: usize = 1000;
+
 /// One unit of work: returns a short success note or the error text (with the server reply).
 pub type SendFn = Box<dyn FnMut() -> Result<String, String> + Send>;
 
@@ -101,8 +105,16 @@ impl Outbox {
         while self.done_rx.try_recv().is_ok() {
             self.pending = self.pending.saturating_sub(1);
         }
+        let what = what.into();
+        if self.pending >= MAX_PENDING {
+            log(&format!(
+                "{what}: {} notifications are already waiting (is the server down?); dropped",
+                self.pending
+            ));
+            return;
+        }
         let job = Job {
-            what: what.into(),
+            what,
             send,
             policy,
             on_success,
