@@ -993,3 +993,42 @@ fn stdin_webhook_dead_route_does_not_delay_others() {
         .unwrap_or_else(|| l.stderr());
     assert!(err.contains("500"), "{err}");
 }
+
+#[test]
+fn stdin_httpok_basic_auth_and_status_codes() {
+    let sink = HttpSink::start();
+    let url = sink.url("/check?x=1");
+    let mut l = ListenerProc::start(
+        &ours_bin("httpok"),
+        &[
+            "-a",
+            "-b",
+            "ok",
+            "--user",
+            "u",
+            "--password",
+            "p",
+            "-c",
+            "200",
+            &url,
+        ],
+        &[],
+    );
+    assert_eq!(l.send("TICK_60", "when:60"), "OK");
+    let r = sink.wait_requests(1, secs(5.0));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].method, "GET");
+    assert_eq!(r[0].path, "/check?x=1");
+    assert_eq!(r[0].header("authorization"), Some("Basic dTpw"));
+    assert_eq!(r[0].header("user-agent"), Some("httpok"));
+    assert!(!l.stderr().contains("contacting"), "{}", l.stderr());
+    // A status outside -c: acts (and reports it).
+    sink.set_status(503);
+    assert_eq!(l.send("TICK_60", "when:120"), "OK");
+    let err = l.stderr();
+    assert!(
+        err.contains(&format!("status contacting {url}: 503")),
+        "{err}"
+    );
+    assert!(err.contains("Exception retrieving process info"), "{err}");
+}
