@@ -6,7 +6,9 @@
 //! * `stdin_*`: the test plays supervisord's side of the protocol through the binary's
 //!   stdin/stdout (no daemon); these run everywhere.
 //! * scenarios written once against [`Kind`], run under Python supervisord 4.3.0 now
-//!   (`python_*`); `ours_*` instances are added once our daemon dispatches events.
+//!   (`python_*`). This branch's daemon predates event dispatch; all of them also passed
+//!   against main's daemon at f2528fb (merge of `events`), so after merging, turn
+//!   `python_only!(s => python_x)` into a `both!`-style macro adding `ours_x` with `Kind::Ours`.
 //!
 //! Build the binaries first (`cargo build -p supervisor-listeners`, or scripts/test.sh).
 
