@@ -546,8 +546,8 @@ fn crashmail_mails_unexpected_exit_only(kind: Kind) {
     let smtp = SmtpSink::start();
     let conf = config_with(&format!(
         "{RPC_SECTIONS}\n{}\n\
-         [program:crasher]\ncommand=sh -c 'sleep 1.5; exit 3'\nstartsecs=1\nautorestart=false\n\n\
-         [program:clean]\ncommand=sh -c 'sleep 1.5; exit 0'\nstartsecs=1\nautorestart=false\n",
+         [program:crasher]\ncommand=sh -c 'sleep 3; exit 3'\nstartsecs=1\nautorestart=false\n\n\
+         [program:clean]\ncommand=sh -c 'sleep 3; exit 0'\nstartsecs=1\nautorestart=false\n",
         listener_section(
             "crashmail",
             &format!(
@@ -591,8 +591,8 @@ fn batches_under_daemon(kind: Kind) {
     );
     let conf = config_with(&format!(
         "{RPC_SECTIONS}\n{}\n{}\n\
-         [program:c1]\ncommand=sh -c 'sleep 1.5; exit 3'\nstartsecs=1\nautorestart=false\n\n\
-         [program:c2]\ncommand=sh -c 'sleep 1.5; exit 4'\nstartsecs=1\nautorestart=false\n\n\
+         [program:c1]\ncommand=sh -c 'sleep 3; exit 3'\nstartsecs=1\nautorestart=false\n\n\
+         [program:c2]\ncommand=sh -c 'sleep 3; exit 4'\nstartsecs=1\nautorestart=false\n\n\
          [program:never]\ncommand=sh -c 'exit 1'\nstartsecs=2\nstartretries=0\n",
         listener_section(
             "batch",
@@ -608,7 +608,24 @@ fn batches_under_daemon(kind: Kind) {
     let mut d = Daemon::start(kind, &conf);
     d.expect_log("exited: c2 (exit status 4; not expected)", secs(20.0));
     d.expect_log("gave up: never entered FATAL state", secs(20.0));
-    let mails = smtp.wait_messages(2, secs(20.0));
+    // Both crashes normally share one mail (they happen within ms of each other); should a
+    // TICK_5 boundary fall between them they are split, so look across the crash mails.
+    // Batching itself is pinned down by stdin_crashmailbatch_fatalmailbatch_crashsms.
+    let complete = |m: &[String]| {
+        let crash: String = m
+            .iter()
+            .filter(|x| x.contains("Crash alert"))
+            .cloned()
+            .collect();
+        crash.contains("Process c1:c1 (pid ")
+            && crash.contains("Process c2:c2 (pid ")
+            && m.iter().any(|x| x.contains("Subject: FATAL!"))
+    };
+    let mails = wait_for(secs(20.0), || {
+        let m = smtp.messages();
+        complete(&m).then_some(m)
+    })
+    .unwrap_or_else(|| smtp.messages());
     let diag = || {
         format!(
             "{}\n{}\n{}",
@@ -617,14 +634,9 @@ fn batches_under_daemon(kind: Kind) {
             d.diagnostics()
         )
     };
-    assert_eq!(mails.len(), 2, "{mails:#?}\n{}", diag());
-    let crash = mails
-        .iter()
-        .find(|m| m.contains("Crash alert"))
-        .unwrap_or_else(|| panic!("{mails:#?}"));
-    // Both crashes in one mail (they happen within the same 5 s window).
-    assert!(crash.contains("Process c1:c1 (pid "), "{crash}");
-    assert!(crash.contains("Process c2:c2 (pid "), "{crash}");
+    assert!(complete(&mails), "{mails:#?}\n{}", diag());
+    let crash_mails = mails.iter().filter(|m| m.contains("Crash alert")).count();
+    assert!((1..=2).contains(&crash_mails), "{mails:#?}");
     let fatal = mails
         .iter()
         .find(|m| m.contains("Subject: FATAL!"))
@@ -743,7 +755,7 @@ fn webhook_fires_and_resolves(kind: Kind) {
     let conf = config_with(&format!(
         "{RPC_SECTIONS}\n{}\n\
          [program:flaky]\n\
-         command=sh -c 'if [ -f {{dir}}/once ]; then exec sleep 1000; fi; touch {{dir}}/once; sleep 1.5; exit 3'\n\
+         command=sh -c 'if [ -f {{dir}}/once ]; then exec sleep 1000; fi; touch {{dir}}/once; sleep 3; exit 3'\n\
          startsecs=1\nautorestart=unexpected\n",
         listener_section(
             "webhook",
