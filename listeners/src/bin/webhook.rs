@@ -312,9 +312,10 @@ impl Webhook {
             };
             let mut suppressed = 0;
             if status == Status::Firing {
-                match route.flap.check(&ns, now) {
+                match route.flap.peek(&ns, now) {
                     Some(n) => suppressed = n,
                     None => {
+                        route.flap.suppress(&ns);
                         log(&format!(
                             "{}: {ns} is flapping; alert for {} suppressed",
                             route.name,
@@ -332,6 +333,10 @@ impl Webhook {
                     if ns.is_empty() { ev.name() } else { &ns }
                 ));
                 continue;
+            }
+            if status == Status::Firing {
+                // Only an alert that really goes out opens a flap window.
+                route.flap.record(&ns, now);
             }
             let starts_at = match status {
                 Status::Firing => {

@@ -244,25 +244,40 @@ impl FlapGuard {
         }
     }
 
-    /// `Some(suppressed_before)` when an alert for `key` should go out now.
+    /// `Some(suppressed_before)` when an alert for `key` should go out now; records it as
+    /// sent (or counts it as suppressed).
     pub fn check(&mut self, key: &str, now: Instant) -> Option<u32> {
+        let verdict = self.peek(key, now);
+        match verdict {
+            Some(_) => self.record(key, now),
+            None => self.suppress(key),
+        }
+        verdict
+    }
+
+    /// Like [`FlapGuard::check`] without changing anything (to consult a rate limiter first).
+    pub fn peek(&self, key: &str, now: Instant) -> Option<u32> {
         if self.window.is_zero() {
             return Some(0);
         }
-        match self.last.get_mut(key) {
-            Some((at, count)) if now.saturating_duration_since(*at) < self.window => {
-                *count += 1;
-                None
-            }
-            Some(entry) => {
-                let suppressed = entry.1;
-                *entry = (now, 0);
-                Some(suppressed)
-            }
-            None => {
-                self.last.insert(key.to_string(), (now, 0));
-                Some(0)
-            }
+        match self.last.get(key) {
+            Some((at, _)) if now.saturating_duration_since(*at) < self.window => None,
+            Some((_, count)) => Some(*count),
+            None => Some(0),
+        }
+    }
+
+    /// Records that an alert for `key` went out at `now`.
+    pub fn record(&mut self, key: &str, now: Instant) {
+        if !self.window.is_zero() {
+            self.last.insert(key.to_string(), (now, 0));
+        }
+    }
+
+    /// Counts a suppressed alert for `key`.
+    pub fn suppress(&mut self, key: &str) {
+        if let Some(entry) = self.last.get_mut(key) {
+            entry.1 += 1;
         }
     }
 
