@@ -978,3 +978,435 @@ world
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Listener tests: SMTP and HTTP receivers, a listener driven through its stdin
+// ---------------------------------------------------------------------------------------------
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// A real SMTP server: `python -m aiosmtpd` from the venv with the `smtp_sink.DirHandler`
+/// fixture, which writes every message to its own file. Killed on drop.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl SmtpSink {
+    #[track_caller]
+    pub fn start() -> SmtpSink {
+        let dir = tempfile::Builder::new()
+            .prefix("smtp-sink-")
+            .tempdir()
+            .expect("temp dir");
+        let port = free_port();
+        let log = fs::File::create(dir.path().join("aiosmtpd.log")).expect("log file");
+        let child = Command::new(venv_python())
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "smtp_sink.DirHandler"])
+            .arg(dir.path())
+            .env("PYTHONPATH", fixtures_dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start aiosmtpd (needs aiosmtpd in the venv)");
+        let sink = SmtpSink { port, dir, child };
+        let up = wait_for(secs(15.0), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(
+            up.is_some(),
+            "aiosmtpd did not listen on {port}: {}",
+            read_lossy(&sink.dir.path().join("aiosmtpd.log"))
+        );
+        sink
+    }
+
+    /// Messages received so far (envelope lines + raw message), in order.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = fs::read_dir(self.dir.path())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names.iter().map(|p| read_lossy(p)).collect()
+    }
+
+    /// Waits until at least `n` messages arrived; returns them (possibly fewer on timeout).
+    pub fn wait_messages(&self, n: usize, timeout: Duration) -> Vec<String> {
+        wait_for(timeout, || {
+            let m = self.messages();
+            (m.len() >= n).then_some(m)
+        })
+        .unwrap_or_else(|| self.messages())
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        kill_group(self.child.id() as i32, libc::SIGKILL);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request received by an [`HttpSink`].
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP/1.1 receiver on 127.0.0.1 in a thread: records every request and answers with the
+/// status currently set (200 unless [`HttpSink::set_status`]), one request per connection.
+pub struct HttpSink {
+    pub port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<HttpRequest>>>,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HttpSink {
+    pub fn start() -> HttpSink {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicBool, AtomicU16};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(200));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s, st) = (requests.clone(), status.clone(), stop.clone());
+        thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                let (stream, _) = match listener.accept() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or("").to_owned();
+                let path = parts.next().unwrap_or("").to_owned();
+                let mut headers = Vec::new();
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                        if k == "content-length" {
+                            len = v.parse().unwrap_or(0);
+                        }
+                        headers.push((k, v));
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                r.lock().expect("lock").push(HttpRequest {
+                    method,
+                    path,
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                let code = s.load(Ordering::SeqCst);
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
+            }
+        });
+        HttpSink {
+            port,
+            requests,
+            status,
+            stop,
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    /// Waits until at least `n` requests arrived; returns them (possibly fewer on timeout).
+    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<HttpRequest> {
+        wait_for(timeout, || {
+            let r = self.requests();
+            (r.len() >= n).then_some(r)
+        })
+        .unwrap_or_else(|| self.requests())
+    }
+}
+
+impl Drop for HttpSink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A listener binary driven directly through its stdin/stdout, without a daemon: the test
+/// plays supervisord's side of the protocol. stderr is collected for assertions.
+pub struct ListenerProc {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::process::ChildStdout,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    serial: u64,
+}
+
+impl ListenerProc {
+    /// Starts `program args` with `SUPERVISOR_SERVER_URL` set (to an unused socket unless
+    /// `env` sets it) and waits for its first `READY\n`.
+    #[track_caller]
+    pub fn start(program: &Path, args: &[&str], env: &[(&str, &str)]) -> ListenerProc {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env(
+                "SUPERVISOR_SERVER_URL",
+                "unix:///nonexistent/supervisor.sock",
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match err.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink
+                        .lock()
+                        .expect("lock")
+                        .push_str(&String::from_utf8_lossy(&buf[..n])),
+                }
+            }
+        });
+        let mut l = ListenerProc {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            serial: 0,
+        };
+        let ready = l.read_exact_bytes(6);
+        assert_eq!(ready, b"READY\n", "stderr: {}", l.stderr());
+        l
+    }
+
+    fn read_exact_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        self.stdout
+            .read_exact(&mut buf)
+            .unwrap_or_else(|e| panic!("listener stdout ended ({e}); stderr:\n{}", self.stderr()));
+        buf
+    }
+
+    /// Sends one raw notification (header line built here, `len` in characters) and returns
+    /// the result body (`OK`/`FAIL`) after also consuming the next `READY\n`.
+    pub fn send(&mut self, eventname: &str, payload: &str) -> String {
+        self.serial += 1;
+        let header = format!(
+            "ver:3.0 server:supervisor serial:{s} pool:test poolserial:{s} eventname:{eventname} \
+             len:{}\n",
+            payload.chars().count(),
+            s = self.serial
+        );
+        self.send_raw(format!("{header}{payload}").as_bytes())
+    }
+
+    /// Writes raw bytes and reads one `RESULT n\n<body>` and the following `READY\n`.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> String {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write event");
+        stdin.flush().expect("flush");
+        let mut line = Vec::new();
+        loop {
+            let b = self.read_exact_bytes(1)[0];
+            if b == b'\n' {
+                break;
+            }
+            line.push(b);
+        }
+        let line = String::from_utf8_lossy(&line).into_owned();
+        let n: usize = line
+            .strip_prefix("RESULT ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("bad result line {line:?}; stderr:\n{}", self.stderr()));
+        let body = String::from_utf8_lossy(&self.read_exact_bytes(n)).into_owned();
+        let ready = self.read_exact_bytes(6);
+        assert_eq!(ready, b"READY\n");
+        body
+    }
+
+    /// A PROCESS_STATE_EXITED notification for `name` in group `name`.
+    pub fn exited(&mut self, name: &str, expected: bool, pid: i32) -> String {
+        self.send(
+            "PROCESS_STATE_EXITED",
+            &format!(
+                "processname:{name} groupname:{name} from_state:RUNNING expected:{} pid:{pid}",
+                u8::from(expected)
+            ),
+        )
+    }
+
+    /// What the listener wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Waits until stderr contains `needle`.
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> Option<String> {
+        wait_for(timeout, || {
+            let s = self.stderr();
+            s.contains(needle).then_some(s)
+        })
+    }
+
+    /// Closes stdin (as supervisord going away) and waits for the exit.
+    pub fn close(mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.stdin.take();
+        let st = wait_for(timeout, || self.child.try_wait().ok().flatten());
+        if st.is_none() {
+            let _ = self.child.kill();
+        }
+        st
+    }
+}
+
+impl Drop for ListenerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `[unix_http_server]` + `[rpcinterface:supervisor]` so listeners get a
+/// `SUPERVISOR_SERVER_URL` and can call back.
+pub const RPC_SECTIONS: &str = "\
+[unix_http_server]
+file={dir}/supervisor.sock
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+";
+
+impl SmtpSink {
+    /// An SMTP server that requires TLS and AUTH (`tests/fixtures/smtp_tls_sink.py`):
+    /// `implicit` for TLS from the first byte, else STARTTLS. Uses a fresh self-signed
+    /// certificate made with the `openssl` command. Messages carry `X-Auth-Login:`.
+    #[track_caller]
+    pub fn start_tls(implicit: bool, user: &str, password: &str) -> SmtpSink {
+        let dir = tempfile::Builder::new()
+            .prefix("smtp-tls-sink-")
+            .tempdir()
+            .expect("temp dir");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let out = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl to make a test certificate");
+        assert!(out.status.success(), "openssl: {out:?}");
+        let port = free_port();
+        let log = fs::File::create(dir.path().join("aiosmtpd.log")).expect("log file");
+        let child = Command::new(venv_python())
+            .arg(fixtures_dir().join("smtp_tls_sink.py"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .arg(&cert)
+            .arg(&key)
+            .arg(if implicit { "implicit" } else { "starttls" })
+            .args([user, password])
+            .env("PYTHONPATH", fixtures_dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start smtp_tls_sink.py");
+        let sink = SmtpSink { port, dir, child };
+        let up = wait_for(secs(15.0), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(
+            up.is_some(),
+            "smtp_tls_sink did not listen on {port}: {}",
+            read_lossy(&sink.dir.path().join("aiosmtpd.log"))
+        );
+        sink
+    }
+}
+
+impl ListenerProc {
+    /// The listener's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for the exit without closing stdin (e.g. after a signal).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_for(timeout, || self.child.try_wait().ok().flatten())
+    }
+}
