@@ -24,8 +24,8 @@
 //! t≈4.0" with `startretries=2` comes from. The give-up keeps that explicit 1 s deadline
 //! ([`LOOP_INTERVAL`]). The autorestart does not wait for a loop: a process that crashes after
 //! running for a while is restarted at once (restart latency is a headline figure), but never
-//! sooner than [`AUTORESTART_FLOOR`] after its previous start, so a `startsecs=0` program that
-//! dies at once is restarted ten times a second instead of in a hot loop.
+//! sooner than [`AUTORESTART_FLOOR`] (1 s) after its previous start, so a `startsecs=0` program
+//! that dies at once is restarted once a second instead of in a hot loop.
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -41,10 +41,11 @@ use crate::logs::LogLevel;
 pub const LOOP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The shortest time between two automatic starts of one process from EXITED. Upstream
-/// restarts at its next loop iteration, which a dying child's closed pipes trigger at once, so
-/// a crash-looping `startsecs=0` program spins; this floor caps it at ten restarts a second
-/// while keeping restarts after a real run immediate.
-pub const AUTORESTART_FLOOR: Duration = Duration::from_millis(100);
+/// restarts at its next loop iteration, which a dying child's closed pipes trigger at once, so a
+/// crash-looping `startsecs=0` program spins; fifty of them keep a daemon too busy to answer
+/// RPC. A run that lasted this long is restarted immediately; a shorter one waits until this
+/// long after its start (at most one automatic start per second per process).
+pub const AUTORESTART_FLOOR: Duration = Duration::from_secs(1);
 
 /// The smallest step of `Instant`; used to turn upstream's strict `now > t` comparisons into the
 /// earliest instant at which they hold.

@@ -947,7 +947,7 @@ fn autorestart_is_immediate_but_at_most_once_per_floor() {
     p.exited(ExitStatus::Code(1), t0 + ms(10));
     assert_eq!(p.state(), S::Exited);
     assert_eq!(p.next_deadline(), Some(t0 + AUTORESTART_FLOOR));
-    assert!(!has_spawn(&p.tick(t0 + ms(99), RUNNING)));
+    assert!(!has_spawn(&p.tick(t0 + ms(999), RUNNING)));
     assert!(has_spawn(&p.tick(t0 + AUTORESTART_FLOOR, RUNNING)));
     // A run that lasted longer restarts in the same tick as its exit.
     let t1 = t0 + AUTORESTART_FLOOR;

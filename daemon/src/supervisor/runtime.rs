@@ -219,6 +219,10 @@ pub async fn run(
     rt.start_events();
 
     loop {
+        // Let the other tasks of the LocalSet (HTTP connections, output pumps) run once per
+        // iteration: when something is always ready (children exiting in a storm), the loop
+        // would otherwise never return Pending and starve them.
+        tokio::task::yield_now().await;
         rt.drain_pump_queue();
         let now = Instant::now();
         let actions = rt.core.tick(now);
@@ -244,8 +248,11 @@ pub async fn run(
         }
         deadline = deadline.min(next_tick_deadline());
         // Pumps always leave a Notify permit behind, so queued output wakes us at once.
+        // Control commands come first: reaping also happens at the top of every iteration, so
+        // a storm of exiting children cannot starve the RPC.
         tokio::select! {
             biased;
+            Some(cmd) = commands.recv() => rt.command(cmd),
             _ = sigchld.recv() => rt.reap(),
             _ = sigterm.recv() => rt.request_stop(Ending::Shutdown, "SIGTERM"),
             _ = sigint.recv() => rt.request_stop(Ending::Shutdown, "SIGINT"),
@@ -255,7 +262,6 @@ pub async fn run(
                 rt.log(LogLevel::Info, "received SIGUSR2 indicating log reopen request");
                 rt.reopen_logs();
             }
-            Some(cmd) = commands.recv() => rt.command(cmd),
             _ = queue.notify.notified() => {}
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
