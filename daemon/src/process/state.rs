@@ -405,6 +405,8 @@ pub struct Process {
     spawnerr: Option<String>,
     /// Throttle for `waiting for <name> to stop` (upstream `laststopreport`).
     laststopreport: Option<Instant>,
+    /// Successful spawns since this process was created (for `restarts_total`).
+    spawns: u64,
 }
 
 impl Process {
@@ -424,6 +426,7 @@ impl Process {
             exitstatus: None,
             spawnerr: None,
             laststopreport: None,
+            spawns: 0,
         }
     }
 
@@ -468,6 +471,12 @@ impl Process {
 
     pub fn laststop(&self) -> Option<Instant> {
         self.laststop
+    }
+
+    /// How many times the process was started again after its first spawn (by autorestart,
+    /// a backoff retry or a start request); a counter that only grows.
+    pub fn restarts(&self) -> u64 {
+        self.spawns.saturating_sub(1)
     }
 
     /// What `getProcessInfo` reports.
@@ -532,6 +541,7 @@ impl Process {
         // Record the pid whatever the state: a real child exists and must be found by its reap.
         self.pid = Some(pid);
         self.spawnerr = None;
+        self.spawns += 1;
         vec![log(
             LogLevel::Info,
             format!("spawned: '{}' with pid {pid}", self.name()),
