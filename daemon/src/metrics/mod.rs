@@ -27,7 +27,7 @@ pub struct ProcessMetrics {
     pub start_time: Option<f64>,
     /// Seconds since the last start, while the process is RUNNING.
     pub uptime: Option<f64>,
-    /// Last exit status (0 before the first exit, as `getProcessInfo`).
+    /// Status of the most recent exit, kept across restarts (0 before the first exit).
     pub exit_status: i32,
     pub restarts: u64,
     /// Bytes the process wrote on stdout and stderr (after capture-mode handling).
@@ -182,7 +182,7 @@ pub fn render(s: &Snapshot) -> String {
         s,
         "supervisor_process_exit_status",
         "gauge",
-        "Exit status of the last exit of the process (-1 for a signal).",
+        "Status of the most recent exit of the process, kept across restarts (-1 for a signal).",
         |p| Some(p.exit_status.to_string()),
     );
     per_process(

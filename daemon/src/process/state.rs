@@ -407,6 +407,8 @@ pub struct Process {
     laststopreport: Option<Instant>,
     /// Successful spawns since this process was created (for `restarts_total`).
     spawns: u64,
+    /// Status of the last exit, kept across respawns (unlike `exitstatus`), for metrics.
+    last_exit: Option<i32>,
 }
 
 impl Process {
@@ -427,6 +429,7 @@ impl Process {
             spawnerr: None,
             laststopreport: None,
             spawns: 0,
+            last_exit: None,
         }
     }
 
@@ -477,6 +480,11 @@ impl Process {
     /// a backoff retry or a start request); a counter that only grows.
     pub fn restarts(&self) -> u64 {
         self.spawns.saturating_sub(1)
+    }
+
+    /// The status of the most recent exit, even after the process was started again.
+    pub fn last_exit_status(&self) -> Option<i32> {
+        self.last_exit
     }
 
     /// What `getProcessInfo` reports.
@@ -702,6 +710,7 @@ impl Process {
         let es = status.code();
         let msg = status.message();
         self.laststop = Some(now);
+        self.last_exit = Some(es);
         let too_quickly = self.laststart.is_some_and(|start| {
             now.saturating_duration_since(start) < Duration::from_secs(self.config.startsecs)
         });

@@ -1188,6 +1188,8 @@ fn restarts_count_spawns_after_the_first() {
     assert!(has_spawn(&a), "autorestart after an unexpected exit");
     p.spawned(124, t + secs(6));
     assert_eq!(p.restarts(), 1);
+    assert_eq!(p.exitstatus(), None, "reset by the spawn, like upstream");
+    assert_eq!(p.last_exit_status(), Some(1), "kept for metrics");
     // A failed spawn is no restart.
     p.exited(ExitStatus::Code(1), t + secs(20));
     p.tick(t + secs(21), RUNNING);

@@ -817,7 +817,7 @@ impl Runtime {
                         .laststart()
                         .filter(|_| state == supervisor_protocol::ProcessState::Running)
                         .map(ago),
-                    exit_status: p.exitstatus().unwrap_or(0),
+                    exit_status: p.last_exit_status().unwrap_or(0),
                     restarts: p.restarts(),
                     stdout_bytes: bytes[0],
                     stderr_bytes: bytes[1],
