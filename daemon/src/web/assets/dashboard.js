@@ -11,6 +11,9 @@
   const groupRows = new Map(); // group name -> tr
   let lastProcesses = [];
   let tailAbort = null;
+  // Absolute URLs without user:password@ (fetch refuses URLs with credentials; the browser
+  // still sends the Basic credentials it used for the page).
+  const BASE = location.origin + location.pathname.replace(/[^/]*$/, "");
 
   function namespec(p) {
     return p.group === p.name ? p.name : p.group + ":" + p.name;
@@ -29,7 +32,7 @@
   async function rpc(method, params) {
     const body = '<?xml version="1.0"?><methodCall><methodName>' + method +
       "</methodName><params>" + params.map(xmlParam).join("") + "</params></methodCall>";
-    const res = await fetch("RPC2", { method: "POST", headers: { "Content-Type": "text/xml" }, body });
+    const res = await fetch(BASE + "RPC2", { method: "POST", headers: { "Content-Type": "text/xml" }, body });
     if (!res.ok) throw { code: res.status, message: "HTTP " + res.status };
     const doc = new DOMParser().parseFromString(await res.text(), "text/xml");
     if (doc.querySelector("fault")) {
@@ -217,7 +220,7 @@
     if (inflight) return;
     inflight = true;
     try {
-      const res = await fetch("api/status", { cache: "no-store" });
+      const res = await fetch(BASE + "api/status", { cache: "no-store" });
       if (!res.ok) throw new Error("HTTP " + res.status);
       render(await res.json());
     } catch (e) {
@@ -230,7 +233,7 @@
   async function follow(ns, channel, pre, signal) {
     pre.textContent = "";
     try {
-      const res = await fetch("logtail/" + encodeURIComponent(ns) + "/" + channel, { signal, cache: "no-store" });
+      const res = await fetch(BASE + "logtail/" + encodeURIComponent(ns) + "/" + channel, { signal, cache: "no-store" });
       if (!res.ok) { pre.textContent = "(no " + channel + " log)"; return; }
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
