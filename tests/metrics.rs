@@ -238,3 +238,41 @@ fn metrics_behind_auth_and_open_on_the_metrics_bind() {
     std::thread::sleep(Duration::from_millis(100));
     authed.wait_ready(secs(2.0)).expect("still up");
 }
+
+/// config-examples/: the scrape config and rules pass promtool; the Alertmanager config
+/// passes amtool when it is installed (Debian package prometheus-alertmanager).
+#[test]
+fn example_prometheus_and_alertmanager_configs_are_valid() {
+    let root = supervisor_tests::workspace_root();
+    let run = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .map(|o| {
+                (
+                    o.status.success(),
+                    format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    ),
+                )
+            })
+    };
+    for args in [
+        ["check", "config", "config-examples/prometheus.yml"],
+        ["check", "rules", "config-examples/supervisor-rules.yml"],
+    ] {
+        match run("promtool", &args) {
+            Ok((ok, out)) => assert!(ok, "promtool {args:?}:\n{out}"),
+            Err(e) => panic!("promtool is needed ({e}): apt-get install prometheus"),
+        }
+    }
+    if let Ok((ok, out)) = run(
+        "amtool",
+        &["check-config", "config-examples/alertmanager.yml"],
+    ) {
+        assert!(ok, "amtool:\n{out}");
+    }
+}
