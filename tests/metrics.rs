@@ -276,3 +276,43 @@ fn example_prometheus_and_alertmanager_configs_are_valid() {
         assert!(ok, "amtool:\n{out}");
     }
 }
+
+/// A closed `/logtail` of a quiet process gives its descriptor back at once (the dashboard
+/// opens and closes tails all the time); `supervisor_daemon_open_fds` shows it.
+#[test]
+fn closed_log_tails_release_their_descriptors() {
+    let port = free_port();
+    let _d = Daemon::start(
+        Kind::Ours,
+        &config_with(&format!(
+            "[inet_http_server]\nport=127.0.0.1:{port}\n\
+             [program:quiet]\ncommand=sh -c 'echo once; exec sleep 1000'\nstartsecs=0\n"
+        )),
+    );
+    let client = RpcClient::tcp(port, None);
+    client.wait_ready(secs(10.0)).expect("daemon up");
+    let fds = |c: &RpcClient| sample(&get_metrics(c), "supervisor_daemon_open_fds").unwrap_or(0.0);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = fds(&client);
+    let streams: Vec<_> = (0..20)
+        .map(|_| {
+            supervisor_tests::rpc::Stream::open(&client, "/logtail/quiet/stdout")
+                .expect("open tail")
+        })
+        .collect();
+    let during = wait_for(secs(5.0), || {
+        let n = fds(&client);
+        (n >= before + 20.0).then_some(n)
+    });
+    assert!(during.is_some(), "20 open tails hold 20 descriptors");
+    drop(streams);
+    let after = wait_for(secs(5.0), || {
+        let n = fds(&client);
+        (n <= before).then_some(n)
+    });
+    assert!(
+        after.is_some(),
+        "closed tails still hold descriptors: before {before}, now {}",
+        fds(&client)
+    );
+}

@@ -606,7 +606,9 @@ async fn api_status<S: AsyncWrite + Unpin>(
 
 /// `/logtail` and `/mainlogtail`: the last 1 KiB, then whatever is appended, as a chunked
 /// response that lasts until the client goes away.
-async fn stream_log<S: AsyncWrite + Unpin>(stream: &mut S, path: &Path, accel: bool) {
+/// The stream ends when the client closes its side, even while the log is quiet (a browser
+/// tail that is closed must not keep a task and a descriptor until the next output).
+async fn stream_log<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, path: &Path, accel: bool) {
     let mut head = String::from(
         "HTTP/1.1 200 OK\r\nServer: supervisor-rs\r\nContent-Type: text/plain;charset=utf-8\r\nTransfer-Encoding: chunked\r\n",
     );
@@ -647,7 +649,16 @@ async fn stream_log<S: AsyncWrite + Unpin>(stream: &mut S, path: &Path, accel: b
                 return;
             }
         }
-        tokio::time::sleep(TAIL_POLL).await;
+        let mut probe = [0u8; 512];
+        tokio::select! {
+            _ = tokio::time::sleep(TAIL_POLL) => {}
+            // `read` is cancel-safe; anything the client sends is ignored, EOF ends the tail.
+            r = stream.read(&mut probe) => {
+                if matches!(r, Ok(0) | Err(_)) {
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -798,7 +798,7 @@ impl Runtime {
     fn metrics_snapshot(&self) -> crate::metrics::Snapshot {
         let (now, wall) = (Instant::now(), unix_now());
         let ago = |t: Instant| now.saturating_duration_since(t).as_secs_f64();
-        let processes = self
+        let mut processes: Vec<crate::metrics::ProcessMetrics> = self
             .core
             .processes()
             .map(|(key, p)| {
@@ -825,6 +825,7 @@ impl Runtime {
                 }
             })
             .collect();
+        processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         crate::metrics::Snapshot {
             processes,
             pools: self.bus.pool_stats(),
