@@ -400,6 +400,22 @@ fn dashboard_lists_acts_and_tails_in_chromium() {
         "new output followed live",
     );
 
+    // Clear log: confirmed, and the log file really shrinks.
+    let log_size = |c: &RpcClient| match c.ok(
+        "supervisor.tailProcessStdoutLog",
+        &[Value::from("talker"), Value::Int(0), Value::Int(0)],
+    ) {
+        Value::Array(items) => items.get(1).and_then(Value::as_i32).unwrap_or(-1),
+        _ => -1,
+    };
+    let before = log_size(&client);
+    assert!(before > 40, "talker has written: {before}");
+    browser.click("tr[data-name=\"talker\"] button[data-action=\"clear\"]");
+    let question = browser.accept_confirm();
+    assert!(question.contains("talker"), "confirm text: {question:?}");
+    let cleared = wait_for(secs(10.0), || (log_size(&client) < before).then_some(()));
+    assert!(cleared.is_some(), "log not cleared (was {before} bytes)");
+
     // Filtering by name and by state.
     browser.type_into("#filter", "talk");
     browser.wait_js(

@@ -71,6 +71,11 @@
       if (isGroup) {
         if (action === "stop" || action === "restart") await rpc("supervisor.stopProcessGroup", [target, true]);
         if (action === "start" || action === "restart") await rpc("supervisor.startProcessGroup", [target, false]);
+        if (action === "clear") {
+          for (const p of lastProcesses.filter((p) => p.group === target)) {
+            await rpc("supervisor.clearProcessLogs", [namespec(p)]);
+          }
+        }
       } else {
         if (action === "stop" || action === "restart") await rpc("supervisor.stopProcess", [target, true]).catch(tolerate("stop"));
         if (action === "start" || action === "restart") await rpc("supervisor.startProcess", [target, false]).catch(tolerate("start"));
@@ -156,7 +161,7 @@
     td.textContent = "Group " + group;
     const actions = document.createElement("td");
     actions.append(button("Start group", "start", group, true), button("Stop group", "stop", group, true),
-      button("Restart group", "restart", group, true));
+      button("Restart group", "restart", group, true), button("Clear group logs", "clear", group, true));
     tr.append(td, actions);
     return tr;
   }
