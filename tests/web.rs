@@ -374,8 +374,12 @@ fn dashboard_lists_acts_and_tails_in_chromium() {
     wait_state(&client, "worker:worker_0", "STOPPED");
     wait_state(&client, "worker:worker_1", "STOPPED");
 
-    // The tail shows what the program printed, and keeps following it.
+    // The tail shows what the program printed, and keeps following it. The pane is only
+    // shown once asked for.
+    let shown = "return getComputedStyle(document.getElementById('tail')).display;";
+    assert_eq!(browser.js(shown), "none", "tail pane hidden at first");
     browser.click("tr[data-name=\"talker\"] button[data-action=\"tail\"]");
+    assert_ne!(browser.js(shown), "none", "tail pane shown");
     let first = browser.wait_js(
         "const m = document.getElementById('tail-stdout').textContent.match(/tick-out-(\\d+)/g);
          return m ? m[m.length - 1] : '';",
@@ -415,6 +419,9 @@ fn dashboard_lists_acts_and_tails_in_chromium() {
     assert!(question.contains("talker"), "confirm text: {question:?}");
     let cleared = wait_for(secs(10.0), || (log_size(&client) < before).then_some(()));
     assert!(cleared.is_some(), "log not cleared (was {before} bytes)");
+
+    browser.click("#tail-close");
+    assert_eq!(browser.js(shown), "none", "tail pane closed");
 
     // Filtering by name and by state.
     browser.type_into("#filter", "talk");

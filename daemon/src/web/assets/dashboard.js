@@ -260,6 +260,7 @@
     if (tailAbort) tailAbort.abort();
     tailAbort = null;
     $("tail").hidden = true;
+    document.body.classList.remove("tailing");
   }
 
   function openTail(ns) {
@@ -267,6 +268,7 @@
     tailAbort = new AbortController();
     $("tail-name").textContent = ns;
     $("tail").hidden = false;
+    document.body.classList.add("tailing");
     $("tail").dataset.name = ns;
     follow(ns, "stdout", $("tail-stdout"), tailAbort.signal);
     follow(ns, "stderr", $("tail-stderr"), tailAbort.signal);
