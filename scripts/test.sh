@@ -3,7 +3,7 @@
 # binary, and runs the whole test suite against both our binaries and Python's.
 #
 # Needs: a Rust toolchain, python3 (3.11) with the venv module, and network access to PyPI
-# on the first run (later runs reuse .venv and skip pip when the pinned versions are there).
+# and the Debian archive (chromium, chromium-driver, prometheus via apt-get) on the first run (later runs reuse .venv and skip pip when the pinned versions are there).
 #
 # Extra arguments are passed to `cargo test --workspace` (e.g. `scripts/test.sh -- python_`).
 set -euo pipefail
@@ -47,6 +47,22 @@ else
     pins_satisfied || { echo "error: pip did not install ${PINS[*]}" >&2; exit 1; }
 fi
 "$VENV/bin/supervisord" --version | sed 's/^/python supervisord /'
+
+# The browser and metrics tests need Chromium, chromedriver and promtool (Debian packages
+# chromium, chromium-driver, prometheus). Installed here when missing (CI runs as root).
+step "system packages for the web and metrics tests"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "already installed: chromium chromium-driver prometheus"
+else
+    SUDO=()
+    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    "${SUDO[@]}" apt-get update
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
 
 step "cargo build --workspace --bins"
 cargo build --workspace --bins

@@ -21,6 +21,8 @@ pub mod config;
 pub mod ctl;
 pub mod events;
 pub mod logs;
+pub mod metrics;
 pub mod process;
 pub mod rpc;
 pub mod supervisor;
+pub mod web;

@@ -334,6 +334,7 @@ pub fn parse_with_env(
     let rpcinterfaces = rpcinterfaces(&ctx)?;
     let groups = process_groups(&mut ctx, &supervisord.environment)?;
     let (inet_http_servers, unix_http_servers) = server_sections(&ctx)?;
+    let metrics = metrics_section(&ctx)?;
     // supervisord itself never reads [supervisorctl]; a bad value there must not stop it.
     let supervisorctl = ctl_section(&ctx).unwrap_or_else(|e| {
         ctx.warnings
@@ -353,6 +354,7 @@ pub fn parse_with_env(
         inet_http_servers,
         supervisorctl,
         rpcinterfaces,
+        metrics,
         groups,
         warnings: ctx.warnings,
     })
@@ -678,6 +680,20 @@ fn server_sections(ctx: &Ctx) -> Result<Servers, ConfigError> {
         });
     }
     Ok((inet, unix))
+}
+
+/// `[metrics] port=host:port` (a supervisor-rs extension).
+fn metrics_section(ctx: &Ctx) -> Result<Option<MetricsConfig>, ConfigError> {
+    const S: &str = "metrics";
+    if !ctx.ini.has_section(S) {
+        return Ok(None);
+    }
+    let Some((port, v)) = ctx.get(S, "port", &Expansions::new())? else {
+        return Err(ctx.err_file(S, format!("section [{S}] has no port value")));
+    };
+    let (host, port) = values::parse_inet_port(&port)
+        .map_err(|e| ctx.err(S, format!("invalid value for 'port': {e}"), Some(&v)))?;
+    Ok(Some(MetricsConfig { host, port }))
 }
 
 fn ctl_section(ctx: &Ctx) -> Result<CtlConfig, ConfigError> {

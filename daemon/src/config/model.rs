@@ -24,6 +24,9 @@ pub struct Config {
     /// Every process group, sorted by (priority, name): homogeneous groups made from one
     /// `[program:x]`, heterogeneous `[group:x]`, event listener pools and fcgi programs.
     pub groups: Vec<GroupConfig>,
+    /// `[metrics] port=host:port`: serve `/metrics` there without authentication (a
+    /// supervisor-rs extension; Python Supervisor ignores the section).
+    pub metrics: Option<MetricsConfig>,
     /// Non-fatal problems found while parsing (replayed into the main log at startup).
     pub warnings: Vec<String>,
 }
@@ -73,6 +76,14 @@ pub struct InetHttpServerConfig {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+/// `[metrics]`: an extra listener that serves only `/metrics`, without authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Lower-cased host; empty means all interfaces.
+    pub host: String,
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, PartialEq)]

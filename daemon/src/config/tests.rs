@@ -1053,3 +1053,26 @@ fn unicode_names_numeric_user_and_case() {
         "section names are case-sensitive: [Program:b] is unknown and ignored"
     );
 }
+
+#[test]
+fn metrics_section() {
+    assert_eq!(parse(&with_sup("")).metrics, None);
+    let cfg = parse(&with_sup("[metrics]\nport=127.0.0.1:9101\n"));
+    assert_eq!(
+        cfg.metrics,
+        Some(MetricsConfig {
+            host: "127.0.0.1".to_string(),
+            port: 9101
+        })
+    );
+    let cfg = parse(&with_sup("[metrics]\nport=9102\n"));
+    assert_eq!(
+        cfg.metrics.map(|m| (m.host, m.port)),
+        Some((String::new(), 9102))
+    );
+    assert_eq!(
+        parse_err(&with_sup("[metrics]\n")),
+        "section [metrics] has no port value (file: '/etc/supervisord.conf')"
+    );
+    assert!(parse_err(&with_sup("[metrics]\nport=nope:x\n")).contains("invalid value for 'port'"));
+}

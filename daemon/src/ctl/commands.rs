@@ -434,16 +434,20 @@ impl Controller {
             return Ok(());
         }
         let all = self.client()?.get_all_process_info()?;
-        let mut json = false;
+        let (mut json, mut resources) = (false, false);
         let names: Vec<&str> = arg
             .split_whitespace()
-            .filter(|n| {
-                if *n == "--json" {
+            .filter(|n| match *n {
+                "--json" => {
                     json = true;
                     false
-                } else {
-                    true
                 }
+                // supervisor-rs: MEM and CPU columns (from supervisor_rs.getAllProcessResources).
+                "--resources" => {
+                    resources = true;
+                    false
+                }
+                _ => true,
             })
             .collect();
         let matching: Vec<ProcessInfo> = if names.is_empty() || names.contains(&"all") {
@@ -474,6 +478,11 @@ impl Controller {
         };
         if json {
             self.output(&format::status_json(&matching));
+        } else if resources {
+            let usage = super::fleet::resources(&self.client()?);
+            for line in super::fleet::resource_lines(&matching, usage.as_ref()) {
+                self.output(&line);
+            }
         } else {
             for line in format::status_lines(&matching, self.colour) {
                 self.output(&line);

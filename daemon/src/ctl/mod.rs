@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod fleet;
 pub mod format;
 pub mod shell;
 pub mod transport;
@@ -33,6 +34,9 @@ pub struct Options {
     pub interactive: bool,
     /// The action and its arguments (joined with spaces into one command line).
     pub args: Vec<String>,
+    /// Several servers (`-s` repeated, or `[supervisorctl] serverurls=`): `status` asks
+    /// them all. Empty for the usual single server.
+    pub fleet: Vec<String>,
 }
 
 /// What the command line asked for.
@@ -46,6 +50,8 @@ struct Cli {
     interactive: bool,
     help: bool,
     args: Vec<String>,
+    /// `-s` given again (a supervisor-rs extension: several servers).
+    more_servers: Vec<String>,
     /// Options in command-line order, as typed (`-c`, `--serverurl`), with their values.
     opts: Vec<(String, Option<String>)>,
 }
@@ -97,6 +103,10 @@ fn process_opts(cli: &mut Cli) -> Result<(), UsageError> {
             "-s" | "--serverurl" => {
                 if let Some(v) = &value {
                     check_url(v, &typed)?;
+                }
+                if cli.serverurl.is_some() {
+                    cli.more_servers.extend(value);
+                    continue;
                 }
                 &mut cli.serverurl
             }
@@ -261,6 +271,8 @@ struct FileSettings {
     password: Option<String>,
     prompt: Option<String>,
     history_file: Option<PathBuf>,
+    /// `serverurls=`: several servers, separated by whitespace or commas.
+    serverurls: Vec<String>,
 }
 
 fn read_config(path: &Path) -> Result<FileSettings, UsageError> {
@@ -310,7 +322,16 @@ fn read_config(path: &Path) -> Result<FileSettings, UsageError> {
     let history_file = get("history_file", &with_here)?
         .filter(|h| !h.is_empty())
         .map(|h| normalize_path(Path::new(&expand_user(&h))));
+    let serverurls = get("serverurls", &with_here)?
+        .map(|v| {
+            v.split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(FileSettings {
+        serverurls,
         serverurl,
         username: get("username", &env)?,
         password: get("password", &env)?,
@@ -337,9 +358,20 @@ pub fn resolve_options(args: &[String]) -> Result<Option<Options>, UsageError> {
         None => FileSettings::default(),
     };
     let interactive = cli.interactive || cli.args.is_empty();
+    let fleet = match (&cli.serverurl, cli.more_servers.is_empty()) {
+        (Some(first), false) => std::iter::once(first.clone())
+            .chain(cli.more_servers.iter().cloned())
+            .collect(),
+        (None, _) if file.serverurls.len() > 1 => file.serverurls.clone(),
+        _ => Vec::new(),
+    };
+    let serverurl = cli
+        .serverurl
+        .clone()
+        .or_else(|| file.serverurls.first().cloned());
     Ok(Some(Options {
-        serverurl: cli
-            .serverurl
+        fleet,
+        serverurl: serverurl
             .or(file.serverurl)
             .unwrap_or_else(|| "http://localhost:9001".to_string()),
         username: cli.username.or(file.username),
@@ -401,6 +433,20 @@ pub fn main(argv: Vec<String>) -> i32 {
             return 2;
         }
     };
+    if !options.fleet.is_empty() {
+        let words: Vec<&str> = options.args.iter().map(String::as_str).collect();
+        return match words.split_first() {
+            Some((&"status", rest)) if !options.interactive => fleet::status(&options, rest),
+            _ => {
+                eprintln!(
+                    "Error: with several servers ({}) only `status` is supported",
+                    options.fleet.join(", ")
+                );
+                eprintln!("For help, use {prog} -h");
+                2
+            }
+        };
+    }
     let mut ctl = commands::Controller::new(options.clone());
     if !options.args.is_empty() {
         ctl.onecmd(&options.args.join(" "));
@@ -478,5 +524,46 @@ mod tests {
             read_config(&p).unwrap_err().0,
             ".ini file does not include supervisorctl section"
         );
+    }
+
+    #[test]
+    fn ctl_fleet_from_repeated_s_or_serverurls() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.conf");
+        std::fs::write(&p, "[supervisorctl]\nserverurl=http://one:9001\n").unwrap();
+        let conf = p.display().to_string();
+        let o = resolve_options(&v(&["-c", &conf, "-s", "http://a:1", "status"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.serverurl, "http://a:1");
+        assert!(o.fleet.is_empty());
+        let o = resolve_options(&v(&[
+            "-c",
+            &conf,
+            "-s",
+            "http://a:1",
+            "--serverurl=http://b:2",
+            "status",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.fleet, v(&["http://a:1", "http://b:2"]));
+        std::fs::write(
+            &p,
+            "[supervisorctl]\nserverurls=http://x:1, http://y:2\n  unix://%(here)s/s.sock\n",
+        )
+        .unwrap();
+        let o = resolve_options(&v(&["-c", &conf, "status"]))
+            .unwrap()
+            .unwrap();
+        let sock = format!("unix://{}/s.sock", dir.path().display());
+        assert_eq!(o.fleet, v(&["http://x:1", "http://y:2", &sock]));
+        assert_eq!(o.serverurl, "http://x:1");
+        // An explicit single -s wins over the list.
+        let o = resolve_options(&v(&["-c", &conf, "-s", "http://z:3", "status"]))
+            .unwrap()
+            .unwrap();
+        assert!(o.fleet.is_empty());
+        assert_eq!(o.serverurl, "http://z:3");
     }
 }

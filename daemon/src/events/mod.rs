@@ -86,6 +86,10 @@ struct Pool<K> {
     next_poolserial: u64,
     /// Events dropped because the buffer overflowed.
     dropped: u64,
+    /// Notifications written to a listener's stdin (a redelivery counts again).
+    sent: u64,
+    /// Results that rejected an event (`FAIL`, a bad result line, or the listener dying busy).
+    rejected: u64,
     /// In pool process order (the order dispatch tries them).
     listeners: Vec<Listener<K>>,
 }
@@ -125,6 +129,20 @@ impl<K> Pool<K> {
             self.buffer.push_back(q);
         }
     }
+}
+
+/// A pool's counters since it was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    pub name: String,
+    /// Notifications sent to listeners.
+    pub sent: u64,
+    /// Events a listener rejected (they are redelivered).
+    pub rejected: u64,
+    /// Events discarded because the buffer was full.
+    pub dropped: u64,
+    /// Events waiting in the buffer now.
+    pub queued: usize,
 }
 
 /// All listener pools and the global serial. `K` identifies a listener process (the runtime
@@ -172,6 +190,8 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
             buffer: VecDeque::new(),
             next_poolserial: 0,
             dropped: 0,
+            sent: 0,
+            rejected: 0,
             listeners: members
                 .into_iter()
                 .map(|(key, name)| Listener {
@@ -207,6 +227,20 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
             .iter()
             .find(|p| p.name == pool)
             .map(|p| p.buffer.len())
+    }
+
+    /// Counters of every pool, in creation order (for `/metrics`).
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        self.pools
+            .iter()
+            .map(|p| PoolStats {
+                name: p.name.clone(),
+                sent: p.sent,
+                rejected: p.rejected,
+                dropped: p.dropped,
+                queued: p.buffer.len(),
+            })
+            .collect()
     }
 
     /// True if `key` is a listener process of some pool.
@@ -402,6 +436,7 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
         if let Some((pi, li)) = self.locate(key) {
             let pool = &mut self.pools[pi];
             if let Some(q) = pool.listeners[li].current.take() {
+                pool.rejected += 1;
                 pool.rebuffer(q, true, &mut logs);
             }
         }
@@ -426,6 +461,7 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
                         logs.push((LogLevel::Debug, format!("{name}: event was processed")));
                     } else {
                         logs.push((LogLevel::Warn, format!("{name}: event was rejected")));
+                        pool.rejected += u64::from(current.is_some());
                         rejected = current;
                     }
                 }
@@ -433,6 +469,7 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
                     let line = supervisor_protocol::events::decode_text(&line);
                     logs.push((LogLevel::Warn, format!("{name}: bad result line: '{line}'")));
                     rejected = pool.listeners[li].current.take();
+                    pool.rejected += u64::from(rejected.is_some());
                 }
                 ListenerOutput::ProtocolError(_) => {
                     pool.listeners[li].current = None;
@@ -504,6 +541,7 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
                         continue;
                     }
                     l.parser.event_sent();
+                    pool.sent += 1;
                     logs.push((
                         LogLevel::Debug,
                         format!("event {} sent to listener {}", q.serial, l.name),

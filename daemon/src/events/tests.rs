@@ -400,3 +400,31 @@ fn in_flight_process_log_is_never_changed() {
     w.dispatch();
     assert_eq!(w.take_sent(), vec![(1, header(0, "lis", 0, &log(b"a\n")))]);
 }
+
+#[test]
+fn pool_stats_count_sent_rejected_dropped() {
+    let mut w = World::new();
+    w.add("p", &["EVENT"], 2, &[(1, "l1")]);
+    let stats = |w: &World| {
+        let s = w.bus.pool_stats();
+        assert_eq!(s.len(), 1);
+        (s[0].sent, s[0].rejected, s[0].dropped, s[0].queued)
+    };
+    assert_eq!(stats(&w), (0, 0, 0, 0));
+    for body in ["a", "b", "c"] {
+        w.publish(Event::remote_communication("t", body));
+    }
+    assert_eq!(stats(&w), (0, 0, 1, 2), "one dropped on overflow");
+    w.up(1);
+    w.dispatch();
+    assert_eq!(stats(&w), (1, 0, 1, 1));
+    w.answer(1, b"RESULT 4\nFAILREADY\n");
+    assert_eq!(stats(&w), (1, 1, 1, 2), "rejected event rebuffered");
+    w.dispatch();
+    w.answer(1, b"RESULT 2\nOKREADY\n");
+    assert_eq!(stats(&w), (2, 1, 1, 1));
+    w.dispatch();
+    w.bus.listener_exited(1);
+    assert_eq!(stats(&w), (3, 2, 1, 1), "dying while busy rejects");
+    assert_eq!(w.bus.pool_stats()[0].name, "p");
+}

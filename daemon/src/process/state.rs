@@ -406,6 +406,10 @@ pub struct Process {
     spawnerr: Option<String>,
     /// Throttle for `waiting for <name> to stop` (upstream `laststopreport`).
     laststopreport: Option<Instant>,
+    /// Successful spawns since this process was created (for `restarts_total`).
+    spawns: u64,
+    /// Status of the last exit, kept across respawns (unlike `exitstatus`), for metrics.
+    last_exit: Option<i32>,
 }
 
 impl Process {
@@ -425,6 +429,8 @@ impl Process {
             exitstatus: None,
             spawnerr: None,
             laststopreport: None,
+            spawns: 0,
+            last_exit: None,
         }
     }
 
@@ -469,6 +475,17 @@ impl Process {
 
     pub fn laststop(&self) -> Option<Instant> {
         self.laststop
+    }
+
+    /// How many times the process was started again after its first spawn (by autorestart,
+    /// a backoff retry or a start request); a counter that only grows.
+    pub fn restarts(&self) -> u64 {
+        self.spawns.saturating_sub(1)
+    }
+
+    /// The status of the most recent exit, even after the process was started again.
+    pub fn last_exit_status(&self) -> Option<i32> {
+        self.last_exit
     }
 
     /// What `getProcessInfo` reports.
@@ -533,6 +550,7 @@ impl Process {
         // Record the pid whatever the state: a real child exists and must be found by its reap.
         self.pid = Some(pid);
         self.spawnerr = None;
+        self.spawns += 1;
         vec![log(
             LogLevel::Info,
             format!("spawned: '{}' with pid {pid}", self.name()),
@@ -693,6 +711,7 @@ impl Process {
         let es = status.code();
         let msg = status.message();
         self.laststop = Some(now);
+        self.last_exit = Some(es);
         let too_quickly = self.laststart.is_some_and(|start| {
             now.saturating_duration_since(start) < Duration::from_secs(self.config.startsecs)
         });

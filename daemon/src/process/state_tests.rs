@@ -1175,3 +1175,24 @@ fn spec_3_2_transition_table() {
         [(S::Running, S::Unknown)]
     );
 }
+
+#[test]
+fn restarts_count_spawns_after_the_first() {
+    let t0 = Instant::now();
+    let mut p = web();
+    assert_eq!(p.restarts(), 0);
+    let t = running(&mut p, t0);
+    assert_eq!(p.restarts(), 0, "the first spawn is not a restart");
+    p.exited(ExitStatus::Code(1), t + secs(5));
+    let a = p.tick(t + secs(6), RUNNING);
+    assert!(has_spawn(&a), "autorestart after an unexpected exit");
+    p.spawned(124, t + secs(6));
+    assert_eq!(p.restarts(), 1);
+    assert_eq!(p.exitstatus(), None, "reset by the spawn, like upstream");
+    assert_eq!(p.last_exit_status(), Some(1), "kept for metrics");
+    // A failed spawn is no restart.
+    p.exited(ExitStatus::Code(1), t + secs(20));
+    p.tick(t + secs(21), RUNNING);
+    p.spawn_failed("no such file".to_string(), t + secs(21));
+    assert_eq!(p.restarts(), 1);
+}

@@ -47,6 +47,8 @@ pub struct Server {
     pub section: String,
     pub listener: Listener,
     pub auth: Option<Credentials>,
+    /// The `[metrics]` listener: serves `/metrics` only, without authentication.
+    pub metrics_only: bool,
 }
 
 /// Supervisor's start-up lines for the HTTP servers, in its order (inet servers first): one
@@ -92,6 +94,7 @@ pub fn bind_all(config: &Config) -> Result<Vec<Server>, String> {
                 path: u.file.clone(),
             },
             auth: Credentials::from_config(u.username.as_deref(), u.password.as_deref()),
+            metrics_only: false,
         });
     }
     for i in &config.inet_http_servers {
@@ -119,6 +122,26 @@ pub fn bind_all(config: &Config) -> Result<Vec<Server>, String> {
             section: i.section.clone(),
             listener: Listener::Tcp(listener),
             auth: Credentials::from_config(i.username.as_deref(), i.password.as_deref()),
+            metrics_only: false,
+        });
+    }
+    if let Some(m) = &config.metrics {
+        let host = if m.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            m.host.as_str()
+        };
+        let listener = std::net::TcpListener::bind((host, m.port)).map_err(|e| {
+            format!(
+                "Cannot open the metrics server: [metrics] port={}: {e}",
+                m.port
+            )
+        })?;
+        servers.push(Server {
+            section: "metrics".to_string(),
+            listener: Listener::Tcp(listener),
+            auth: None,
+            metrics_only: true,
         });
     }
     Ok(servers)
@@ -177,6 +200,7 @@ pub fn spawn_servers(
             handle: handle.clone(),
             auth: server.auth,
             log: log.clone(),
+            metrics_only: server.metrics_only,
         });
         match server.listener {
             Listener::Unix { listener, path } => {
@@ -226,6 +250,7 @@ struct ConnCtx {
     handle: Handle,
     auth: Option<Credentials>,
     log: Rc<RefCell<MainLog>>,
+    metrics_only: bool,
 }
 
 /// A parsed request head.
@@ -378,7 +403,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<Co
                 return;
             }
         }
-        let result = if head.path.starts_with("/RPC2") {
+        let path = head.path.split('?').next().unwrap_or("");
+        let result = if ctx.metrics_only {
+            if head.method == "GET" && path == "/metrics" {
+                metrics(&mut stream, &ctx, close).await
+            } else {
+                error_page(&mut stream, "404 Not Found", close).await
+            }
+        } else if head.path.starts_with("/RPC2") {
             rpc(&mut stream, &mut buf, &head, &ctx, close).await
         } else if head.method == "GET" {
             if let Some(rest) = head.path.strip_prefix("/logtail/") {
@@ -419,6 +451,21 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<Co
                 }
             } else if head.path == "/ok.html" {
                 respond(&mut stream, "200 OK", "text/html", &[], b"OK", close).await
+            } else if path == "/metrics" {
+                metrics(&mut stream, &ctx, close).await
+            } else if path == "/api/status" {
+                api_status(&mut stream, &ctx, close).await
+            } else if let Some((content_type, body)) = crate::web::asset(path) {
+                let extra = [("Cache-Control", "no-cache")];
+                respond(
+                    &mut stream,
+                    "200 OK",
+                    content_type,
+                    &extra,
+                    body.as_bytes(),
+                    close,
+                )
+                .await
             } else {
                 error_page(&mut stream, "404 Not Found", close).await
             }
@@ -488,9 +535,80 @@ async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// `/metrics`: a snapshot from the loop, `/proc` figures added here, rendered as text.
+async fn metrics<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    ctx: &ConnCtx,
+    close: bool,
+) -> io::Result<()> {
+    let (tx, rx) = oneshot::channel();
+    if !ctx.handle.send(Command::Metrics { reply: tx }) {
+        return error_page(stream, "503 Service Unavailable", close).await;
+    }
+    let Ok(mut snapshot) = rx.await else {
+        return error_page(stream, "503 Service Unavailable", close).await;
+    };
+    snapshot.collect_resources();
+    let body = crate::metrics::render(&snapshot);
+    respond(
+        stream,
+        "200 OK",
+        crate::metrics::CONTENT_TYPE,
+        &[],
+        body.as_bytes(),
+        close,
+    )
+    .await
+}
+
+/// `/api/status`: `getAllProcessInfo` plus the daemon state, as JSON, for the dashboard.
+async fn api_status<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    ctx: &ConnCtx,
+    close: bool,
+) -> io::Result<()> {
+    let mut results = Vec::new();
+    for name in [
+        "supervisor.getState",
+        "supervisor.getAllProcessInfo",
+        "supervisor.getIdentification",
+    ] {
+        let (tx, rx) = oneshot::channel();
+        let call = supervisor_protocol::xmlrpc::MethodCall {
+            name: name.to_string(),
+            params: Vec::new(),
+        };
+        if !ctx.handle.send(Command::Rpc { call, reply: tx }) {
+            return error_page(stream, "503 Service Unavailable", close).await;
+        }
+        results.push(match rx.await {
+            Ok(Ok(v)) => v,
+            _ => supervisor_protocol::xmlrpc::Value::Nil,
+        });
+    }
+    let mut body = String::from("{\"state\":");
+    crate::web::to_json(&results[0], &mut body);
+    body.push_str(",\"processes\":");
+    crate::web::to_json(&results[1], &mut body);
+    body.push_str(",\"identification\":");
+    crate::web::to_json(&results[2], &mut body);
+    body.push('}');
+    respond(
+        stream,
+        "200 OK",
+        "application/json",
+        &[("Cache-Control", "no-store")],
+        body.as_bytes(),
+        close,
+    )
+    .await
+}
+
 /// `/logtail` and `/mainlogtail`: the last 1 KiB, then whatever is appended, as a chunked
 /// response that lasts until the client goes away.
-async fn stream_log<S: AsyncWrite + Unpin>(stream: &mut S, path: &Path, accel: bool) {
+/// The stream ends when the client closes its side, even while the log is quiet (a browser
+/// tail that is closed must not keep a task and a descriptor until the next output).
+async fn stream_log<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, path: &Path, accel: bool) {
     let mut head = String::from(
         "HTTP/1.1 200 OK\r\nServer: supervisor-rs\r\nContent-Type: text/plain;charset=utf-8\r\nTransfer-Encoding: chunked\r\n",
     );
@@ -531,7 +649,16 @@ async fn stream_log<S: AsyncWrite + Unpin>(stream: &mut S, path: &Path, accel: b
                 return;
             }
         }
-        tokio::time::sleep(TAIL_POLL).await;
+        let mut probe = [0u8; 512];
+        tokio::select! {
+            _ = tokio::time::sleep(TAIL_POLL) => {}
+            // `read` is cancel-safe; anything the client sends is ignored, EOF ends the tail.
+            r = stream.read(&mut probe) => {
+                if matches!(r, Ok(0) | Err(_)) {
+                    return;
+                }
+            }
+        }
     }
 }
 

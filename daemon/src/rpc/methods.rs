@@ -282,6 +282,9 @@ fn dispatch_inner(host: &mut dyn Host, name: &str, params: &[Value]) -> Result<R
     }
     match ns {
         "system" => system_method(host, method, params),
+        // supervisor-rs extensions: callable, but kept out of `system.listMethods` so that
+        // its answer stays identical to Python Supervisor's.
+        EXTENSION_NAMESPACE => extension_method(host, method, params),
         "supervisor" => {
             if !METHODS.iter().any(|(n, _, _)| *n == name) {
                 return Err(unknown());
@@ -296,6 +299,56 @@ fn dispatch_inner(host: &mut dyn Host, name: &str, params: &[Value]) -> Result<R
             supervisor_method(host, method, params)
         }
         _ => Err(unknown()),
+    }
+}
+
+/// The namespace of supervisor-rs's own XML-RPC methods.
+pub const EXTENSION_NAMESPACE: &str = "supervisor_rs";
+
+/// `supervisor_rs.*`.
+fn extension_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Result<Reply, Fault> {
+    match method {
+        // Memory and CPU of every process from /proc: an array of structs {name, group,
+        // pid, rss_kb (int), cpu_seconds (double)}, in getAllProcessInfo order; zeros for a
+        // process that is not running.
+        "getAllProcessResources" => {
+            Args::new(params, 0, 0)?;
+            let mut procs: Vec<(String, String, i32)> = host
+                .core()
+                .processes()
+                .map(|(_, p)| {
+                    (
+                        p.group().to_string(),
+                        p.name().to_string(),
+                        p.pid().unwrap_or(0),
+                    )
+                })
+                .collect();
+            procs.sort();
+            ready(Value::Array(
+                procs
+                    .into_iter()
+                    .map(|(group, name, pid)| {
+                        let r = crate::metrics::procfs::read_pid(pid);
+                        let kb = r.map_or(0, |r| r.resident_memory_bytes / 1024);
+                        Value::new_struct([
+                            ("name", Value::from(name.as_str())),
+                            ("group", Value::from(group.as_str())),
+                            ("pid", Value::Int(pid)),
+                            (
+                                "rss_kb",
+                                Value::Int(clamp_int(i64::try_from(kb).unwrap_or(i64::MAX))),
+                            ),
+                            (
+                                "cpu_seconds",
+                                Value::Double(r.map_or(0.0, |r| r.cpu_seconds)),
+                            ),
+                        ])
+                    })
+                    .collect(),
+            ))
+        }
+        _ => Err(Fault::new(FaultCode::UnknownMethod, None)),
     }
 }
 

@@ -14,7 +14,7 @@
 //! output (and a listener's last result) comes before the exit. Dispatch runs once per loop
 //! iteration. The global event serial lives in a static so it survives in-process restarts.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io;
@@ -125,6 +125,10 @@ pub enum Command {
     MainLogPath {
         reply: oneshot::Sender<Option<PathBuf>>,
     },
+    /// A metrics snapshot for `/metrics` (without `/proc` figures, which the caller adds).
+    Metrics {
+        reply: oneshot::Sender<crate::metrics::Snapshot>,
+    },
     Shutdown,
     Restart,
     ReopenLogs,
@@ -153,6 +157,8 @@ struct ProcIo {
     stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
     /// The current run's output pipes.
     pumps: Vec<PumpHandle>,
+    /// Output bytes received on stdout and stderr over every run.
+    bytes: [Rc<Cell<u64>>; 2],
 }
 
 struct Runtime {
@@ -173,6 +179,8 @@ struct Runtime {
     queue: Rc<PumpQueue>,
     /// SUPERVISOR_STATE_CHANGE_STOPPING was published.
     stopping_published: bool,
+    /// UNIX time this loop started.
+    started_at: f64,
 }
 
 /// Create a command channel; pass the receiver to [`run`].
@@ -214,6 +222,7 @@ pub async fn run(
         bus: EventBus::new(&identifier, NEXT_EVENT_SERIAL.load(Ordering::Relaxed)),
         queue: queue.clone(),
         stopping_published: false,
+        started_at: unix_now(),
     };
     rt.open_child_logs();
     rt.start_events();
@@ -474,6 +483,7 @@ impl Runtime {
                     stderr_log,
                     stdin: None,
                     pumps: Vec::new(),
+                    bytes: Default::default(),
                 },
             );
         }
@@ -685,6 +695,7 @@ impl Runtime {
             ),
         ];
         let mut handles = Vec::new();
+        let counters = io.bytes.clone();
         for (fd, channel, file, capture, events_enabled) in pumps {
             let Some(fd) = fd else { continue };
             let receiver = match pipe::Receiver::from_owned_fd(fd) {
@@ -714,6 +725,10 @@ impl Runtime {
                 events_enabled,
                 listener: is_listener && channel == Channel::Stdout,
                 queue: self.queue.clone(),
+                bytes: match channel {
+                    Channel::Stdout => counters[0].clone(),
+                    Channel::Stderr => counters[1].clone(),
+                },
             };
             let handle: PumpHandle = (Rc::new(RefCell::new(pump)), Rc::new(receiver));
             tokio::task::spawn_local(pump_task(handle.0.clone(), handle.1.clone()));
@@ -751,6 +766,9 @@ impl Runtime {
             Command::MainLogPath { reply } => {
                 let _ = reply.send(self.main_log_path().filter(|p| p.exists()));
             }
+            Command::Metrics { reply } => {
+                let _ = reply.send(self.metrics_snapshot());
+            }
             Command::Shutdown => self.request_stop(Ending::Shutdown, "shutdown command"),
             Command::Restart => self.request_stop(Ending::Restart, "restart command"),
             Command::ReopenLogs => self.reopen_logs(),
@@ -780,6 +798,48 @@ impl Runtime {
         // Calls that arrived while polling were pushed to `self.pending`.
         waiting.append(&mut self.pending);
         self.pending = waiting;
+    }
+
+    /// Everything `/metrics` shows that the loop knows.
+    fn metrics_snapshot(&self) -> crate::metrics::Snapshot {
+        let (now, wall) = (Instant::now(), unix_now());
+        let ago = |t: Instant| now.saturating_duration_since(t).as_secs_f64();
+        let mut processes: Vec<crate::metrics::ProcessMetrics> = self
+            .core
+            .processes()
+            .map(|(key, p)| {
+                let bytes = self
+                    .io
+                    .get(&key)
+                    .map_or([0, 0], |io| [io.bytes[0].get(), io.bytes[1].get()]);
+                let state = p.state();
+                crate::metrics::ProcessMetrics {
+                    group: p.group().to_string(),
+                    name: p.name().to_string(),
+                    state,
+                    pid: p.pid(),
+                    start_time: p.laststart().map(|t| wall - ago(t)),
+                    uptime: p
+                        .laststart()
+                        .filter(|_| state == supervisor_protocol::ProcessState::Running)
+                        .map(ago),
+                    exit_status: p.last_exit_status().unwrap_or(0),
+                    restarts: p.restarts(),
+                    stdout_bytes: bytes[0],
+                    stderr_bytes: bytes[1],
+                    resources: None,
+                }
+            })
+            .collect();
+        processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        crate::metrics::Snapshot {
+            processes,
+            pools: self.bus.pool_stats(),
+            daemon: crate::metrics::DaemonMetrics {
+                start_time: self.started_at,
+                ..Default::default()
+            },
+        }
     }
 
     fn channel_log(&self, key: ProcKey, channel: Channel) -> Option<&SharedLog> {
@@ -905,6 +965,8 @@ struct Pump {
     /// This is an event listener's stdout.
     listener: bool,
     queue: Rc<PumpQueue>,
+    /// Output bytes of this channel over every run (a listener's protocol bytes excluded).
+    bytes: Rc<Cell<u64>>,
 }
 
 thread_local! {
@@ -1037,6 +1099,10 @@ impl Pump {
             let Some(data) = item.log_file_data() else {
                 continue;
             };
+            if !self.listener {
+                let n = u64::try_from(data.len()).unwrap_or(u64::MAX);
+                self.bytes.set(self.bytes.get().saturating_add(n));
+            }
             if let Some(file) = &self.file {
                 let result = file.borrow_mut().write(data);
                 if let Err(e) = result {
