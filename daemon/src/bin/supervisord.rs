@@ -211,15 +211,20 @@ fn start(
             &format!("could not become a child subreaper: {e}"),
         );
     }
-    let mut pidfile = sd.pidfile.clone();
-    write_pidfile(&mut mainlog, &pidfile);
-
-    let log = Rc::new(RefCell::new(mainlog));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|e| format!("cannot start the event loop: {e}"))?;
+    // Handlers first, then the pidfile and the "started" line (as Supervisor's setsignals()).
+    let mut signals = {
+        let _guard = rt.enter();
+        runtime::Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?
+    };
+    let mut pidfile = sd.pidfile.clone();
+    write_pidfile(&mut mainlog, &pidfile);
+
+    let log = Rc::new(RefCell::new(mainlog));
     let local = tokio::task::LocalSet::new();
     let mut sockets = Vec::new();
     let result = local.block_on(&rt, async {
@@ -231,7 +236,7 @@ fn start(
             let path = config_path.clone();
             let ov = overrides.clone();
             let reload: runtime::Reloader = Box::new(move || load(path.as_deref(), &ov));
-            let outcome = runtime::run(config, log.clone(), &mut commands, reload)
+            let outcome = runtime::run(config, log.clone(), &mut commands, &mut signals, reload)
                 .await
                 .map_err(|e| format!("supervision loop failed: {e}"))?;
             match outcome {

@@ -183,6 +183,32 @@ struct Runtime {
     started_at: f64,
 }
 
+/// The signals supervisord handles. Installed once, before the daemon announces itself, so a
+/// SIGTERM that follows the "started" line is never taken by the default action; kept across
+/// in-process restarts.
+pub struct Signals {
+    chld: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must be called inside the tokio runtime (its I/O driver delivers them).
+    pub fn install() -> io::Result<Signals> {
+        Ok(Signals {
+            chld: unix_signal(SignalKind::child())?,
+            term: unix_signal(SignalKind::terminate())?,
+            int: unix_signal(SignalKind::interrupt())?,
+            quit: unix_signal(SignalKind::quit())?,
+            hup: unix_signal(SignalKind::hangup())?,
+            usr2: unix_signal(SignalKind::user_defined2())?,
+        })
+    }
+}
+
 /// Create a command channel; pass the receiver to [`run`].
 pub fn channel() -> (Handle, mpsc::UnboundedReceiver<Command>) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -195,14 +221,17 @@ pub async fn run(
     config: Config,
     log: Rc<RefCell<MainLog>>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
+    signals: &mut Signals,
     reload: Reloader,
 ) -> io::Result<Outcome> {
-    let mut sigchld = unix_signal(SignalKind::child())?;
-    let mut sigterm = unix_signal(SignalKind::terminate())?;
-    let mut sigint = unix_signal(SignalKind::interrupt())?;
-    let mut sigquit = unix_signal(SignalKind::quit())?;
-    let mut sighup = unix_signal(SignalKind::hangup())?;
-    let mut sigusr2 = unix_signal(SignalKind::user_defined2())?;
+    let Signals {
+        chld: sigchld,
+        term: sigterm,
+        int: sigint,
+        quit: sigquit,
+        hup: sighup,
+        usr2: sigusr2,
+    } = signals;
 
     let server_url = default_server_url(&config);
     let identifier = config.supervisord.identifier.clone();
