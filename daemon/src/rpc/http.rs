@@ -115,8 +115,14 @@ fn bind_unix(
     }
     let tmp = PathBuf::from(format!("{}.{}", path.display(), std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let listener = std::os::unix::net::UnixListener::bind(&tmp)
-        .map_err(|e| format!("Cannot open an HTTP server: socket file {shown}: {e}"))?;
+    // The socket file is created by bind() with mode 0777 & ~umask and is connectable at once;
+    // a umask of 0177 while binding keeps it owner-only until the chmod below, whatever the
+    // daemon's umask is (single-threaded here: bind_all runs before the event loop).
+    let old_umask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = std::os::unix::net::UnixListener::bind(&tmp);
+    nix::sys::stat::umask(old_umask);
+    let listener =
+        bound.map_err(|e| format!("Cannot open an HTTP server: socket file {shown}: {e}"))?;
     let result = (|| {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
             .map_err(|e| format!("could not chmod {shown}: {e}"))?;
@@ -284,6 +290,20 @@ fn try_parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, HeadError> {
     }
     buf.drain(..consumed);
     Ok(Some(head))
+}
+
+/// Parse one request head at the start of `bytes` exactly as a connection does, for fuzzing
+/// and tests: `Ok(None)` when more bytes are needed, `Ok(Some(n))` with the head's length,
+/// `Err` with the reason the connection would answer 400/431 for.
+pub fn parse_request_head(bytes: &[u8]) -> Result<Option<usize>, &'static str> {
+    let mut buf = bytes.to_vec();
+    match try_parse_head(&mut buf) {
+        Ok(Some(_)) => Ok(Some(bytes.len() - buf.len())),
+        Ok(None) => Ok(None),
+        Err(HeadError::TooLarge) => Err("request head too large"),
+        Err(HeadError::Malformed) => Err("malformed request head"),
+        Err(HeadError::Closed) | Err(HeadError::Io) => Err("connection closed"),
+    }
 }
 
 async fn respond<S: AsyncWrite + Unpin>(
