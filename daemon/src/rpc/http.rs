@@ -259,6 +259,8 @@ fn try_parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     let consumed = match req.parse(buf) {
+        // A head that arrived complete in one read must still respect the limit.
+        Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => return Err(HeadError::TooLarge),
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
@@ -336,10 +338,32 @@ async fn error_page<S: AsyncWrite + Unpin>(
     status: &str,
     close: bool,
 ) -> io::Result<()> {
+    error_page_with(stream, status, "", close).await
+}
+
+/// An error page that also says why (`detail`, HTML-escaped; empty for none).
+async fn error_page_with<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: &str,
+    detail: &str,
+    close: bool,
+) -> io::Result<()> {
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!("<p>{}</p>", html_escape(detail))
+    };
     let body = format!(
-        "<html><head><title>Error response</title></head><body><h1>Error response</h1><p>{status}</p></body></html>"
+        "<html><head><title>Error response</title></head><body><h1>Error response</h1><p>{status}</p>{detail}</body></html>"
     );
     respond(stream, status, "text/html", &[], body.as_bytes(), close).await
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<ConnCtx>) {
@@ -468,10 +492,9 @@ async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
     let call = match parse_method_call(&body, MAX_BODY) {
         Ok(c) => c,
         Err(e) => {
-            ctx.log
-                .borrow_mut()
-                .log(LogLevel::Warn, &format!("rejected XML-RPC request: {e}"));
-            return error_page(stream, "400 Bad Request", close).await;
+            let reason = format!("rejected XML-RPC request: {e}");
+            ctx.log.borrow_mut().log(LogLevel::Warn, &reason);
+            return error_page_with(stream, "400 Bad Request", &reason, close).await;
         }
     };
     let (tx, rx) = oneshot::channel();
@@ -594,6 +617,12 @@ mod tests {
             try_parse_head(&mut garbage),
             Err(HeadError::Malformed)
         ));
+        // Found by tests/bad_input.rs: a head just over the limit that arrives complete.
+        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        big.extend_from_slice(b"\r\n\r\n");
+        assert!(matches!(try_parse_head(&mut big), Err(HeadError::TooLarge)));
+        assert_eq!(parse_request_head(&big), Err("request head too large"));
         let mut bad_len = b"POST /RPC2 HTTP/1.1\r\nContent-Length: x\r\n\r\n".to_vec();
         assert!(matches!(
             try_parse_head(&mut bad_len),
