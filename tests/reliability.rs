@@ -330,8 +330,9 @@ fn file_len(p: &Path) -> u64 {
 
 /// The log directory is removed while the program writes: writes go on into the deleted
 /// inode (as in any Unix program) until SIGUSR2; the reopen then fails with a clear ERRO line
-/// naming the file, the daemon keeps running, and once the directory is back writing resumes
-/// by itself (the next write reopens by path).
+/// naming the file, later writes retry once a second (an ERRO line each, with the bytes lost
+/// so far, no flood), the daemon keeps running, and once the directory is back writing
+/// resumes by itself with a line saying how much was lost.
 #[test]
 fn ours_log_directory_removed_while_writing() {
     let mut d = Daemon::prepare(Kind::Ours, &config_with(&chatty("{dir}/logs/chatty.log")));
@@ -346,7 +347,15 @@ fn ours_log_directory_removed_while_writing() {
     let line = d.expect_log("could not write to", secs(10.0));
     assert!(line.contains("chatty.log"), "{line}");
     assert!(pid_alive(d.pid()), "daemon died");
+    // No flood: one attempt (and error line) per second while it lasts, with the loss so far.
+    std::thread::sleep(secs(3.0));
     let errors_while_missing = count(&d.log_text(), "could not write to");
+    assert!(
+        errors_while_missing <= 6,
+        "{errors_while_missing} error lines in ~3 s\n{}",
+        d.log_text()
+    );
+    assert!(d.log_text().contains("bytes of output lost so far"));
     fs::create_dir(&logs).expect("mkdir logs again");
     let resumed = wait_for(secs(10.0), || (file_len(&file) > 0).then_some(()));
     assert!(
@@ -354,7 +363,12 @@ fn ours_log_directory_removed_while_writing() {
         "writing did not resume after the directory came back\n{}",
         d.diagnostics()
     );
-    println!("log dir removed: {errors_while_missing} error line(s) while it was missing");
+    let line = d.expect_log("resumed;", secs(5.0));
+    assert!(
+        line.contains("chatty.log") && line.contains("bytes were lost"),
+        "{line}"
+    );
+    println!("log dir removed: {errors_while_missing} error line(s) in ~3 s while it was missing; {line}");
     d.stop();
 }
 
@@ -407,6 +421,7 @@ fn ours_log_on_full_filesystem() {
         "writing did not resume\n{}",
         d.diagnostics()
     );
+    d.expect_log("resumed;", secs(5.0));
     println!("full filesystem: {errors} error line(s) while full; resumed after freeing space");
     d.stop();
 }
