@@ -12,8 +12,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(call) => {
             // What we accept we can encode again, and read back to the same call.
             let body = encode_method_call(&call.name, &call.params);
-            let again = parse_method_call(&body, usize::MAX)
-                .expect("re-encoded call must parse");
+            let again = parse_method_call(&body, usize::MAX).expect("re-encoded call must parse");
             assert_eq!(again.name, call.name);
         }
         Err(e) => {
