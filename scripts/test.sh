@@ -70,3 +70,11 @@ cargo build --workspace --bins
 step "cargo test --workspace"
 export SUPERVISOR_RS_VENV="$VENV"
 cargo test --workspace "$@"
+
+# Fuzzing is opt-in (not part of the default run): it needs cargo-fuzz, a C++ compiler for
+# libFuzzer and a release build with AddressSanitizer (~7 min on a fresh 2-core machine).
+# SUPERVISOR_RS_FUZZ_SECS=30 scripts/test.sh runs every target that long after the tests.
+if [ -n "${SUPERVISOR_RS_FUZZ_SECS:-}" ]; then
+    step "fuzzing, ${SUPERVISOR_RS_FUZZ_SECS}s per target"
+    "$ROOT/scripts/fuzz.sh" "$SUPERVISOR_RS_FUZZ_SECS"
+fi

@@ -587,6 +587,20 @@ impl Daemon {
         }
     }
 
+    /// Starts supervisord again (`-n`, same directory and config) once the previous run has
+    /// exited, e.g. after it was SIGKILLed. stdout.txt/stderr.txt start afresh; the main log
+    /// is kept (the daemon appends to it).
+    #[track_caller]
+    pub fn respawn(&mut self) {
+        assert!(
+            self.try_exit().is_some(),
+            "respawn: the previous daemon is still running"
+        );
+        self.child = None;
+        self.exit = None;
+        self.spawn();
+    }
+
     /// Sends `sig` to the daemon process.
     #[track_caller]
     pub fn signal(&self, sig: i32) {

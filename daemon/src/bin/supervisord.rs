@@ -14,12 +14,16 @@ use clap::Parser;
 
 use supervisor_daemon::config::{self, values, CliOverrides, Config};
 use supervisor_daemon::logs::{self, LogLevel, MainLog};
+use supervisor_daemon::process::registry;
 use supervisor_daemon::rpc::http;
 use supervisor_daemon::supervisor::runtime::{self, Outcome};
 use supervisor_daemon::supervisor::system;
 
 /// The version reported by `-v` and to clients: the Supervisor release we are compatible with.
 const COMPAT_VERSION: &str = "4.3.0";
+
+/// How long leftovers of a killed supervisord get after SIGTERM (and again after SIGKILL).
+const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -223,6 +227,7 @@ fn start(
     };
     let mut pidfile = sd.pidfile.clone();
     write_pidfile(&mut mainlog, &pidfile);
+    stop_leftovers(&mut mainlog, &pidfile);
 
     let log = Rc::new(RefCell::new(mainlog));
     let local = tokio::task::LocalSet::new();
@@ -256,6 +261,16 @@ fn start(
                     if config.supervisord.pidfile != pidfile {
                         let _ = std::fs::remove_file(&pidfile);
                         pidfile = config.supervisord.pidfile.clone();
+                        let record = registry::state_path(&pidfile);
+                        if let Err(e) = registry::move_to(record.clone()) {
+                            l.log(
+                                LogLevel::Warn,
+                                &format!(
+                                    "could not write the child record {}: {e}",
+                                    record.display()
+                                ),
+                            );
+                        }
                     }
                     write_pidfile(&mut l, &pidfile);
                 }
@@ -266,7 +281,34 @@ fn start(
         let _ = std::fs::remove_file(socket);
     }
     let _ = std::fs::remove_file(&pidfile);
+    if result.is_ok() {
+        // Every child was stopped: nothing is left over for the next start.
+        registry::close();
+    }
     result
+}
+
+/// Stop the children a previous supervisord with this pidfile left running when it was
+/// killed (SIGKILL, OOM, crash), then start recording ours. See `process::registry`.
+fn stop_leftovers(mainlog: &mut MainLog, pidfile: &std::path::Path) {
+    let record = registry::state_path(pidfile);
+    let cleanup = registry::kill_leftovers(&record, LEFTOVER_GRACE);
+    for msg in &cleanup.warn {
+        mainlog.log(LogLevel::Warn, msg);
+    }
+    for msg in &cleanup.info {
+        mainlog.log(LogLevel::Info, msg);
+    }
+    if let Err(e) = registry::open(record.clone()) {
+        mainlog.log(
+            LogLevel::Warn,
+            &format!(
+                "could not write the child record {}: {e} (children left by a crash of \
+                 supervisord will not be stopped at the next start)",
+                record.display()
+            ),
+        );
+    }
 }
 
 /// The CRIT root warning and the config warnings, as Supervisor logs them at each start.

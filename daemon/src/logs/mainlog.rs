@@ -58,7 +58,11 @@ impl MainLog {
 
     /// Attach (or replace) the log file and replay buffered lines that pass the current level.
     pub fn open_file(&mut self, path: &Path, maxbytes: u64, backups: u32) -> io::Result<()> {
-        self.file = Some(RotatingFile::open(path, maxbytes, backups)?);
+        // Main log lines are few and each matters: retry a failing file at every line.
+        self.file = Some(
+            RotatingFile::open(path, maxbytes, backups)?
+                .with_retry_interval(std::time::Duration::ZERO),
+        );
         self.failing = false;
         self.flush_pending();
         Ok(())

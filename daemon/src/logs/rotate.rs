@@ -18,11 +18,29 @@
 //!   exceed `maxbytes` by one write, exactly like Supervisor).
 //! * After any failed write or failed reopen the handle is dropped and the next `write` reopens
 //!   by path first, so logging resumes as soon as the cause is gone.
+//! * While writing fails (disk full, directory gone) a reopen is tried at most once per
+//!   [`RETRY_INTERVAL`]: output in between is counted as lost instead of producing one error per
+//!   chunk (a chatty program would otherwise flood the main log). Each error says how many bytes
+//!   were lost so far; after recovery [`RotatingFile::take_resumed`] tells the total once.
+//!   `reopen()` (SIGUSR2) retries at once.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// While writes fail, how often a reopen is attempted (output in between is counted as lost).
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// An ongoing write failure.
+#[derive(Debug)]
+struct Failure {
+    /// Bytes that did not reach the file since the failure began.
+    lost: u64,
+    /// No reopen before this instant.
+    retry_at: Instant,
+}
 
 /// A log file opened in append mode that rotates by size.
 #[derive(Debug)]
@@ -36,6 +54,13 @@ pub struct RotatingFile {
     size: u64,
     /// Regular file? Non-regular targets (tty, fifo, /dev/stdout, /dev/null) never rotate.
     regular: bool,
+    /// Set while writes fail (see the module notes).
+    failure: Option<Failure>,
+    /// Bytes lost during a failure that has just ended, until [`RotatingFile::take_resumed`].
+    resumed: Option<u64>,
+    /// Minimum time between reopen attempts while failing ([`RETRY_INTERVAL`]; zero retries
+    /// at every write, for the main log whose lines are few and all matter).
+    retry_interval: Duration,
 }
 
 /// `<path>.<n>`, preserving non-UTF-8 paths.
@@ -100,7 +125,16 @@ impl RotatingFile {
             file: Some(file),
             size,
             regular,
+            failure: None,
+            resumed: None,
+            retry_interval: RETRY_INTERVAL,
         })
+    }
+
+    /// Set the minimum time between reopen attempts while writes fail.
+    pub fn with_retry_interval(mut self, interval: Duration) -> RotatingFile {
+        self.retry_interval = interval;
+        self
     }
 
     /// The configured path (what `reopen` opens again).
@@ -112,17 +146,48 @@ impl RotatingFile {
     ///
     /// Errors (disk full, directory gone, rotation rename refused) are returned, never panic.
     /// After a failed write the next call reopens the file by path first.
+    ///
+    /// While a failure lasts, calls before the next retry time drop `data` (counted as lost)
+    /// and return `Ok`; the failing attempts return the error with the loss so far.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.file.is_none() {
-            self.reopen()?;
+        if let Some(f) = self.failure.as_mut() {
+            if Instant::now() < f.retry_at {
+                f.lost = f.lost.saturating_add(data.len() as u64);
+                return Ok(());
+            }
         }
-        let Some(file) = self.file.as_mut() else {
-            return Err(io::Error::other("log file is not open"));
-        };
-        if let Err(e) = file.write_all(data) {
-            // How much reached the disk is unknown; reopen (and re-read the size) next time.
-            self.file = None;
-            return Err(e);
+        let written = (|| {
+            if self.file.is_none() {
+                self.open_again()?;
+            }
+            let Some(file) = self.file.as_mut() else {
+                return Err(io::Error::other("log file is not open"));
+            };
+            if let Err(e) = file.write_all(data) {
+                // How much reached the disk is unknown; reopen (and re-read the size) next time.
+                self.file = None;
+                return Err(e);
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let f = self.failure.get_or_insert(Failure {
+                lost: 0,
+                retry_at: Instant::now(),
+            });
+            f.lost = f.lost.saturating_add(data.len() as u64);
+            f.retry_at = Instant::now() + self.retry_interval;
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "{e} ({} bytes of output lost so far; retrying every {:.1}s)",
+                    f.lost,
+                    self.retry_interval.as_secs_f64()
+                ),
+            ));
+        }
+        if let Some(f) = self.failure.take() {
+            self.resumed = Some(f.lost);
         }
         self.size = self.size.saturating_add(data.len() as u64);
         if self.should_rotate() {
@@ -156,7 +221,7 @@ impl RotatingFile {
                 if i == last {
                     // `f -> f.1` failed: do NOT truncate `f`, that would lose its content.
                     // Reopen in append mode and report; the next write will try again.
-                    self.reopen()?;
+                    self.open_again()?;
                     return Err(e);
                 }
                 // An older backup could not be shifted: keep going, report at the end.
@@ -180,6 +245,19 @@ impl RotatingFile {
     /// Close and reopen by path (SIGUSR2, external logrotate). On failure the file stays
     /// closed and the next `write` tries again.
     pub fn reopen(&mut self) -> io::Result<()> {
+        // An explicit reopen (SIGUSR2) retries a failing file at once.
+        if let Some(f) = self.failure.as_mut() {
+            f.retry_at = Instant::now();
+        }
+        self.open_again()
+    }
+
+    /// After a write failure ended: the bytes lost while it lasted (once).
+    pub fn take_resumed(&mut self) -> Option<u64> {
+        self.resumed.take()
+    }
+
+    fn open_again(&mut self) -> io::Result<()> {
         self.file = None;
         let (file, size, regular) = open_append(&self.path)?;
         self.file = Some(file);
@@ -192,7 +270,7 @@ impl RotatingFile {
     /// Non-regular targets are left alone (nothing to clear).
     pub fn clear(&mut self) -> io::Result<()> {
         if self.file.is_none() {
-            self.reopen()?;
+            self.open_again()?;
         }
         if !self.regular {
             return Ok(());
@@ -411,10 +489,46 @@ mod tests {
         // The write itself goes to the unlinked inode; the rotation rename fails -> error.
         assert!(rf.write(b"12345").is_err());
         // Reopen by path fails while the directory is gone.
-        assert!(rf.write(b"x").is_err());
+        let err = rf.write(b"x").expect_err("reopen fails");
+        assert!(
+            err.to_string().contains("1 bytes of output lost so far"),
+            "{err}"
+        );
+        // Until the retry time, output is counted, not attempted (no error per chunk).
+        rf.write(b"yy")?;
+        assert!(rf.take_resumed().is_none());
         fs::create_dir(&sub)?;
+        // SIGUSR2's reopen retries at once.
+        rf.reopen()?;
         rf.write(b"ok")?;
         assert_eq!(fs::read(&path)?, b"ok");
+        assert_eq!(rf.take_resumed(), Some(3));
+        assert_eq!(rf.take_resumed(), None);
+        Ok(())
+    }
+
+    #[test]
+    fn failing_writes_retry_once_per_interval() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub)?;
+        let path = sub.join("a.log");
+        let mut rf = RotatingFile::open(&path, 0, 0)?;
+        rf.file = None;
+        fs::remove_dir_all(&sub)?;
+        assert!(rf.write(b"a").is_err());
+        let mut errors = 0;
+        for _ in 0..1000 {
+            if rf.write(b"b").is_err() {
+                errors += 1;
+            }
+        }
+        assert_eq!(errors, 0, "no error per chunk within the retry interval");
+        fs::create_dir(&sub)?;
+        std::thread::sleep(RETRY_INTERVAL + Duration::from_millis(50));
+        rf.write(b"c")?;
+        assert_eq!(fs::read(&path)?, b"c");
+        assert_eq!(rf.take_resumed(), Some(1001));
         Ok(())
     }
 

@@ -273,6 +273,9 @@ pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, Stri
     let pid = i32::try_from(child.id()).map_err(|_| "pid out of range".to_string())?;
     // The std handle is dropped on purpose: the daemon reaps with waitpid(-1) itself.
     drop(child);
+    // Best effort: a record that cannot be written only weakens the clean-up after a crash
+    // of supervisord itself (the start-up already warned if the file is unwritable).
+    let _ = super::registry::record(pid, &format!("{}:{}", config.group_name, config.name));
     Ok(Spawned {
         pid,
         stdin: stdin_w,

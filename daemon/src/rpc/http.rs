@@ -168,8 +168,14 @@ fn bind_unix(
     }
     let tmp = PathBuf::from(format!("{}.{}", path.display(), std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let listener = std::os::unix::net::UnixListener::bind(&tmp)
-        .map_err(|e| format!("Cannot open an HTTP server: socket file {shown}: {e}"))?;
+    // The socket file is created by bind() with mode 0777 & ~umask and is connectable at once;
+    // a umask of 0177 while binding keeps it owner-only until the chmod below, whatever the
+    // daemon's umask is (single-threaded here: bind_all runs before the event loop).
+    let old_umask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = std::os::unix::net::UnixListener::bind(&tmp);
+    nix::sys::stat::umask(old_umask);
+    let listener =
+        bound.map_err(|e| format!("Cannot open an HTTP server: socket file {shown}: {e}"))?;
     let result = (|| {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
             .map_err(|e| format!("could not chmod {shown}: {e}"))?;
@@ -299,6 +305,8 @@ fn try_parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     let consumed = match req.parse(buf) {
+        // A head that arrived complete in one read must still respect the limit.
+        Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => return Err(HeadError::TooLarge),
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
@@ -332,6 +340,20 @@ fn try_parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, HeadError> {
     Ok(Some(head))
 }
 
+/// Parse one request head at the start of `bytes` exactly as a connection does, for fuzzing
+/// and tests: `Ok(None)` when more bytes are needed, `Ok(Some(n))` with the head's length,
+/// `Err` with the reason the connection would answer 400/431 for.
+pub fn parse_request_head(bytes: &[u8]) -> Result<Option<usize>, &'static str> {
+    let mut buf = bytes.to_vec();
+    match try_parse_head(&mut buf) {
+        Ok(Some(_)) => Ok(Some(bytes.len() - buf.len())),
+        Ok(None) => Ok(None),
+        Err(HeadError::TooLarge) => Err("request head too large"),
+        Err(HeadError::Malformed) => Err("malformed request head"),
+        Err(HeadError::Closed) | Err(HeadError::Io) => Err("connection closed"),
+    }
+}
+
 async fn respond<S: AsyncWrite + Unpin>(
     stream: &mut S,
     status: &str,
@@ -362,10 +384,32 @@ async fn error_page<S: AsyncWrite + Unpin>(
     status: &str,
     close: bool,
 ) -> io::Result<()> {
+    error_page_with(stream, status, "", close).await
+}
+
+/// An error page that also says why (`detail`, HTML-escaped; empty for none).
+async fn error_page_with<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: &str,
+    detail: &str,
+    close: bool,
+) -> io::Result<()> {
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!("<p>{}</p>", html_escape(detail))
+    };
     let body = format!(
-        "<html><head><title>Error response</title></head><body><h1>Error response</h1><p>{status}</p></body></html>"
+        "<html><head><title>Error response</title></head><body><h1>Error response</h1><p>{status}</p>{detail}</body></html>"
     );
     respond(stream, status, "text/html", &[], body.as_bytes(), close).await
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<ConnCtx>) {
@@ -516,10 +560,9 @@ async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
     let call = match parse_method_call(&body, MAX_BODY) {
         Ok(c) => c,
         Err(e) => {
-            ctx.log
-                .borrow_mut()
-                .log(LogLevel::Warn, &format!("rejected XML-RPC request: {e}"));
-            return error_page(stream, "400 Bad Request", close).await;
+            let reason = format!("rejected XML-RPC request: {e}");
+            ctx.log.borrow_mut().log(LogLevel::Warn, &reason);
+            return error_page_with(stream, "400 Bad Request", &reason, close).await;
         }
     };
     let (tx, rx) = oneshot::channel();
@@ -722,6 +765,12 @@ mod tests {
             try_parse_head(&mut garbage),
             Err(HeadError::Malformed)
         ));
+        // Found by tests/bad_input.rs: a head just over the limit that arrives complete.
+        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        big.extend_from_slice(b"\r\n\r\n");
+        assert!(matches!(try_parse_head(&mut big), Err(HeadError::TooLarge)));
+        assert_eq!(parse_request_head(&big), Err("request head too large"));
         let mut bad_len = b"POST /RPC2 HTTP/1.1\r\nContent-Length: x\r\n\r\n".to_vec();
         assert!(matches!(
             try_parse_head(&mut bad_len),

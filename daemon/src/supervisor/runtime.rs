@@ -1134,9 +1134,15 @@ impl Pump {
             }
             if let Some(file) = &self.file {
                 let result = file.borrow_mut().write(data);
+                let resumed = file.borrow_mut().take_resumed();
+                let path = || file.borrow().path().display().to_string();
                 if let Err(e) = result {
-                    let path = file.borrow().path().display().to_string();
-                    self.warn(&format!("could not write to {path}: {e}"));
+                    self.warn(&format!("could not write to {}: {e}", path()));
+                } else if let Some(lost) = resumed {
+                    self.warn(&format!(
+                        "writing to {} resumed; {lost} bytes were lost",
+                        path()
+                    ));
                 }
             }
         }
