@@ -61,7 +61,19 @@ else
     SUDO=()
     [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
     "${SUDO[@]}" apt-get update
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+    # The prometheus package ships a service; in a container (no init) starting it would fail
+    # the install, and the tests only need promtool. policy-rc.d 101 = "don't start services".
+    policy=/usr/sbin/policy-rc.d
+    added_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+        "${SUDO[@]}" chmod +x "$policy"
+        added_policy=1
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" || status=$?
+    [ -z "$added_policy" ] || "${SUDO[@]}" rm -f "$policy"
+    [ "$status" -eq 0 ] || { echo "error: apt-get install ${missing[*]} failed" >&2; exit "$status"; }
 fi
 
 step "cargo build --workspace --bins"
