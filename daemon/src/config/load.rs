@@ -590,6 +590,27 @@ fn apply_overrides(s: &mut SupervisordConfig, o: &CliOverrides) -> Result<(), Co
     Ok(())
 }
 
+/// A group's name: the section suffix, validated like a process name.
+fn group_name(ctx: &Ctx, section: &str) -> Result<String, ConfigError> {
+    values::process_or_group_name(section_suffix(section)).map_err(|e| ctx.err(section, e, None))
+}
+
+/// A group's `priority=` (`default` differs: 999 for programs and groups, -1 for pools).
+fn group_priority(
+    ctx: &Ctx,
+    section: &str,
+    here: &Expansions,
+    default: &str,
+) -> Result<i32, ConfigError> {
+    ctx.typed(
+        section,
+        "priority",
+        here,
+        default,
+        values::parse_int_as::<i32>,
+    )
+}
+
 /// `[rpcinterface:x]`: the factory is required; every value is expanded (as upstream, which
 /// passes the other options to the factory). Factories are not imported here.
 fn rpcinterfaces(ctx: &Ctx) -> Result<Vec<String>, ConfigError> {
@@ -754,21 +775,14 @@ fn process_groups(
 
     // Heterogeneous groups.
     for section in sections.iter().filter(|s| s.starts_with("group:")) {
-        let name = values::process_or_group_name(section_suffix(section))
-            .map_err(|e| ctx.err(section, e, None))?;
+        let name = group_name(ctx, section)?;
         let Some((programs, _)) = ctx.get(section, "programs", &here)? else {
             return Err(ctx.err_file(
                 section,
                 format!("[{section}] section requires a \"programs\" line"),
             ));
         };
-        let priority = ctx.typed(
-            section,
-            "priority",
-            &here,
-            "999",
-            values::parse_int_as::<i32>,
-        )?;
+        let priority = group_priority(ctx, section, &here, "999")?;
         let mut processes = Vec::new();
         for program in values::parse_list_of_strings(&programs) {
             let psec = format!("program:{program}");
@@ -809,15 +823,8 @@ fn process_groups(
         if exclude.contains(section) {
             continue;
         }
-        let name = values::process_or_group_name(section_suffix(section))
-            .map_err(|e| ctx.err(section, e, None))?;
-        let priority = ctx.typed(
-            section,
-            "priority",
-            &here,
-            "999",
-            values::parse_int_as::<i32>,
-        )?;
+        let name = group_name(ctx, section)?;
+        let priority = group_priority(ctx, section, &here, "999")?;
         let mut processes = processes_from_section(ctx, section, &name, global_env)?;
         sort_processes(&mut processes);
         groups.push(GroupConfig {
@@ -830,16 +837,9 @@ fn process_groups(
 
     // Event listener pools.
     for section in sections.iter().filter(|s| s.starts_with("eventlistener:")) {
-        let name = values::process_or_group_name(section_suffix(section))
-            .map_err(|e| ctx.err(section, e, None))?;
+        let name = group_name(ctx, section)?;
         // Listeners start first and stop last by default.
-        let priority = ctx.typed(
-            section,
-            "priority",
-            &here,
-            "-1",
-            values::parse_int_as::<i32>,
-        )?;
+        let priority = group_priority(ctx, section, &here, "-1")?;
         let buffer_size = ctx.typed(section, "buffer_size", &here, "10", values::parse_int)?;
         if buffer_size < 1 {
             return Err(ctx.err_file(
@@ -908,15 +908,8 @@ fn process_groups(
         if exclude.contains(section) {
             continue;
         }
-        let name = values::process_or_group_name(section_suffix(section))
-            .map_err(|e| ctx.err(section, e, None))?;
-        let priority = ctx.typed(
-            section,
-            "priority",
-            &here,
-            "999",
-            values::parse_int_as::<i32>,
-        )?;
+        let name = group_name(ctx, section)?;
+        let priority = group_priority(ctx, section, &here, "999")?;
         let socket = fcgi_socket(ctx, section, &name)?;
         let mut processes = processes_from_section(ctx, section, &name, global_env)?;
         sort_processes(&mut processes);
