@@ -1009,8 +1009,8 @@ fn pty_read(master: &mut std::fs::File, wait: Duration) -> String {
 }
 
 /// On a terminal the shell edits lines (rustyline): Tab completes actions and process names,
-/// the history file is written as plain lines, Ctrl-C leaves with status 0, and the state
-/// column is coloured.
+/// the history file is written as plain lines, Ctrl-C leaves with status 0, and with
+/// `--color` the state column is coloured.
 #[test]
 fn python_ours_terminal_shell() {
     let s = Session::start(Kind::Python, Kind::Ours, FG_PROGRAMS);
@@ -1024,7 +1024,7 @@ fn python_ours_terminal_shell() {
     };
     let history = s.d.path("history");
     let mut child = Command::new(&s.ctl)
-        .args(["-c", &s.conf(), "-r"])
+        .args(["-c", &s.conf(), "--color", "-r"])
         .arg(&history)
         .env_remove("NO_COLOR")
         .stdin(open_slave())
@@ -1053,4 +1053,109 @@ fn python_ours_terminal_shell() {
     assert!(seen.contains("4.3.0"), "{seen:?}");
     let text = std::fs::read_to_string(&history).expect("history written");
     assert_eq!(text, "version \npid sleeper \n", "{seen:?}");
+}
+
+/// Runs `ctl args` with stdin, stdout and stderr on a fresh pty and returns everything it
+/// wrote there until it exits (at most 30 s).
+fn pty_run(ctl: &std::path::Path, args: &[&str], cwd: &std::path::Path) -> String {
+    let (mut master, slave) = open_pty();
+    let open_slave = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&slave)
+            .expect("open pty slave")
+    };
+    let mut child = Command::new(ctl)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .stdin(open_slave())
+        .stdout(open_slave())
+        .stderr(open_slave())
+        .spawn()
+        .expect("spawn supervisorctl on a pty");
+    let start = Instant::now();
+    let mut seen = String::new();
+    loop {
+        seen.push_str(&pty_read(&mut master, Duration::from_millis(100)));
+        if child.try_wait().expect("try_wait").is_some() {
+            seen.push_str(&pty_read(&mut master, Duration::from_millis(200)));
+            break;
+        }
+        if start.elapsed() > secs(30.0) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("supervisorctl {args:?} did not exit on a pty: {seen:?}");
+        }
+    }
+    seen
+}
+
+/// Upstream's `test_issue_664` (pexpect `test_öäü\\s+RUNNING` through a pty): `status` on a
+/// terminal prints the same plain bytes as Python's supervisorctl, under Python's daemon and
+/// ours. Colour only when asked: `--color` (or `--color=always`) and `[supervisorctl] color=`.
+fn status_on_a_pty(daemon: Kind) {
+    let s = Session::start(daemon, Kind::Ours, "[program:test_öäü]\ncommand=/bin/cat\n");
+    let conf = s.conf();
+    let run = |ctl: &std::path::Path, args: &[&str]| {
+        let mut all = vec!["-c", conf.as_str()];
+        all.extend_from_slice(args);
+        s.normalise(&pty_run(ctl, &all, s.d.dir()))
+    };
+    let python = run(&python_bin("supervisorctl"), &["status"]);
+    let ours = run(&s.ctl, &["status"]);
+    assert_eq!(ours, python);
+    let plain = regex_like_issue_664(&ours);
+    assert!(plain, "no plain `test_öäü\\s+RUNNING` in {ours:?}");
+    assert!(!ours.contains('\x1b'), "{ours:?}");
+    // Asked for: coloured on the terminal.
+    let coloured = run(&s.ctl, &["--color", "status"]);
+    assert!(coloured.contains("\x1b[32mRUNNING\x1b[0m"), "{coloured:?}");
+    let never = run(&s.ctl, &["--color=never", "status"]);
+    assert_eq!(never, python);
+    let text = std::fs::read_to_string(&conf).expect("read config");
+    std::fs::write(
+        &conf,
+        text.replace("[supervisorctl]\n", "[supervisorctl]\ncolor=auto\n"),
+    )
+    .expect("rewrite config");
+    let coloured = run(&s.ctl, &["status"]);
+    assert!(coloured.contains("\x1b[32mRUNNING\x1b[0m"), "{coloured:?}");
+    // Through a pipe only `always` colours.
+    let mut cmd = Command::new(&s.ctl);
+    cmd.args(["-c", &conf, "status"]);
+    let out = run_command(cmd, secs(30.0));
+    assert!(!out.stdout.contains('\x1b'), "{out}");
+    let mut cmd = Command::new(&s.ctl);
+    cmd.args(["-c", &conf, "--color=always", "status"]);
+    let out = run_command(cmd, secs(30.0));
+    assert!(out.stdout.contains("\x1b[32mRUNNING\x1b[0m"), "{out}");
+    let mut cmd = Command::new(&s.ctl);
+    cmd.args(["-c", &conf, "--color=sometimes", "status"]);
+    let out = run_command(cmd, secs(30.0));
+    assert_eq!(out.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("Error: invalid value for --color 'sometimes'"),
+        "{out}"
+    );
+}
+
+/// `test_öäü` then whitespace then `RUNNING`, as pexpect's pattern.
+fn regex_like_issue_664(text: &str) -> bool {
+    text.split("test_öäü").skip(1).any(|rest| {
+        let trimmed = rest.trim_start();
+        trimmed.len() < rest.len() && trimmed.starts_with("RUNNING")
+    })
+}
+
+#[test]
+fn python_ours_status_on_a_pty() {
+    status_on_a_pty(Kind::Python);
+}
+
+#[test]
+fn ours_ours_status_on_a_pty() {
+    status_on_a_pty(Kind::Ours);
 }

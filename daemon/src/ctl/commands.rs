@@ -1,7 +1,7 @@
 //! The command interpreter: one method per supervisorctl action, printing exactly what
 //! Python's `supervisorctl` 4.3.0 prints and setting the same exit status (spec 5.2-5.5).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -129,7 +129,7 @@ pub struct Controller {
 
 impl Controller {
     pub fn new(options: Options) -> Controller {
-        let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let colour = options.color.enabled();
         Controller {
             options,
             exitstatus: EXIT_SUCCESS,

@@ -37,6 +37,45 @@ pub struct Options {
     /// Several servers (`-s` repeated, or `[supervisorctl] serverurls=`): `status` asks
     /// them all. Empty for the usual single server.
     pub fleet: Vec<String>,
+    /// Colour the state column (`--color`, `[supervisorctl] color=`); off by default, as
+    /// upstream, so tools reading the output through a pty see plain text.
+    pub color: Color,
+}
+
+/// When `status` colours its state column (a supervisor-rs extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Color {
+    /// Plain text, as Python's supervisorctl (the default).
+    #[default]
+    Never,
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Colour whatever stdout is.
+    Always,
+}
+
+impl Color {
+    /// `auto`/`always`/`never`, or a boolean (`true` = `auto`).
+    fn parse(value: &str) -> Option<Color> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" | "true" | "yes" | "on" | "1" => Some(Color::Auto),
+            "always" => Some(Color::Always),
+            "never" | "false" | "no" | "off" | "0" => Some(Color::Never),
+            _ => None,
+        }
+    }
+
+    /// Whether output to stdout gets colour codes now.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            Color::Never => false,
+            Color::Always => true,
+            Color::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
 }
 
 /// What the command line asked for.
@@ -52,6 +91,8 @@ struct Cli {
     args: Vec<String>,
     /// `-s` given again (a supervisor-rs extension: several servers).
     more_servers: Vec<String>,
+    /// `--color[=WHEN]` (a supervisor-rs extension).
+    color: Option<Color>,
     /// Options in command-line order, as typed (`-c`, `--serverurl`), with their values.
     opts: Vec<(String, Option<String>)>,
 }
@@ -151,6 +192,19 @@ fn parse_cli(args: &[String]) -> Result<Cli, UsageError> {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (long, None),
             };
+            // Our extension is matched in full only, so `--c` stays Python's unique prefix
+            // of `--configuration`.
+            if name == "color" {
+                let value = inline.as_deref().unwrap_or("auto");
+                cli.color = Some(Color::parse(value).ok_or_else(|| {
+                    UsageError(format!(
+                        "invalid value for --color {}: use auto, always or never",
+                        client::py_str_repr(value)
+                    ))
+                })?);
+                i += 1;
+                continue;
+            }
             let exact = LONG.iter().find(|(n, _)| *n == name);
             let matches: Vec<&(&str, bool)> = match exact {
                 Some(e) => vec![e],
@@ -273,6 +327,8 @@ struct FileSettings {
     history_file: Option<PathBuf>,
     /// `serverurls=`: several servers, separated by whitespace or commas.
     serverurls: Vec<String>,
+    /// `color=`: auto, always, never or a boolean.
+    color: Option<Color>,
 }
 
 fn read_config(path: &Path) -> Result<FileSettings, UsageError> {
@@ -330,7 +386,17 @@ fn read_config(path: &Path) -> Result<FileSettings, UsageError> {
                 .collect()
         })
         .unwrap_or_default();
+    let color = match get("color", &env)? {
+        None => None,
+        Some(v) => Some(Color::parse(&v).ok_or_else(|| {
+            UsageError(format!(
+                "invalid value for supervisorctl.color {}: use auto, always, never, true or false",
+                client::py_str_repr(&v)
+            ))
+        })?),
+    };
     Ok(FileSettings {
+        color,
         serverurls,
         serverurl,
         username: get("username", &env)?,
@@ -370,6 +436,7 @@ pub fn resolve_options(args: &[String]) -> Result<Option<Options>, UsageError> {
         .clone()
         .or_else(|| file.serverurls.first().cloned());
     Ok(Some(Options {
+        color: cli.color.or(file.color).unwrap_or_default(),
         fleet,
         serverurl: serverurl
             .or(file.serverurl)
@@ -493,6 +560,26 @@ mod tests {
                 .interactive
         );
         assert!(parse_cli(&v(&["-h"])).unwrap().help);
+    }
+
+    #[test]
+    fn ctl_color_is_opt_in_and_matched_in_full() {
+        assert_eq!(parse_cli(&v(&["status"])).unwrap().color, None);
+        assert_eq!(
+            parse_cli(&v(&["--color", "status"])).unwrap().color,
+            Some(Color::Auto)
+        );
+        assert_eq!(
+            parse_cli(&v(&["--color=always"])).unwrap().color,
+            Some(Color::Always)
+        );
+        assert!(parse_cli(&v(&["--color=x"])).is_err());
+        // `--c` is still Python's abbreviation of --configuration.
+        let c = parse_cli(&v(&["--c", "f", "status"])).unwrap();
+        assert_eq!(c.configuration.as_deref(), Some("f"));
+        assert_eq!(c.color, None);
+        assert!(!Color::Never.enabled());
+        assert!(Color::Always.enabled());
     }
 
     #[test]
