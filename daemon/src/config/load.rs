@@ -916,7 +916,7 @@ fn process_groups(
         groups.push(GroupConfig {
             name,
             priority,
-            kind: GroupKind::FcgiProgram { socket },
+            kind: GroupKind::FcgiProgram(socket),
             processes,
         });
     }
@@ -925,16 +925,23 @@ fn process_groups(
     Ok(groups)
 }
 
-fn fcgi_socket(ctx: &Ctx, section: &str, program: &str) -> Result<String, ConfigError> {
+/// The `socket*` options of an `[fcgi-program:x]` section, checked in upstream's order
+/// (`user`, `socket_backlog`, `socket_owner`, `socket_mode`, `socket`). Errors about the
+/// `socket` value itself end like upstream's: `... in [fcgi-program:x] socket`.
+fn fcgi_socket(ctx: &Ctx, section: &str, program: &str) -> Result<FcgiSocketConfig, ConfigError> {
     let here = one("here", ctx.here.as_str());
-    ctx.opt_typed(section, "user", &here, values::name_to_uid)?;
-    if let Some(backlog) = ctx.opt_typed(section, "socket_backlog", &here, values::parse_int)? {
-        if !(1..=65535).contains(&backlog) {
-            return Err(ctx.err(
-                section,
-                format!("Invalid socket_backlog value {backlog}"),
-                ctx.ini.get(section, "socket_backlog"),
-            ));
+    let proc_uid = ctx.opt_typed(section, "user", &here, values::name_to_uid)?;
+    let mut backlog = None;
+    if let Some(n) = ctx.opt_typed(section, "socket_backlog", &here, values::parse_int)? {
+        match u32::try_from(n) {
+            Ok(b) if (1..=65535).contains(&b) => backlog = Some(b),
+            _ => {
+                return Err(ctx.err(
+                    section,
+                    format!("Invalid socket_backlog value {n}"),
+                    ctx.ini.get(section, "socket_backlog"),
+                ))
+            }
         }
     }
     let owner = ctx.opt_typed(section, "socket_owner", &here, |s| {
@@ -956,25 +963,47 @@ fn fcgi_socket(ctx: &Ctx, section: &str, program: &str) -> Result<String, Config
         ));
     }
     let at = ctx.ini.get(section, "socket");
+    let bad = |msg: String| {
+        let file = at.map_or_else(|| ctx.section_file(section), |v| v.file.clone());
+        ConfigError::in_file(
+            format!(
+                "{msg} in [{section}] socket (file: {})",
+                py_repr(&file.display().to_string())
+            ),
+            &file,
+            at.map(|v| v.line),
+        )
+    };
     if let Some(path) = socket.strip_prefix("unix://") {
         if !Path::new(path).is_absolute() {
-            return Err(ctx.err(
-                section,
-                format!("Unix socket path {path} is not an absolute path"),
-                at,
-            ));
+            return Err(bad(format!(
+                "Unix socket path {path} is not an absolute path"
+            )));
         }
-        // Canonical form, as Supervisor's socket config url.
-        return Ok(format!(
-            "unix://{}",
-            values::normalize_path(Path::new(path)).display()
-        ));
+        let path = values::normalize_path(Path::new(path));
+        // Upstream: the program's user owns the socket when supervisord runs as someone else.
+        let owner = owner.or_else(|| {
+            let uid = proc_uid.filter(|u| *u != nix::unistd::getuid().as_raw())?;
+            let gid = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                .ok()
+                .flatten()
+                .map(|u| u.gid.as_raw());
+            Some((uid, gid))
+        });
+        return Ok(FcgiSocketConfig {
+            url: format!("unix://{}", path.display()),
+            address: FcgiAddress::Unix {
+                path,
+                mode: mode.unwrap_or(0o700),
+                owner,
+            },
+            backlog,
+        });
     }
     if owner.is_some() || mode.is_some() {
-        return Err(ctx.err(
-            section,
-            "socket_owner and socket_mode params should only be used with a Unix domain socket",
-            at,
+        return Err(bad(
+            "socket_owner and socket_mode params should only be used with a Unix domain socket"
+                .to_string(),
         ));
     }
     let tcp = socket
@@ -987,16 +1016,22 @@ fn fcgi_socket(ctx: &Ctx, section: &str, program: &str) -> Result<String, Config
                 && port.chars().all(|c| c.is_ascii_digit())
         });
     let Some((host, port)) = tcp else {
-        return Err(ctx.err(section, format!("Bad socket format {socket}"), at));
+        return Err(bad(format!("Bad socket format {socket}")));
     };
-    let port = match port.parse::<u32>() {
-        Ok(p) if (1..=65535).contains(&p) => p,
-        _ => {
-            let msg = format!("invalid port in socket {socket}: {port} is out of range");
-            return Err(ctx.err(section, msg, at));
-        }
+    // Digits only (checked above): compare without overflowing, as Python's big ints do.
+    let digits = port.trim_start_matches('0');
+    if digits.is_empty() {
+        return Err(bad("0 is below lower bound (1)".to_string()));
+    }
+    let Ok(port) = digits.parse::<u16>() else {
+        return Err(bad(format!("{digits} is above upper bound (65535)")));
     };
-    Ok(format!("tcp://{}:{port}", host.to_lowercase()))
+    let host = host.to_lowercase();
+    Ok(FcgiSocketConfig {
+        url: format!("tcp://{host}:{port}"),
+        address: FcgiAddress::Tcp { host, port },
+        backlog,
+    })
 }
 
 struct ChannelRaw {

@@ -105,8 +105,36 @@ pub enum GroupKind {
     Heterogeneous,
     /// An `[eventlistener:x]` pool.
     EventListenerPool(PoolConfig),
-    /// An `[fcgi-program:x]` section (parsed; running it is not supported yet).
-    FcgiProgram { socket: String },
+    /// An `[fcgi-program:x]` section: its processes share one listening socket as fd 0.
+    FcgiProgram(FcgiSocketConfig),
+}
+
+/// The listening socket of an `[fcgi-program:x]` group (`socket`, `socket_backlog`,
+/// `socket_owner`, `socket_mode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FcgiSocketConfig {
+    /// Supervisor's canonical URL (`tcp://<lower-cased host>:<port>`,
+    /// `unix://<normalised path>`), used in log lines and errors.
+    pub url: String,
+    pub address: FcgiAddress,
+    /// `socket_backlog` (1-65535); `None` = the system's SOMAXCONN.
+    pub backlog: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FcgiAddress {
+    /// `tcp://host:port`: an IPv4 socket bound to `host` (a name is resolved when the socket
+    /// is created, as upstream's AF_INET bind does).
+    Tcp { host: String, port: u16 },
+    /// `unix:///path`.
+    Unix {
+        path: PathBuf,
+        /// `socket_mode`, default 0o700.
+        mode: u32,
+        /// `socket_owner` as (uid, gid); `None` = leave as created. Defaults to the program's
+        /// `user` (and its primary group) when that differs from supervisord's uid at parse time.
+        owner: Option<(u32, Option<u32>)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

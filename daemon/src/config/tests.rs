@@ -812,45 +812,105 @@ fn event_listener_errors() {
 fn fcgi_programs() {
     let cfg = parse(&with_sup(
         "[fcgi-program:php]\ncommand=php-cgi\nsocket=unix:///tmp/../tmp/%(program_name)s.sock\n\
-         socket_mode=0660\n[fcgi-program:tcp]\ncommand=x\nsocket=tcp://LocalHost:9000\n",
+         socket_mode=0660\nsocket_owner=0:0\n[fcgi-program:tcp]\ncommand=x\n\
+         socket=tcp://LocalHost:09000\nsocket_backlog=7\n\
+         [fcgi-program:here]\ncommand=x\nsocket=unix://%(here)s/h.sock\n",
     ));
     assert_eq!(
         group(&cfg, "php").kind,
-        GroupKind::FcgiProgram {
-            socket: "unix:///tmp/php.sock".into()
-        }
+        GroupKind::FcgiProgram(FcgiSocketConfig {
+            url: "unix:///tmp/php.sock".into(),
+            address: FcgiAddress::Unix {
+                path: "/tmp/php.sock".into(),
+                mode: 0o660,
+                owner: Some((0, Some(0))),
+            },
+            backlog: None,
+        })
     );
     assert_eq!(proc0(&cfg, "php").command, "php-cgi");
     assert_eq!(
         group(&cfg, "tcp").kind,
-        GroupKind::FcgiProgram {
-            socket: "tcp://localhost:9000".into()
-        }
+        GroupKind::FcgiProgram(FcgiSocketConfig {
+            url: "tcp://localhost:9000".into(),
+            address: FcgiAddress::Tcp {
+                host: "localhost".into(),
+                port: 9000
+            },
+            backlog: Some(7),
+        })
     );
+    // Defaults: mode 0700, no owner change when `user` is supervisord's own uid or unset.
     assert_eq!(
-        parse_err(&with_sup("[fcgi-program:f]\ncommand=x\n")),
-        "[fcgi-program:f] section requires a \"socket\" line (file: '/etc/supervisord.conf')"
+        group(&cfg, "here").kind,
+        GroupKind::FcgiProgram(FcgiSocketConfig {
+            url: "unix:///etc/h.sock".into(),
+            address: FcgiAddress::Unix {
+                path: "/etc/h.sock".into(),
+                mode: 0o700,
+                owner: None,
+            },
+            backlog: None,
+        })
     );
-    assert!(parse_err(&with_sup(
-        "[fcgi-program:f]\ncommand=x\nsocket=tcp://h:70000\n"
-    ))
-    .contains("invalid port in socket tcp://h:70000"));
-    assert!(
-        parse_err(&with_sup("[fcgi-program:f]\ncommand=x\nsocket=bogus\n"))
-            .contains("Bad socket format bogus")
-    );
-    assert!(parse_err(&with_sup(
-        "[fcgi-program:f]\ncommand=x\nsocket=unix://rel\n"
-    ))
-    .contains("is not an absolute path"));
-    assert!(parse_err(&with_sup(
-        "[fcgi-program:f]\ncommand=x\nsocket=tcp://h:1\nsocket_mode=0600\n"
-    ))
-    .contains("only be used with a Unix domain socket"));
-    assert!(parse_err(&with_sup(
-        "[fcgi-program:f]\ncommand=x\nsocket=tcp://h:1\nsocket_backlog=0\n"
-    ))
-    .contains("Invalid socket_backlog value 0"));
+    let me = nix::unistd::getuid().as_raw();
+    let cfg = parse(&with_sup(&format!(
+        "[fcgi-program:f]\ncommand=x\nuser={me}\nsocket=unix:///tmp/f.sock\n"
+    )));
+    assert!(matches!(
+        &group(&cfg, "f").kind,
+        GroupKind::FcgiProgram(FcgiSocketConfig {
+            address: FcgiAddress::Unix { owner: None, .. },
+            ..
+        })
+    ));
+    if me == 0 {
+        // Another user: the socket belongs to the program's user and primary group.
+        let cfg = parse(&with_sup(
+            "[fcgi-program:f]\ncommand=x\nuser=nobody\nsocket=unix:///tmp/f.sock\n",
+        ));
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        assert!(matches!(
+            &group(&cfg, "f").kind,
+            GroupKind::FcgiProgram(FcgiSocketConfig {
+                address: FcgiAddress::Unix { owner: Some((u, Some(g))), .. },
+                ..
+            }) if *u == nobody.uid.as_raw() && *g == nobody.gid.as_raw()
+        ));
+    }
+    // In a [group:x], an fcgi-program is a plain program (no socket), as upstream.
+    let cfg = parse(&with_sup(
+        "[fcgi-program:f]\ncommand=x\nsocket=tcp://h:1\n[group:g]\nprograms=f\n",
+    ));
+    assert_eq!(group(&cfg, "g").kind, GroupKind::Heterogeneous);
+}
+
+#[test]
+fn fcgi_program_errors() {
+    let cases = [
+        ("", "[fcgi-program:f] section requires a \"socket\" line (file: '/etc/supervisord.conf')"),
+        ("socket=tcp://h:70000", "70000 is above upper bound (65535) in [fcgi-program:f] socket (file: '/etc/supervisord.conf')"),
+        ("socket=tcp://h:99999999999999999999999", "99999999999999999999999 is above upper bound (65535) in [fcgi-program:f] socket"),
+        ("socket=tcp://h:000", "0 is below lower bound (1) in [fcgi-program:f] socket"),
+        ("socket=bogus", "Bad socket format bogus in [fcgi-program:f] socket"),
+        ("socket=TCP://h:1", "Bad socket format TCP://h:1 in [fcgi-program:f] socket"),
+        ("socket=tcp://[::1]:1", "Bad socket format tcp://[::1]:1 in [fcgi-program:f] socket"),
+        ("socket=unix://rel", "Unix socket path rel is not an absolute path in [fcgi-program:f] socket"),
+        ("socket=tcp://h:1\nsocket_mode=0600", "socket_owner and socket_mode params should only be used with a Unix domain socket in [fcgi-program:f] socket"),
+        ("socket=tcp://h:1\nsocket_owner=root", "socket_owner and socket_mode params should only be used with a Unix domain socket in [fcgi-program:f] socket"),
+        ("socket=tcp://h:1\nsocket_backlog=0", "Invalid socket_backlog value 0 in section 'fcgi-program:f'"),
+        ("socket=tcp://h:1\nsocket_backlog=65536", "Invalid socket_backlog value 65536 in section 'fcgi-program:f'"),
+        ("socket=tcp://h:1\nsocket_backlog=abc", "invalid value for 'socket_backlog'"),
+        ("socket=unix:///s\nsocket_owner=nosuchuser-xyz", "Invalid socket_owner value nosuchuser-xyz in section 'fcgi-program:f'"),
+        ("socket=unix:///s\nsocket_owner=root:nosuchgroup-xyz", "Invalid socket_owner value root:nosuchgroup-xyz"),
+        ("socket=unix:///s\nsocket_mode=999", "Invalid socket_mode value 999 in section 'fcgi-program:f'"),
+    ];
+    for (extra, want) in cases {
+        let err = parse_err(&with_sup(&format!(
+            "[fcgi-program:f]\ncommand=x\n{extra}\n"
+        )));
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
 }
 
 // ------------------------------------------------------------------------------ include & files
