@@ -562,6 +562,7 @@ fn basics(s: &mut Session) {
         s.ctl(&format!("help {h}"));
     }
     s.ctl_raw("-h");
+    s.ctl_raw("-?");
     s.ctl_raw("-x status");
     s.ctl_raw("-c");
     s.ctl_raw("-s foo status");

@@ -1018,6 +1018,87 @@ fn unknown_flag(kind: Kind) {
     );
 }
 
+/// `-?` and `-h` print the usage on stdout and exit 0 (upstream's `test_issue_1251` looks for
+/// these two lines); every option line Python lists starts ours too, in the same order. Long
+/// options are spelt with underscores as upstream (`--logfile_maxbytes`, `--strip_ansi`) and
+/// may be abbreviated (`--conf`).
+both!(usage_flags => python_usage_on_question_mark_and_h, ours_usage_on_question_mark_and_h);
+fn usage_flags(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let heads = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('-'))
+            .filter_map(|l| l.split_once(" -- ").map(|(h, _)| h.trim().to_string()))
+            .collect()
+    };
+    let python = run(&Kind::Python.supervisord(), &["-h"], dir.path(), secs(10.0));
+    let python_heads = heads(&python.stdout);
+    assert!(python_heads.len() > 15, "{python}");
+    for args in [
+        &["-?"][..],
+        &["-h"],
+        &["-n", "-h"],
+        &["-nc", "x.conf", "-?"],
+    ] {
+        let out = run(&kind.supervisord(), args, dir.path(), secs(10.0));
+        assert_eq!(out.code(), Some(0), "{args:?}\n{out}");
+        assert_eq!(out.stderr, "", "{args:?}\n{out}");
+        let mut lines = out.stdout.lines();
+        assert_eq!(
+            lines.next(),
+            Some("supervisord -- run a set of applications as daemons."),
+            "{out}"
+        );
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("-l/--logfile FILENAME -- use FILENAME as")),
+            "{args:?}\n{out}"
+        );
+        let ours_heads = heads(&out.stdout);
+        let common: Vec<&String> = ours_heads
+            .iter()
+            .filter(|h| python_heads.contains(h))
+            .collect();
+        assert_eq!(
+            common,
+            python_heads.iter().collect::<Vec<_>>(),
+            "option lines differ\n{out}"
+        );
+    }
+    let missing = dir.path().join("missing.conf");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        &[
+            "--conf",
+            missing,
+            "--logfile_maxbytes",
+            "1MB",
+            "--strip_ansi",
+        ][..],
+        &["--configuration=", "--logfile_backups=3", "-n"][..],
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.ends_with('=') {
+                    format!("{a}{missing}")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&kind.supervisord(), &args, dir.path(), secs(10.0));
+        assert_eq!(out.code(), Some(2), "{args:?}\n{out}");
+        assert!(
+            out.stderr
+                .contains(&format!("Error: could not find config file {missing}")),
+            "{args:?}\n{out}"
+        );
+    }
+}
+
 /// Ours only: `[fcgi-program:x]` is parsed but not run yet, so start-up refuses it clearly
 /// (exit 2, naming the section and the file) instead of running the program without its socket.
 #[test]

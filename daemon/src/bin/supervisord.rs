@@ -33,7 +33,8 @@ const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
         A drop-in replacement for Python Supervisor 4.3.0's supervisord: it reads the same \
         supervisord.conf, supervises programs with the same state machine and writes the same \
         logs. Command-line values override the [supervisord] section.",
-    disable_version_flag = true
+    disable_version_flag = true,
+    infer_long_args = true
 )]
 struct Cli {
     /// Configuration file path (searched for when not given).
@@ -61,10 +62,20 @@ struct Cli {
     #[arg(short = 'l', long, value_name = "FILENAME")]
     logfile: Option<PathBuf>,
     /// Rotate the main log after it reaches BYTES (e.g. 50MB).
-    #[arg(short = 'y', long, value_name = "BYTES")]
+    #[arg(
+        short = 'y',
+        long = "logfile_maxbytes",
+        alias = "logfile-maxbytes",
+        value_name = "BYTES"
+    )]
     logfile_maxbytes: Option<String>,
     /// Number of main log backups to keep.
-    #[arg(short = 'z', long, value_name = "NUM")]
+    #[arg(
+        short = 'z',
+        long = "logfile_backups",
+        alias = "logfile-backups",
+        value_name = "NUM"
+    )]
     logfile_backups: Option<u32>,
     /// Log level (critical, error, warn, info, debug, trace, blather).
     #[arg(short = 'e', long, value_name = "LEVEL")]
@@ -88,10 +99,15 @@ struct Cli {
     #[arg(long, value_name = "NUM")]
     minprocs: Option<u64>,
     /// Strip ANSI escape sequences from child output.
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long = "strip_ansi", alias = "strip-ansi")]
     strip_ansi: bool,
     /// Accepted for compatibility; profiling is not supported.
-    #[arg(long, value_name = "OPTIONS", hide = true)]
+    #[arg(
+        long = "profile_options",
+        alias = "profile-options",
+        value_name = "OPTIONS",
+        hide = true
+    )]
     profile_options: Option<String>,
     /// Print a documented sample configuration and exit (like echo_supervisord_conf).
     #[arg(long)]
@@ -140,7 +156,105 @@ fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The `-h` / `-?` text: the same option lines as Supervisor 4.3.0's usage (tools and
+/// upstream's `test_issue_1251` look for them), descriptions in our words. `--help` is
+/// clap's longer help.
+fn usage(prog: &str) -> String {
+    format!(
+        "supervisord -- run a set of applications as daemons.
+
+Usage: {prog} [options]
+
+Options:
+-c/--configuration FILENAME -- configuration file path (searched for if not given)
+-n/--nodaemon -- stay in the foreground (like 'nodaemon=true' in the config file)
+-s/--silent -- do not copy the main log to stdout (like 'silent=true' in the config file)
+-h/--help -- print this usage message and exit
+-v/--version -- print the supervisord version number and exit
+-u/--user USER -- run supervisord as this user (a name or a numeric uid)
+-m/--umask UMASK -- umask of the daemon and its children (default is 022)
+-d/--directory DIRECTORY -- directory to change to when daemonized
+-l/--logfile FILENAME -- use FILENAME as the main log file path
+-y/--logfile_maxbytes BYTES -- rotate the main log when it reaches BYTES
+-z/--logfile_backups NUM -- number of rotated main logs to keep
+-e/--loglevel LEVEL -- use LEVEL as log level (debug,info,warn,error,critical)
+-j/--pidfile FILENAME -- write the daemon's pid to FILENAME
+-i/--identifier STR -- identifier of this supervisord instance
+-q/--childlogdir DIRECTORY -- directory for AUTO child log files
+-k/--nocleanup -- keep the AUTO child log files of earlier runs
+                  (they are removed at startup otherwise)
+-a/--minfds NUM -- file descriptors that must be available to start
+-t/--strip_ansi -- strip ANSI escape sequences from child output
+--minprocs NUM  -- processes that must be available to start
+--profile_options OPTIONS -- accepted for compatibility; supervisor-rs does not
+                             run under a profiler
+--echo-config -- print a sample configuration file and exit (supervisor-rs)
+--help -- print a longer description of every option and exit
+"
+    )
+}
+
+/// Whether the command line asks for the `-h`/`-?` usage, read like getopt: short options
+/// (clustered or not) up to the first argument that is not an option or `--`; option values
+/// are skipped.
+fn wants_usage(args: &[String]) -> bool {
+    const SHORT_WITH_VALUE: &str = "cumdlyzejiqa";
+    const LONG_WITH_VALUE: &[&str] = &[
+        "configuration",
+        "user",
+        "umask",
+        "directory",
+        "logfile",
+        "logfile_maxbytes",
+        "logfile_backups",
+        "loglevel",
+        "pidfile",
+        "identifier",
+        "childlogdir",
+        "minfds",
+        "minprocs",
+        "profile_options",
+    ];
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" || !a.starts_with('-') || a == "-" {
+            return false;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            // No flag's name shares a first letter with an option taking a value, so any
+            // prefix of one of these takes a value (getopt accepts unique prefixes).
+            let l = long.replace('-', "_");
+            let takes_value = !l.is_empty()
+                && !l.contains('=')
+                && LONG_WITH_VALUE.iter().any(|n| n.starts_with(&l));
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        for (j, c) in a[1..].char_indices() {
+            if c == 'h' || c == '?' {
+                return true;
+            }
+            if SHORT_WITH_VALUE.contains(c) {
+                // The value is the rest of this argument or the next one.
+                if j + c.len_utf8() == a.len() - 1 {
+                    i += 1;
+                }
+                break;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if wants_usage(argv.get(1..).unwrap_or(&[])) {
+        let prog = argv.first().map(String::as_str).unwrap_or("supervisord");
+        print!("{}", usage(prog));
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     if cli.version {
         println!("{COMPAT_VERSION}");
@@ -365,5 +479,31 @@ fn open_main_log(mainlog: &mut MainLog, config: &Config) -> Result<(), String> {
             .map_err(|e| format!("could not open the main log file {}: {e}", p.display())),
         // syslog and NONE: only stdout (when in the foreground).
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_usage;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn usage_flags_read_like_getopt() {
+        assert!(wants_usage(&v(&["-?"])));
+        assert!(wants_usage(&v(&["-h"])));
+        assert!(wants_usage(&v(&["-nh"])));
+        assert!(wants_usage(&v(&["-c", "f", "-?"])));
+        assert!(wants_usage(&v(&["--conf", "f", "-h"])));
+        assert!(wants_usage(&v(&["--logfile_max=1MB", "-h"])));
+        // Values are skipped: `-c -h` names a config file called `-h`.
+        assert!(!wants_usage(&v(&["-c", "-h"])));
+        assert!(!wants_usage(&v(&["-ch"])));
+        assert!(!wants_usage(&v(&["--user", "-h"])));
+        assert!(!wants_usage(&v(&["-n", "--", "-h"])));
+        assert!(!wants_usage(&v(&["--help"])));
+        assert!(!wants_usage(&v(&[])));
     }
 }
