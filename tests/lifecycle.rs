@@ -1018,11 +1018,11 @@ fn unknown_flag(kind: Kind) {
     );
 }
 
+both!(usage_flags => python_usage_on_question_mark_and_h, ours_usage_on_question_mark_and_h);
 /// `-?` and `-h` print the usage on stdout and exit 0 (upstream's `test_issue_1251` looks for
 /// these two lines); every option line Python lists starts ours too, in the same order. Long
 /// options are spelt with underscores as upstream (`--logfile_maxbytes`, `--strip_ansi`) and
 /// may be abbreviated (`--conf`).
-both!(usage_flags => python_usage_on_question_mark_and_h, ours_usage_on_question_mark_and_h);
 fn usage_flags(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let heads = |text: &str| -> Vec<String> {
