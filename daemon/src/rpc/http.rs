@@ -1,6 +1,6 @@
 //! The HTTP side of the control plane: listeners on the unix socket and TCP, request framing,
 //! Basic auth, and routing to `/RPC2` (answered by the supervision loop through a
-//! [`Command::Rpc`]) or to the streaming `/logtail` and `/mainlogtail` endpoints.
+//! [`methods::command`]) or to the streaming `/logtail` and `/mainlogtail` endpoints.
 //!
 //! Every connection is its own task, so a slow client never holds up another one; heads must
 //! arrive within [`HEAD_TIMEOUT`] and bodies are capped at [`MAX_BODY`].
@@ -20,6 +20,7 @@ use supervisor_protocol::xmlrpc::{encode_response, parse_method_call};
 use crate::config::Config;
 use crate::logs::{LogLevel, MainLog};
 use crate::rpc::auth::Credentials;
+use crate::rpc::methods;
 use crate::supervisor::runtime::{Command, Handle};
 
 /// Largest request head accepted.
@@ -566,7 +567,7 @@ async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let (tx, rx) = oneshot::channel();
-    if !ctx.handle.send(Command::Rpc { call, reply: tx }) {
+    if !ctx.handle.send(methods::command(call, tx)) {
         return error_page(stream, "500 Internal Server Error", true).await;
     }
     match rx.await {
@@ -621,7 +622,7 @@ async fn api_status<S: AsyncWrite + Unpin>(
             name: name.to_string(),
             params: Vec::new(),
         };
-        if !ctx.handle.send(Command::Rpc { call, reply: tx }) {
+        if !ctx.handle.send(methods::command(call, tx)) {
             return error_page(stream, "503 Service Unavailable", close).await;
         }
         results.push(match rx.await {

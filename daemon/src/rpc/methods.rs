@@ -2,14 +2,15 @@
 //! [`Host`]: the runtime implements `Host`, tests can implement it without sockets.
 //!
 //! A call either answers at once ([`Reply::Ready`]) or, for `wait=True` starts and stops, gives
-//! a [`Pending`] that the runtime polls after every loop iteration (and at least every 50 ms,
-//! like Supervisor's deferred callbacks) until it yields the answer.
+//! a [`Pending`] that is polled until it yields the answer. [`command`] wraps a call and its
+//! reply channel as a [`Request`] for the supervision loop, which polls it after every loop
+//! iteration (and at least every 50 ms, like Supervisor's deferred callbacks).
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
-use std::io;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
+
+use tokio::sync::oneshot;
 
 use supervisor_protocol::xmlrpc::structs::{clamp_int, RpcStruct};
 use supervisor_protocol::xmlrpc::{
@@ -17,44 +18,18 @@ use supervisor_protocol::xmlrpc::{
 };
 use supervisor_protocol::{ProcessState, SupervisorState};
 
-use crate::config::{values, Config, GroupConfig, LogFile, ProcessConfig};
+use crate::config::{values, LogFile, ProcessConfig};
 use crate::logs::{self, Channel, ReadError};
 use crate::process::spawn;
 use crate::process::state::CommandError;
-use crate::supervisor::core::{Core, Output, ProcKey, Target};
+use crate::supervisor::core::{ProcKey, Target};
+use crate::supervisor::host::{Host, Request};
+use crate::supervisor::runtime::Command;
 
 /// The Supervisor release we speak for (`getSupervisorVersion`).
 pub const SUPERVISOR_VERSION: &str = "4.3.0";
 /// `getAPIVersion`.
 pub const API_VERSION: &str = "3.0";
-
-/// What the methods need from the daemon.
-pub trait Host {
-    fn core(&self) -> &Core;
-    fn core_mut(&mut self) -> &mut Core;
-    /// Carry out actions (spawns, kills, logs) right away.
-    fn apply(&mut self, out: Output);
-    fn identifier(&self) -> &str;
-    /// supervisord's environment (for the command pre-check of `startProcess`).
-    fn base_env(&self) -> &[(OsString, OsString)];
-    fn main_log_path(&self) -> Option<PathBuf>;
-    fn clear_main_log(&mut self) -> io::Result<()>;
-    /// The resolved log file of a process channel, if it has one.
-    fn log_path(&self, key: ProcKey, channel: Channel) -> Option<PathBuf>;
-    fn clear_process_logs(&mut self, key: ProcKey) -> io::Result<()>;
-    /// Queue bytes for the child's stdin; `false` when its stdin is closed.
-    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> bool;
-    fn request_shutdown(&mut self);
-    fn request_restart(&mut self);
-    /// Re-read the config file(s); the result becomes the stored config.
-    fn reread(&mut self) -> Result<(), String>;
-    /// The last config read (what `addProcessGroup` and `getAllConfigInfo` use).
-    fn stored_config(&self) -> &Config;
-    /// Create a group from the stored config (log files, core, PROCESS_GROUP_ADDED).
-    fn add_group(&mut self, config: GroupConfig) -> Result<(), CommandError>;
-    fn remove_group(&mut self, name: &str) -> Result<(), CommandError>;
-    fn remote_comm_event(&mut self, kind: &str, data: &str);
-}
 
 /// The outcome of one call.
 pub enum Reply {
@@ -248,6 +223,53 @@ impl<'a> Args<'a> {
             Some(Value::Int(n)) => Ok(*n != 0),
             Some(_) => Err(bad_params()),
         }
+    }
+}
+
+/// The answer to one call, sent when the call is done.
+pub type ReplySender = oneshot::Sender<Result<Value, Fault>>;
+
+/// One call for the supervision loop: `call` runs there, its answer goes to `reply`.
+pub fn command(call: MethodCall, reply: ReplySender) -> Command {
+    Command::Request(Box::new(CallRequest {
+        call: Some(call),
+        pending: None,
+        reply: Some(reply),
+    }))
+}
+
+/// A call on its way through the loop: not yet run, waiting, or answered.
+struct CallRequest {
+    call: Option<MethodCall>,
+    pending: Option<Pending>,
+    reply: Option<ReplySender>,
+}
+
+impl Request for CallRequest {
+    fn poll(&mut self, host: &mut dyn Host) -> bool {
+        let answer = if let Some(call) = self.call.take() {
+            match dispatch(host, &call) {
+                Reply::Ready(result) => Some(result),
+                Reply::Pending(p) => {
+                    self.pending = Some(p);
+                    None
+                }
+            }
+        } else {
+            self.pending.as_mut().and_then(|p| p.poll(host))
+        };
+        let Some(answer) = answer else {
+            return self.pending.is_none();
+        };
+        self.pending = None;
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(answer);
+        }
+        true
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.as_ref().is_none_or(|r| r.is_closed())
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! * `http`: listeners (unix socket, TCP), request framing, auth and routing. Bytes only.
 //! * `auth`: Basic authentication with plaintext or `{SHA}` passwords.
-//! * `methods`: what each XML-RPC method does, over the [`methods::Host`] trait the runtime
-//!   implements; no sockets in there.
+//! * `methods`: what each XML-RPC method does, over the [`crate::supervisor::host::Host`] trait
+//!   the runtime implements; no sockets in there.
 
 pub mod auth;
 pub mod http;

@@ -1,9 +1,12 @@
 //! The owner of all process state.
 //!
 //! * `core`: every supervision decision, as plain functions of inputs and time.
+//! * `host`: what the control plane may ask of the running daemon ([`host::Host`]), with no
+//!   wire format in it.
 //! * `runtime`: the tokio loop that feeds `core` and carries out its actions.
 //! * `system`: the daemon's own process set-up (privileges, rlimits, daemonize, pidfile).
 
 pub mod core;
+pub mod host;
 pub mod runtime;
 pub mod system;

@@ -32,7 +32,6 @@ use tokio::signal::unix::{signal as unix_signal, SignalKind};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use supervisor_protocol::events::{Event, OutputChannel};
-use supervisor_protocol::xmlrpc::{Fault, MethodCall, Value};
 
 use crate::config::model::GroupKind;
 use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
@@ -40,8 +39,8 @@ use crate::events::EventBus;
 use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CommandError, ExitStatus};
-use crate::rpc::methods::{self, Host, Pending, Reply};
 use crate::supervisor::core::{Core, Output, ProcKey, Target};
+use crate::supervisor::host::{Host, Request};
 
 /// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
 const PENDING_POLL: Duration = Duration::from_millis(50);
@@ -108,13 +107,10 @@ enum Ending {
 }
 
 /// Requests from the control plane (the HTTP server, tests). Each carries its reply channel.
-#[derive(Debug)]
 pub enum Command {
-    /// One XML-RPC call; the reply comes when the call is done (possibly after a wait).
-    Rpc {
-        call: MethodCall,
-        reply: oneshot::Sender<Result<Value, Fault>>,
-    },
+    /// One control-plane request (an XML-RPC call); it answers itself when done (possibly
+    /// after a wait).
+    Request(Box<dyn Request>),
     /// The log file behind `/logtail/<namespec>/<channel>`, if there is one.
     LogPath {
         namespec: String,
@@ -174,7 +170,7 @@ struct Runtime {
     /// The last config read by `reloadConfig` (initially the running one).
     stored: Config,
     ending: Option<Ending>,
-    pending: Vec<(Pending, oneshot::Sender<Result<Value, Fault>>)>,
+    pending: Vec<Box<dyn Request>>,
     bus: EventBus<ProcKey>,
     queue: Rc<PumpQueue>,
     /// SUPERVISOR_STATE_CHANGE_STOPPING was published.
@@ -770,12 +766,11 @@ impl Runtime {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Rpc { call, reply } => match methods::dispatch(self, &call) {
-                Reply::Ready(result) => {
-                    let _ = reply.send(result);
+            Command::Request(mut request) => {
+                if !request.poll(self) {
+                    self.pending.push(request);
                 }
-                Reply::Pending(p) => self.pending.push((p, reply)),
-            },
+            }
             Command::LogPath {
                 namespec,
                 channel,
@@ -810,20 +805,7 @@ impl Runtime {
             return;
         }
         let mut waiting = std::mem::take(&mut self.pending);
-        waiting.retain_mut(|(p, reply)| {
-            if reply.is_closed() {
-                return false;
-            }
-            match p.poll(self) {
-                Some(result) => {
-                    let (tx, _) = oneshot::channel();
-                    let reply = std::mem::replace(reply, tx);
-                    let _ = reply.send(result);
-                    false
-                }
-                None => true,
-            }
-        });
+        waiting.retain_mut(|request| !request.abandoned() && !request.poll(self));
         // Calls that arrived while polling were pushed to `self.pending`.
         waiting.append(&mut self.pending);
         self.pending = waiting;
