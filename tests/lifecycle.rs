@@ -979,6 +979,52 @@ fn sample_config(kind: Kind) {
     }
 }
 
+/// The settings of a sample config in order: `[section]` and `option=value` lines (inline
+/// comments cut), each with a leading `;` when commented out. Prose comment lines are left out.
+fn sample_settings(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let body = l.strip_prefix(';').unwrap_or(l);
+            let setting = body.starts_with('[')
+                || body
+                    .split_once('=')
+                    .is_some_and(|(k, _)| !k.is_empty() && !k.contains(' '));
+            if !setting {
+                return None;
+            }
+            let value = match body.find(" ;") {
+                Some(i) => &body[..i],
+                None => body,
+            };
+            let mark = if l.starts_with(';') { ";" } else { "" };
+            Some(format!("{mark}{}", value.trim_end()))
+        })
+        .collect()
+}
+
+/// Scripts grep the first line of `echo_supervisord_conf`: ours starts with upstream's
+/// heading, and lists the same sections and options with the same values, commented out or
+/// not as upstream, in the same order (its comments are our own words). `supervisord
+/// --echo-config` prints the same text.
+#[test]
+fn ours_sample_config_has_pythons_heading_and_settings() {
+    let python = sample_from(Kind::Python, &[], "echo_supervisord_conf");
+    let ours = sample_from(Kind::Ours, &[], "echo_supervisord_conf");
+    assert_eq!(
+        python.lines().next(),
+        Some("; Sample supervisor config file.")
+    );
+    assert_eq!(ours.lines().next(), python.lines().next());
+    let expected = sample_settings(&python);
+    assert!(expected.len() > 100, "{expected:?}");
+    assert!(expected.contains(&";[program:theprogramname]".to_string()));
+    assert_eq!(sample_settings(&ours), expected);
+    assert_eq!(
+        sample_from(Kind::Ours, &["--echo-config"], "supervisord"),
+        ours
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 10. Command line errors
 // ---------------------------------------------------------------------------------------------

@@ -2,167 +2,158 @@
 
 /// A documented sample `supervisord.conf`. Every section is shown; optional settings are
 /// commented out and show their default value. It parses as it is.
-pub const SAMPLE_CONFIG: &str = r#"; Sample supervisord configuration file (supervisor-rs).
+pub const SAMPLE_CONFIG: &str = r#"; Sample supervisor config file.
 ;
-; Lines starting with ';' or '#' are comments. A ';' or '#' preceded by whitespace starts an
-; inline comment. Indented lines continue the previous value.
+; Written for supervisor-rs, which reads Supervisor 4.3.0 configuration files unchanged. The
+; option reference is http://supervisord.org/configuration.html.
 ;
-; Values may use Python-style %(name)s expansions. Every option can use %(ENV_X)s for an
-; environment variable X of supervisord. [supervisord] options and most paths can also use
-; %(here)s, the directory of this file. Program options can use %(program_name)s,
-; %(group_name)s, %(host_node_name)s, and per process %(process_num)d and %(numprocs)d.
-; A literal percent sign is written %%.
+; Things to know:
+;  - Values are not passed through a shell: "~" and "$HOME" stay as written. Use
+;    "%(ENV_HOME)s" to insert an environment variable of supervisord.
+;  - Quotes are part of the value, except in the environment= options (see below).
+;  - An inline comment needs whitespace before its ';': "a=b ;note", never "a=b;note".
+;  - A command is cut where something looks like such a comment:
+;    "command=sh -c 'one ; two'" becomes "command=sh -c 'one".
 ;
-; Quote values in environment= settings: KEY="value",KEY2="value2"
-;
-; Default search path when -c is not given: ../etc/supervisord.conf and ../supervisord.conf
-; relative to the executable, ./supervisord.conf, ./etc/supervisord.conf,
-; /etc/supervisord.conf, /etc/supervisor/supervisord.conf.
+; About /tmp:
+;  This example keeps its files in /tmp only because every system has one. Move them
+;  somewhere permanent: many systems clean old files out of /tmp, and supervisorctl cannot
+;  reach supervisord once the socket of [unix_http_server] has been deleted.
 
 [unix_http_server]
-file=/tmp/supervisor.sock   ; the path to the socket file
-;chmod=0700                 ; socket file mode (default 0700)
-;chown=nobody:nogroup       ; socket file uid:gid owner
-;username=user              ; default is no username (open server)
-;password=123               ; default is no password (open server)
+file=/tmp/supervisor.sock   ; where the socket is created
+;chmod=0700                 ; permissions of the socket (default 0700)
+;chown=nobody:nogroup       ; owner uid:gid of the socket
+;username=user              ; no username by default (no authentication)
+;password=123               ; no password by default (no authentication)
 
-; The inet HTTP server is disabled by default.
-;[inet_http_server]         ; inet (TCP) server disabled by default
-;port=127.0.0.1:9001        ; ip_address:port specifier, *:port for all interfaces
-;username=user              ; default is no username (open server)
-;password=123               ; default is no password (open server)
+; A word on the TCP server:
+;  [inet_http_server] stays off unless you uncomment it. It speaks plain HTTP (no
+;  encryption) and asks for no password unless username= and password= are set, so bind
+;  it to localhost or to a private network you trust, and never to the public internet.
+
+;[inet_http_server]         ; TCP server (off by default)
+;port=127.0.0.1:9001        ; host:port to listen on; *:port means every interface
+;username=user              ; no username by default (no authentication)
+;password=123               ; no password by default (no authentication)
 
 [supervisord]
-logfile=/tmp/supervisord.log ; main log file; default $CWD/supervisord.log
-logfile_maxbytes=50MB        ; max main logfile bytes before rotation; default 50MB
-logfile_backups=10           ; # of main logfile backups; 0 means none, default 10
-loglevel=info                ; log level; default info; others: debug,warn,trace,blather
-pidfile=/tmp/supervisord.pid ; supervisord pidfile; default supervisord.pid
-nodaemon=false               ; start in foreground if true; default false
-silent=false                 ; no logs to stdout if true; default false
-minfds=1024                  ; min. avail startup file descriptors; default 1024
-minprocs=200                 ; min. avail process descriptors; default 200
-;umask=022                   ; process file creation umask; default 022
-;user=supervisord            ; setuid to this UNIX account at startup; recommended if root
-;identifier=supervisor       ; supervisord identifier, default is 'supervisor'
-;directory=/tmp              ; default is not to cd during start
-;nocleanup=true              ; don't clean up tempfiles at start; default false
-;childlogdir=/tmp            ; 'AUTO' child log dir, default $TEMP
-;environment=KEY="value"     ; key value pairs to add to environment
-;strip_ansi=false            ; strip ansi escape codes in logs; def. false
+logfile=/tmp/supervisord.log ; main log; default $CWD/supervisord.log
+logfile_maxbytes=50MB        ; rotate the main log at this size; default 50MB
+logfile_backups=10           ; rotated main logs kept; 0 keeps none; default 10
+loglevel=info                ; critical, error, warn, info, debug, trace or blather; default info
+pidfile=/tmp/supervisord.pid ; file holding the daemon's pid; default supervisord.pid
+nodaemon=false               ; true stays in the foreground; default false
+silent=false                 ; true keeps the log off stdout; default false
+minfds=1024                  ; file descriptors needed to start; default 1024
+minprocs=200                 ; processes needed to start; default 200
+;umask=022                   ; umask of the daemon and its children; default 022
+;user=supervisord            ; switch to this account at start-up (advised when root)
+;identifier=supervisor       ; name of this instance; default 'supervisor'
+;directory=/tmp              ; change to this directory when daemonizing; default none
+;nocleanup=true              ; keep AUTO child logs of earlier runs; default false
+;childlogdir=/tmp            ; where AUTO child logs go; default the temp directory
+;environment=KEY="value"     ; variables added to the environment of every child
+;strip_ansi=false            ; remove ANSI escapes from child logs; default false
 
-; The rpcinterface:supervisor section must remain in the config file for the RPC
-; (supervisorctl/web interface) to work.
+; supervisorctl and the web pages talk to supervisord through the RPC interface below:
+; keep this section. Further interfaces would get their own [rpcinterface:x] sections.
+
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
-; The supervisorctl section configures how supervisorctl will connect to supervisord.
-[supervisorctl]
-serverurl=unix:///tmp/supervisor.sock ; use a unix:// URL for a unix socket
-;serverurl=http://127.0.0.1:9001 ; use an http:// url to specify an inet socket
-;username=chris              ; should be same as in [*_http_server] if set
-;password=123                ; should be same as in [*_http_server] if set
-;prompt=mysupervisor         ; cmd line prompt (default "supervisor")
-;history_file=~/.sc_history  ; use readline history if available
+; [supervisorctl] tells supervisorctl where supervisord listens: match it to the
+; [unix_http_server] or [inet_http_server] section above.
 
-; The sample program section below shows all possible program subsection values.
-; Create one or more 'real' program: sections to be able to control them under
-; supervisor.
+[supervisorctl]
+serverurl=unix:///tmp/supervisor.sock ; a unix:// URL names a unix socket
+;serverurl=http://127.0.0.1:9001 ; an http:// URL names a TCP server
+;username=chris              ; the username of the server section, if set
+;password=123                ; the password of the server section, if set
+;prompt=mysupervisor         ; shell prompt (default "supervisor")
+;history_file=~/.sc_history  ; keep the shell's command history in this file
+
+; A program section with every option it takes. Add one or more real [program:x]
+; sections for the programs supervisord should run.
 
 ;[program:theprogramname]
-;command=/bin/cat              ; the program (relative uses PATH, can take args)
-;process_name=%(program_name)s ; process_name expr (default %(program_name)s)
-;numprocs=1                    ; number of processes copies to start (def 1)
-;numprocs_start=0              ; first process_num (def 0)
-;directory=/tmp                ; directory to cwd to before exec (def no cwd)
-;umask=022                     ; umask for process (default None)
-;priority=999                  ; the relative start priority (default 999)
-;autostart=true                ; start at supervisord start (default: true)
-;startsecs=1                   ; # of secs prog must stay up to be running (def. 1)
-;startretries=3                ; max # of serial start failures when starting (default 3)
-;autorestart=unexpected        ; when to restart if exited after running (def: unexpected)
-;exitcodes=0                   ; 'expected' exit codes used with autorestart (default 0)
-;stopsignal=TERM               ; signal used to kill process (default TERM)
-;stopwaitsecs=10               ; max num secs to wait b4 SIGKILL (default 10)
-;stopasgroup=false             ; send stop signal to the UNIX process group (default false)
-;killasgroup=false             ; SIGKILL the UNIX process group (def false)
-;user=chrism                   ; setuid to this UNIX account to run the program
-;redirect_stderr=true          ; redirect proc stderr to stdout (default false)
-;stdout_logfile=/a/path        ; stdout log path, NONE for none; default AUTO
-;stdout_logfile_maxbytes=1MB   ; max # logfile bytes b4 rotation (default 50MB)
-;stdout_logfile_backups=10     ; # of stdout logfile backups (0 means none, default 10)
-;stdout_capture_maxbytes=1MB   ; number of bytes in 'capturemode' (default 0)
-;stdout_events_enabled=false   ; emit events on stdout writes (default false)
-;stdout_syslog=false           ; send stdout to syslog with process name (default false)
-;stderr_logfile=/a/path        ; stderr log path, NONE for none; default AUTO
-;stderr_logfile_maxbytes=1MB   ; max # logfile bytes b4 rotation (default 50MB)
-;stderr_logfile_backups=10     ; # of stderr logfile backups (0 means none, default 10)
-;stderr_capture_maxbytes=1MB   ; number of bytes in 'capturemode' (default 0)
-;stderr_events_enabled=false   ; emit events on stderr writes (default false)
-;stderr_syslog=false           ; send stderr to syslog with process name (default false)
-;environment=A="1",B="2"       ; process environment additions (def no adds)
-;serverurl=AUTO                ; override serverurl computation (childutils)
+;command=/bin/cat              ; what to run, with arguments (a bare name is looked up in PATH)
+;process_name=%(program_name)s ; process name expression (default %(program_name)s)
+;numprocs=1                    ; how many copies to run (default 1)
+;directory=/tmp                ; change to this directory before exec (default: stay)
+;umask=022                     ; umask of the process (default: the daemon's)
+;priority=999                  ; lower starts earlier, stops later (default 999)
+;autostart=true                ; start with supervisord (default true)
+;startsecs=1                   ; seconds up before it counts as started (default 1)
+;startretries=3                ; failed starts in a row before FATAL (default 3)
+;autorestart=unexpected        ; restart after an exit: true, false, unexpected (default unexpected)
+;exitcodes=0                   ; exit codes that count as expected (default 0)
+;stopsignal=QUIT               ; signal that asks it to stop (default TERM)
+;stopwaitsecs=10               ; seconds to wait before SIGKILL (default 10)
+;stopasgroup=false             ; send the stop signal to its process group (default false)
+;killasgroup=false             ; send SIGKILL to its process group (default false)
+;user=chrism                   ; run the program as this account
+;redirect_stderr=true          ; write stderr into the stdout log (default false)
+;stdout_logfile=/a/path        ; stdout log file, NONE for none (default AUTO)
+;stdout_logfile_maxbytes=1MB   ; rotate the stdout log at this size (default 50MB)
+;stdout_logfile_backups=10     ; rotated stdout logs kept, 0 for none (default 10)
+;stdout_capture_maxbytes=1MB   ; size of the capture-mode buffer (default 0)
+;stdout_events_enabled=false   ; send PROCESS_LOG events for stdout (default false)
+;stdout_syslog=false           ; copy stdout to syslog, tagged with the name (default false)
+;stderr_logfile=/a/path        ; stderr log file, NONE for none (default AUTO)
+;stderr_logfile_maxbytes=1MB   ; rotate the stderr log at this size (default 50MB)
+;stderr_logfile_backups=10     ; rotated stderr logs kept, 0 for none (default 10)
+;stderr_capture_maxbytes=1MB   ; size of the capture-mode buffer (default 0)
+;stderr_events_enabled=false   ; send PROCESS_LOG events for stderr (default false)
+;stderr_syslog=false           ; copy stderr to syslog, tagged with the name (default false)
+;environment=A="1",B="2"       ; variables added to its environment (default none)
+;serverurl=AUTO                ; SUPERVISOR_SERVER_URL given to it (default AUTO)
 
-; The sample eventlistener section below shows all possible eventlistener
-; subsection values. Create one or more 'real' eventlistener: sections to be able
-; to handle event notifications sent by supervisord.
+; An eventlistener section with every option it takes. Add one or more real
+; [eventlistener:x] sections for programs that should receive supervisord's events.
 
 ;[eventlistener:theeventlistenername]
-;command=/bin/eventlistener    ; the program (relative uses PATH, can take args)
-;process_name=%(program_name)s ; process_name expr (default %(program_name)s)
-;numprocs=1                    ; number of processes copies to start (def 1)
-;events=EVENT                  ; event notif. types to subscribe to (req'd)
-;buffer_size=10                ; event buffer queue size (default 10)
-;directory=/tmp                ; directory to cwd to before exec (def no cwd)
-;umask=022                     ; umask for process (default None)
-;priority=-1                   ; the relative start priority (default -1)
-;autostart=true                ; start at supervisord start (default: true)
-;startsecs=1                   ; # of secs prog must stay up to be running (def. 1)
-;startretries=3                ; max # of serial start failures when starting (default 3)
-;autorestart=unexpected        ; autorestart if exited after running (def: unexpected)
-;exitcodes=0                   ; 'expected' exit codes used with autorestart (default 0)
-;stopsignal=QUIT               ; signal used to kill process (default TERM)
-;stopwaitsecs=10               ; max num secs to wait b4 SIGKILL (default 10)
-;stopasgroup=false             ; send stop signal to the UNIX process group (default false)
-;killasgroup=false             ; SIGKILL the UNIX process group (def false)
-;user=chrism                   ; setuid to this UNIX account to run the program
-;redirect_stderr=false         ; redirect_stderr=true is not allowed for eventlisteners
-;stdout_logfile=/a/path        ; stdout log path, NONE for none; default AUTO
-;stdout_logfile_maxbytes=1MB   ; max # logfile bytes b4 rotation (default 50MB)
-;stdout_logfile_backups=10     ; # of stdout logfile backups (0 means none, default 10)
-;stdout_events_enabled=false   ; emit events on stdout writes (default false)
-;stdout_syslog=false           ; send stdout to syslog with process name (default false)
-;stderr_logfile=/a/path        ; stderr log path, NONE for none; default AUTO
-;stderr_logfile_maxbytes=1MB   ; max # logfile bytes b4 rotation (default 50MB)
-;stderr_logfile_backups=10     ; # of stderr logfile backups (0 means none, default 10)
-;stderr_events_enabled=false   ; emit events on stderr writes (default false)
-;stderr_syslog=false           ; send stderr to syslog with process name (default false)
-;environment=A="1",B="2"       ; process environment additions
-;serverurl=AUTO                ; override serverurl computation (childutils)
+;command=/bin/eventlistener    ; what to run, with arguments (a bare name is looked up in PATH)
+;process_name=%(program_name)s ; process name expression (default %(program_name)s)
+;numprocs=1                    ; how many copies to run (default 1)
+;events=EVENT                  ; event types to receive (required)
+;buffer_size=10                ; events queued for the pool (default 10)
+;directory=/tmp                ; change to this directory before exec (default: stay)
+;umask=022                     ; umask of the process (default: the daemon's)
+;priority=-1                   ; lower starts earlier, stops later (default -1)
+;autostart=true                ; start with supervisord (default true)
+;startsecs=1                   ; seconds up before it counts as started (default 1)
+;startretries=3                ; failed starts in a row before FATAL (default 3)
+;autorestart=unexpected        ; restart after an exit: true, false, unexpected (default unexpected)
+;exitcodes=0                   ; exit codes that count as expected (default 0)
+;stopsignal=QUIT               ; signal that asks it to stop (default TERM)
+;stopwaitsecs=10               ; seconds to wait before SIGKILL (default 10)
+;stopasgroup=false             ; send the stop signal to its process group (default false)
+;killasgroup=false             ; send SIGKILL to its process group (default false)
+;user=chrism                   ; run the listener as this account
+;redirect_stderr=false         ; must stay false: stdout carries the listener protocol
+;stdout_logfile=/a/path        ; stdout log file, NONE for none (default AUTO)
+;stdout_logfile_maxbytes=1MB   ; rotate the stdout log at this size (default 50MB)
+;stdout_logfile_backups=10     ; rotated stdout logs kept, 0 for none (default 10)
+;stdout_events_enabled=false   ; send PROCESS_LOG events for stdout (default false)
+;stdout_syslog=false           ; copy stdout to syslog, tagged with the name (default false)
+;stderr_logfile=/a/path        ; stderr log file, NONE for none (default AUTO)
+;stderr_logfile_maxbytes=1MB   ; rotate the stderr log at this size (default 50MB)
+;stderr_logfile_backups=10     ; rotated stderr logs kept, 0 for none (default 10)
+;stderr_events_enabled=false   ; send PROCESS_LOG events for stderr (default false)
+;stderr_syslog=false           ; copy stderr to syslog, tagged with the name (default false)
+;environment=A="1",B="2"       ; variables added to its environment (default none)
+;serverurl=AUTO                ; SUPERVISOR_SERVER_URL given to it (default AUTO)
 
-; The sample fcgi-program section below shows the options specific to FastCGI programs
-; (all [program:x] options are accepted too).
-
-;[fcgi-program:thefcgiprogramname]
-;command=/usr/bin/php-cgi      ; the program (relative uses PATH, can take args)
-;socket=unix:///tmp/%(program_name)s.sock ; unix:///abs/path or tcp://host:port (req'd)
-;socket_backlog=1024           ; listen(2) backlog (default SOMAXCONN)
-;socket_owner=chrism:wheel     ; user[:group] of a unix socket
-;socket_mode=0700              ; mode of a unix socket (default 0700)
-;process_name=%(program_name)s_%(process_num)02d
-;numprocs=5
-
-; The sample group section below shows all possible group values. Create one or more
-; 'real' group: sections to create "heterogeneous" process groups.
+; A group section. Add real [group:x] sections to put several [program:x] sections
+; into one group.
 
 ;[group:thegroupname]
-;programs=progname1,progname2  ; each refers to 'x' in [program:x] definitions
-;priority=999                  ; the relative start priority (default 999)
+;programs=progname1,progname2  ; the x of each [program:x] in the group
+;priority=999                  ; lower starts earlier, stops later (default 999)
 
-; The [include] section can just contain the "files" setting. This setting can list
-; multiple files (separated by whitespace or newlines). It can also contain wildcards.
-; The filenames are interpreted as relative to this file. Included files *cannot*
-; include files themselves.
+; [include] has one option, files: file names or wildcards, separated by whitespace or
+; newlines, relative to this file. The included files cannot include further files.
 
 ;[include]
 ;files = relative/directory/*.ini
