@@ -751,3 +751,69 @@ fn oneshot(kind: Kind) {
     );
     d.stop();
 }
+
+/// `VmHWM` (peak resident memory) of a process, in MiB.
+fn peak_rss_mib(pid: i32) -> f64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+both!(flood => python_busy_listener_flooding_stdout_does_not_stall_the_daemon, ours_busy_listener_flooding_stdout_does_not_stall_the_daemon);
+fn flood(kind: Kind) {
+    // Issue 12: a BUSY listener writes 48 MiB without a newline. Every XML-RPC call made
+    // during the flood must still be answered quickly (ours used to rescan the whole buffer on
+    // every read: quadratic, 16 MB stalled it for seconds), and ours cuts the listener off at
+    // 1 MiB of unparsed output (UNKNOWN, like a bad result line) instead of buffering it all.
+    let conf = config_with(&format!(
+        "{RPC}[eventlistener:flood]\ncommand={} {} {{dir}}/flood 48\n\
+         events=SUPERVISOR_STATE_CHANGE\nstartsecs=0\nstdout_logfile=NONE\n",
+        venv_python().display(),
+        fixtures_dir().join("flood_listener.py").display()
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    let client = supervisor_tests::rpc::RpcClient::unix(d.path("sock"));
+    wait_for(secs(30.0), || d.path("flood.busy").exists().then_some(()))
+        .unwrap_or_else(|| panic!("the listener never got its event\n{}", d.diagnostics()));
+    let mut slowest = std::time::Duration::ZERO;
+    let mut calls = 0;
+    loop {
+        let done = d.path("flood.done").exists();
+        let t0 = std::time::Instant::now();
+        let state = client.try_call("supervisor.getState", &[]);
+        let took = t0.elapsed();
+        assert!(state.is_ok(), "getState failed during the flood: {state:?}");
+        slowest = slowest.max(took);
+        calls += 1;
+        if done {
+            break;
+        }
+        assert!(calls < 3000, "the flood never ended\n{}", d.diagnostics());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        slowest < secs(1.0),
+        "an XML-RPC call took {slowest:?} during the flood ({calls} calls)\n{}",
+        d.diagnostics()
+    );
+    if kind == Kind::Ours {
+        d.expect_log(
+            "WARN flood: wrote more than 1048576 bytes without completing a result; treated \
+             as a bad result line",
+            secs(10.0),
+        );
+        d.expect_log("WARN flood: has entered the UNKNOWN state", secs(10.0));
+        let peak = peak_rss_mib(d.pid());
+        assert!(
+            peak < 40.0,
+            "daemon peak RSS {peak:.1} MiB after a 48 MiB flood"
+        );
+    }
+    d.stop();
+}

@@ -12,6 +12,13 @@
 //!   [`NotificationReader`], an incremental parser of `header\npayload` notifications from stdin
 //!   bytes that counts `len:` in *characters* like supervisord writes it (see [`crate::events`]).
 //!
+//! Bounds: the parser never rescans bytes it has looked at (a result line is searched for `\n`
+//! only in new bytes), and a listener may leave at most [`MAX_UNPARSED`] bytes unparsed (a
+//! result line without its `\n`, or a declared result body). Past that the listener is
+//! protocol-broken: [`ListenerOutput::Oversized`] is reported and handled like a bad result line
+//! (BUSY -> UNKNOWN, the event goes back to the pool). Upstream has no bound and buffers
+//! whatever a listener writes.
+//!
 //! The result *handler* is not part of the parser: [`default_handler`] is the only one
 //! supported (a body of exactly `OK` accepts the event, anything else rejects it), and it can
 //! never raise, so a complete result always moves BUSY to ACKNOWLEDGED.
@@ -61,6 +68,11 @@ pub const RESULT_OK: &[u8] = b"RESULT 2\nOK";
 /// `RESULT 4\nFAIL`: reject the event (supervisord sends it again).
 pub const RESULT_FAIL: &[u8] = b"RESULT 4\nFAIL";
 
+/// Most bytes a listener may leave unparsed while BUSY: a result line without `\n`, or the
+/// body a result line announces. A real result is a few bytes (`OK`), or an echoed event
+/// payload (at most 128 KiB for PROCESS_LOG).
+pub const MAX_UNPARSED: usize = 1024 * 1024;
+
 /// Length of `RESULT ` — upstream drops this many bytes of the result line without looking.
 const RESULT_TOKEN_START_LEN: usize = 7;
 
@@ -109,6 +121,10 @@ pub enum ListenerOutput {
     /// Bytes that violate the protocol (not `READY\n` while ACKNOWLEDGED, anything while
     /// READY); -> UNKNOWN follows. The bytes are discarded.
     ProtocolError(Vec<u8>),
+    /// While BUSY, more than [`MAX_UNPARSED`] bytes without a `\n`, or a result line announcing
+    /// a longer body. Handled like a bad result line: BUSY -> UNKNOWN follows, the event must be
+    /// rebuffered, and the bytes are discarded.
+    Oversized,
 }
 
 /// supervisord's view of one listener process run. Create a new one for every spawn (a new
@@ -117,6 +133,8 @@ pub enum ListenerOutput {
 pub struct ListenerParser {
     state: ListenerState,
     buffer: Vec<u8>,
+    /// Leading bytes of `buffer` already searched for `\n` (while awaiting a result line).
+    scanned: usize,
     result: Vec<u8>,
     result_len: Option<usize>,
 }
@@ -132,6 +150,7 @@ impl ListenerParser {
         ListenerParser {
             state: ListenerState::Acknowledged,
             buffer: Vec::new(),
+            scanned: 0,
             result: Vec::new(),
             result_len: None,
         }
@@ -175,11 +194,20 @@ impl ListenerParser {
         self.state = to;
     }
 
+    /// The listener broke the protocol while BUSY: report why, go UNKNOWN, drop the bytes.
+    fn broken(&mut self, why: ListenerOutput, out: &mut Vec<ListenerOutput>) {
+        out.push(why);
+        self.change(ListenerState::Unknown, out);
+        self.buffer = Vec::new();
+        self.scanned = 0;
+    }
+
     /// One pass of `handle_listener_state_change`; true to go on with the remaining buffer.
     fn step(&mut self, out: &mut Vec<ListenerOutput>) -> bool {
         match self.state {
             ListenerState::Unknown => {
                 self.buffer.clear();
+                self.scanned = 0;
                 false
             }
             ListenerState::Acknowledged => {
@@ -205,21 +233,30 @@ impl ListenerParser {
             ListenerState::Busy => {
                 match self.result_len {
                     None => {
-                        let Some(pos) = self.buffer.iter().position(|&b| b == b'\n') else {
+                        let fresh = &self.buffer[self.scanned..];
+                        let Some(pos) = fresh.iter().position(|&b| b == b'\n') else {
+                            self.scanned = self.buffer.len();
+                            if self.buffer.len() > MAX_UNPARSED {
+                                self.broken(ListenerOutput::Oversized, out);
+                            }
                             return false;
                         };
+                        let pos = self.scanned + pos;
+                        self.scanned = 0;
                         let line: Vec<u8> = self.buffer[..pos].to_vec();
                         self.buffer.drain(..=pos);
                         let number = line.get(RESULT_TOKEN_START_LEN..).unwrap_or(b"");
                         match py_int(number) {
+                            Some(n) if n > MAX_UNPARSED => {
+                                self.broken(ListenerOutput::Oversized, out);
+                                return false;
+                            }
                             Some(n) => {
                                 self.result_len = Some(n);
                                 self.result.clear();
                             }
                             None => {
-                                out.push(ListenerOutput::BadResultLine(line));
-                                self.change(ListenerState::Unknown, out);
-                                self.buffer.clear();
+                                self.broken(ListenerOutput::BadResultLine(line), out);
                                 return false;
                             }
                         }
@@ -548,6 +585,71 @@ mod tests {
                 t(S::Busy, S::Acknowledged),
                 t(S::Acknowledged, S::Ready)
             ]
+        );
+    }
+
+    #[test]
+    fn result_line_split_over_many_reads() {
+        // Only new bytes are searched; the line still ends at the first `\n`.
+        let mut p = busy();
+        assert!(p.feed(b"RESULT").is_empty());
+        for _ in 0..100 {
+            assert!(p.feed(b"       ").is_empty());
+        }
+        assert!(p.feed(b"2").is_empty());
+        assert_eq!(
+            p.feed(b"\nOKREADY\n"),
+            vec![
+                O::Result(b"OK".to_vec()),
+                t(S::Busy, S::Acknowledged),
+                t(S::Acknowledged, S::Ready)
+            ]
+        );
+    }
+
+    #[test]
+    fn flood_without_newline_is_cut_at_the_bound() {
+        let mut p = busy();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut fed = 0;
+        let mut outs = Vec::new();
+        while fed <= MAX_UNPARSED {
+            outs.extend(p.feed(&chunk));
+            fed += chunk.len();
+        }
+        assert_eq!(outs, vec![O::Oversized, t(S::Busy, S::Unknown)]);
+        // Nothing more is kept or reported.
+        assert!(p.feed(&chunk).is_empty());
+        assert!(p.feed(b"\nRESULT 2\nOK").is_empty());
+        assert_eq!(p.state(), S::Unknown);
+        assert!(p.buffer.is_empty());
+        // Exactly at the bound is still fine.
+        let mut p = busy();
+        assert!(p.feed(&vec![b' '; MAX_UNPARSED]).is_empty());
+        assert_eq!(
+            p.feed(b"\n"),
+            vec![
+                O::BadResultLine(vec![b' '; MAX_UNPARSED]),
+                t(S::Busy, S::Unknown)
+            ]
+        );
+    }
+
+    #[test]
+    fn result_body_longer_than_the_bound_is_refused_at_once() {
+        let mut p = busy();
+        let line = format!("RESULT {}\n", MAX_UNPARSED + 1);
+        assert_eq!(
+            p.feed(line.as_bytes()),
+            vec![O::Oversized, t(S::Busy, S::Unknown)]
+        );
+        let mut p = busy();
+        let body = vec![b'y'; MAX_UNPARSED];
+        let mut wire = format!("RESULT {MAX_UNPARSED}\n").into_bytes();
+        wire.extend_from_slice(&body);
+        assert_eq!(
+            p.feed(&wire),
+            vec![O::Result(body), t(S::Busy, S::Acknowledged)]
         );
     }
 

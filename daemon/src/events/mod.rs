@@ -36,7 +36,7 @@ use std::rc::Rc;
 
 use supervisor_protocol::events::{encode_notification, Event, EventKind, TICKS};
 use supervisor_protocol::listener::{
-    default_handler, ListenerOutput, ListenerParser, ListenerState,
+    default_handler, ListenerOutput, ListenerParser, ListenerState, MAX_UNPARSED,
 };
 
 use crate::config::model::PoolConfig;
@@ -468,6 +468,17 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
                 ListenerOutput::BadResultLine(line) => {
                     let line = supervisor_protocol::events::decode_text(&line);
                     logs.push((LogLevel::Warn, format!("{name}: bad result line: '{line}'")));
+                    rejected = pool.listeners[li].current.take();
+                    pool.rejected += u64::from(rejected.is_some());
+                }
+                ListenerOutput::Oversized => {
+                    logs.push((
+                        LogLevel::Warn,
+                        format!(
+                            "{name}: wrote more than {MAX_UNPARSED} bytes without completing \
+                             a result; treated as a bad result line"
+                        ),
+                    ));
                     rejected = pool.listeners[li].current.take();
                     pool.rejected += u64::from(rejected.is_some());
                 }

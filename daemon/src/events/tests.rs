@@ -218,6 +218,37 @@ fn bad_result_line_goes_unknown_and_rebuffers() {
 }
 
 #[test]
+fn flood_without_newline_goes_unknown_and_rebuffers() {
+    let mut w = World::new();
+    w.add("p", &["EVENT"], 10, &[(1, "l1")]);
+    w.publish(Event::remote_communication("t", "x"));
+    w.up(1);
+    w.dispatch();
+    assert_eq!(w.take_sent().len(), 1);
+    w.take_logs();
+    let chunk = vec![b'x'; 128 * 1024];
+    for _ in 0..(MAX_UNPARSED / chunk.len() + 4) {
+        w.answer(1, &chunk);
+    }
+    assert_eq!(
+        w.take_logs(),
+        vec![
+            format!(
+                "WARN l1: wrote more than {MAX_UNPARSED} bytes without completing a result; \
+                 treated as a bad result line"
+            ),
+            "DEBG l1: BUSY -> UNKNOWN".to_string(),
+            "WARN l1: has entered the UNKNOWN state and will no longer receive events, this \
+             usually indicates the process violated the eventlistener protocol"
+                .to_string(),
+            "DEBG rebuffering event 0 for pool p (buf size=0, max=10)".to_string(),
+        ]
+    );
+    assert_eq!(w.bus.listener_state(1), Some(ListenerState::Unknown));
+    assert_eq!(w.bus.buffered("p"), Some(1));
+}
+
+#[test]
 fn rejection_stays_in_own_pool() {
     let mut w = World::new();
     w.add("a", &["EVENT"], 10, &[(1, "la")]);

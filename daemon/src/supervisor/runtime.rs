@@ -1017,15 +1017,28 @@ fn read_once(pump: &RefCell<Pump>, receiver: &pipe::Receiver) -> ReadStep {
     }
 }
 
+/// Reads one pipe may make in a row before its task yields to the rest of the loop (the main
+/// loop, other pipes, RPC connections): a child that writes without pause must not
+/// monopolise a loop turn.
+const READS_PER_TURN: usize = 4;
+
 /// The reader task of one pipe: until EOF.
 async fn pump_task(pump: Rc<RefCell<Pump>>, receiver: Rc<pipe::Receiver>) {
+    let mut in_a_row = 0;
     loop {
         if let Err(e) = receiver.readable().await {
             pump.borrow().warn(&format!("read error: {e}"));
             break;
         }
         match read_once(&pump, &receiver) {
-            ReadStep::Data | ReadStep::WouldBlock => continue,
+            ReadStep::Data => {
+                in_a_row += 1;
+                if in_a_row >= READS_PER_TURN {
+                    in_a_row = 0;
+                    tokio::task::yield_now().await;
+                }
+            }
+            ReadStep::WouldBlock => in_a_row = 0,
             ReadStep::Eof => break,
             ReadStep::Failed(e) => {
                 pump.borrow().warn(&format!("read error: {e}"));
