@@ -1056,3 +1056,7 @@ fn all_config_info(host: &dyn Host) -> Value {
     infos.sort_by(|a, b| a.name.cmp(&b.name));
     ConfigInfo::list_to_value(&infos)
 }
+
+#[cfg(test)]
+#[path = "methods_tests.rs"]
+mod tests;
