@@ -15,6 +15,10 @@ use super::model::*;
 use super::values::{self, py_repr};
 use crate::logs::LogLevel;
 
+/// The supervisor-rs extension options (a child module: it reads options through [`Ctx`]).
+#[path = "extensions.rs"]
+mod extensions;
+
 /// Values given on the `supervisord` command line; `Some` wins over the file.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CliOverrides {
@@ -1282,6 +1286,7 @@ fn processes_from_section(
                 None,
             ));
         };
+        let ext = extensions::process_options(c, section, &exp)?;
         let name = expand(&process_name, &exp, "process_name")
             .map_err(|e| c.err(section, e, process_name_raw.as_ref()))?;
         let name = values::process_or_group_name(&name)
@@ -1327,6 +1332,7 @@ fn processes_from_section(
             stdout: channel(&out_ch, stdout_cmax, stdout_events),
             stderr: channel(&err_ch, stderr_cmax, stderr_events),
             serverurl: serverurl.clone(),
+            ext,
         });
         ctx.warnings.extend(warnings);
     }

@@ -5,6 +5,7 @@
 //! * `expand`: `%(name)s` / `%(name)02d` expansion with the key sets each option may use.
 //! * `values`: booleans, byte sizes, signals, octal, exit codes, `environment=` ...
 //! * `load`: sections to the typed model (search path, `[include]`, defaults, validation).
+//! * `extensions`: the supervisor-rs extension options of `[program:x]` (docs/extensions.md).
 //! * `model`: the typed result.
 //! * `sample`: the documented sample configuration (`echo_supervisord_conf`).
 //!
@@ -25,5 +26,7 @@ pub use load::{
 pub use model::*;
 pub use sample::SAMPLE_CONFIG;
 
+#[cfg(test)]
+mod extensions_tests;
 #[cfg(test)]
 mod tests;

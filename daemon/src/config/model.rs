@@ -194,6 +194,36 @@ pub struct ProcessConfig {
     pub stderr: ChannelConfig,
     /// Value for SUPERVISOR_SERVER_URL; `None` = AUTO.
     pub serverurl: Option<String>,
+    /// supervisor-rs extension options (docs/extensions.md); all off by default.
+    pub ext: Extensions,
+}
+
+/// The supervisor-rs extension options of one process (docs/extensions.md). The default is
+/// Supervisor's behaviour; Python Supervisor ignores these options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extensions {
+    /// `restart_delay=`: seconds to wait after an exit before an automatic restart (0 = none).
+    pub restart_delay: u64,
+    /// `backoff_max=`: cap in seconds of the growing BACKOFF retry delay (`None` = no cap).
+    pub backoff_max: Option<u64>,
+    /// `retry_fatal_after=` / `retry_fatal_limit=`: leave FATAL and start again.
+    pub retry_fatal: Option<RetryFatal>,
+    /// `environment_file=`, as given (already merged into `environment`): the files a reread
+    /// reads again.
+    pub environment_files: Vec<PathBuf>,
+    /// `exit_on_fatal=true`: supervisord shuts down when this process goes FATAL.
+    pub exit_on_fatal: bool,
+    /// `essential=true`: supervisord shuts down when this process goes FATAL or exits.
+    pub essential: bool,
+}
+
+/// `retry_fatal_after=SECONDS` with `retry_fatal_limit=N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryFatal {
+    /// Seconds spent in FATAL before the next start.
+    pub after: u64,
+    /// How many times in a row (without reaching RUNNING) to retry; `None` = forever.
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -287,6 +287,8 @@ pub struct ProcessSnapshot {
     pub exitstatus: i32,
     /// `''` if none.
     pub spawnerr: String,
+    /// An automatic start put off by an extension option ([`Process::scheduled_start`]).
+    pub scheduled_start: Option<Instant>,
 }
 
 impl ProcessSnapshot {
@@ -307,6 +309,32 @@ impl ProcessSnapshot {
 
     /// [`ProcessSnapshot::description`] with an explicit time zone (tests use UTC).
     pub fn description_in<Tz: TimeZone>(
+        &self,
+        now: Instant,
+        wall_now: SystemTime,
+        tz: &Tz,
+    ) -> String
+    where
+        Tz::Offset: fmt::Display,
+    {
+        let base = self.supervisor_description(now, wall_now, tz);
+        match self.scheduled_start {
+            // Extension (restart_delay, retry_fatal_after): say when the next start comes.
+            Some(at) => {
+                let secs = at.saturating_duration_since(now).as_secs_f64().ceil();
+                let why = if self.state == ProcessState::Fatal {
+                    "retry_fatal_after"
+                } else {
+                    "restart_delay"
+                };
+                format!("{base}; next start in {secs:.0}s ({why})")
+            }
+            None => base,
+        }
+    }
+
+    /// Upstream's description of the state.
+    fn supervisor_description<Tz: TimeZone>(
         &self,
         now: Instant,
         wall_now: SystemTime,
@@ -410,6 +438,10 @@ pub struct Process {
     spawns: u64,
     /// Status of the last exit, kept across respawns (unlike `exitstatus`), for metrics.
     last_exit: Option<i32>,
+    /// FATAL with `retry_fatal_after`: when the next start is due (extension).
+    fatal_retry_at: Option<Instant>,
+    /// Starts out of FATAL since the process last reached RUNNING (extension).
+    fatal_retries: u32,
 }
 
 impl Process {
@@ -431,6 +463,8 @@ impl Process {
             laststopreport: None,
             spawns: 0,
             last_exit: None,
+            fatal_retry_at: None,
+            fatal_retries: 0,
         }
     }
 
@@ -488,6 +522,40 @@ impl Process {
         self.last_exit
     }
 
+    /// Starts out of FATAL (`retry_fatal_after`) since the process last reached RUNNING.
+    pub fn fatal_retries(&self) -> u32 {
+        self.fatal_retries
+    }
+
+    /// When an extension option has put off the next automatic start: the end of a
+    /// `restart_delay` pause in EXITED, or the `retry_fatal_after` retry in FATAL. `None` for
+    /// everything Supervisor itself schedules (backoff retries, the 1 s autorestart floor).
+    pub fn scheduled_start(&self) -> Option<Instant> {
+        match self.state {
+            ProcessState::Exited if self.config.ext.restart_delay > 0 => {
+                if self.wants_autorestart() {
+                    self.autorestart_due()
+                } else {
+                    None
+                }
+            }
+            ProcessState::Fatal => self.fatal_retry_at,
+            _ => None,
+        }
+    }
+
+    /// EXITED: the earliest instant of the automatic restart (the 1 s floor after the last
+    /// start, and `restart_delay` after the exit).
+    fn autorestart_due(&self) -> Option<Instant> {
+        let floor = self.laststart.map(|s| s + AUTORESTART_FLOOR);
+        let delay = Duration::from_secs(self.config.ext.restart_delay);
+        let pause = match (self.laststop, delay.is_zero()) {
+            (Some(stop), false) => Some(stop + delay),
+            _ => None,
+        };
+        floor.max(pause)
+    }
+
     /// What `getProcessInfo` reports.
     pub fn snapshot(&self) -> ProcessSnapshot {
         ProcessSnapshot {
@@ -499,6 +567,7 @@ impl Process {
             laststop: self.laststop,
             exitstatus: self.exitstatus.unwrap_or(0),
             spawnerr: self.spawnerr.clone().unwrap_or_default(),
+            scheduled_start: self.scheduled_start(),
         }
     }
 
@@ -539,6 +608,7 @@ impl Process {
         self.retry_after = None;
         self.give_up_at = None;
         self.kill_at = None;
+        self.fatal_retry_at = None;
         let mut out = Vec::new();
         self.change_state(ProcessState::Starting, None, now, &mut out);
         out.push(Action::Spawn);
@@ -574,6 +644,16 @@ impl Process {
     /// straight to STOPPED with pid 0 and no signal; otherwise the stop signal is sent (to the
     /// process group with `stopasgroup`) and SIGKILL is scheduled after `stopwaitsecs`.
     pub fn stop(&mut self, now: Instant) -> Result<Vec<Action>, CommandError> {
+        if self.state == ProcessState::Fatal && self.fatal_retry_at.take().is_some() {
+            // Extension: a stop request cancels the pending `retry_fatal_after` start.
+            return Ok(vec![log(
+                LogLevel::Info,
+                format!(
+                    "{} stays FATAL: its retry (retry_fatal_after) was cancelled by a stop request",
+                    self.name()
+                ),
+            )]);
+        }
         if !self.state.is_running() {
             return Err(CommandError::NotRunning(self.namespec()));
         }
@@ -788,12 +868,28 @@ impl Process {
         if may_start {
             match state {
                 ProcessState::Exited => {
-                    let due = self
-                        .laststart
-                        .is_none_or(|start| now >= start + AUTORESTART_FLOOR);
+                    let due = self.autorestart_due().is_none_or(|at| now >= at);
                     if self.wants_autorestart() && due {
                         out.extend(self.spawn(now));
                     }
+                }
+                ProcessState::Fatal if self.fatal_retry_at.is_some_and(|at| now >= at) => {
+                    self.fatal_retries = self.fatal_retries.saturating_add(1);
+                    let limit = self
+                        .config
+                        .ext
+                        .retry_fatal
+                        .and_then(|r| r.limit)
+                        .map_or(String::new(), |l| format!(" of {l}"));
+                    out.push(log(
+                        LogLevel::Info,
+                        format!(
+                            "retrying: {} leaves FATAL state (retry_fatal_after), attempt {}{limit}",
+                            self.name(),
+                            self.fatal_retries
+                        ),
+                    ));
+                    out.extend(self.spawn(now));
                 }
                 ProcessState::Stopped if self.laststart.is_none() && self.config.autostart => {
                     out.extend(self.spawn(now));
@@ -839,6 +935,7 @@ impl Process {
                             self.name()
                         ),
                     ));
+                    out.extend(self.schedule_fatal_retry(now));
                 }
             }
             ProcessState::Stopping if self.kill_at.is_some_and(|at| now >= at) => {
@@ -855,6 +952,33 @@ impl Process {
             _ => {}
         }
         out
+    }
+
+    /// Extension `retry_fatal_after`: after giving up, schedule the next start out of FATAL
+    /// unless `retry_fatal_limit` retries in a row have failed already.
+    fn schedule_fatal_retry(&mut self, now: Instant) -> Vec<Action> {
+        let Some(retry) = self.config.ext.retry_fatal else {
+            return Vec::new();
+        };
+        if retry.limit.is_some_and(|limit| self.fatal_retries >= limit) {
+            return vec![log(
+                LogLevel::Info,
+                format!(
+                    "{} stays FATAL: {} retries (retry_fatal_limit) failed",
+                    self.name(),
+                    self.fatal_retries
+                ),
+            )];
+        }
+        self.fatal_retry_at = Some(now + Duration::from_secs(retry.after));
+        vec![log(
+            LogLevel::Info,
+            format!(
+                "{} will leave FATAL state in {} seconds (retry_fatal_after)",
+                self.name(),
+                retry.after
+            ),
+        )]
     }
 
     /// BACKOFF -> FATAL without waiting (upstream `give_up()`), used by shutdown; the backoff
@@ -891,9 +1015,8 @@ impl Process {
                 }
             }
             ProcessState::Stopping => self.kill_at,
-            ProcessState::Exited if self.wants_autorestart() => {
-                self.laststart.map(|s| s + AUTORESTART_FLOOR)
-            }
+            ProcessState::Exited if self.wants_autorestart() => self.autorestart_due(),
+            ProcessState::Fatal => self.fatal_retry_at,
             _ => None,
         }
     }
@@ -901,7 +1024,7 @@ impl Process {
     /// Whether [`Process::next_deadline`] is a start that needs a RUNNING mood.
     pub(crate) fn deadline_needs_running_mood(&self) -> bool {
         match self.state {
-            ProcessState::Exited => true,
+            ProcessState::Exited | ProcessState::Fatal => true,
             ProcessState::Backoff => self.backoff <= self.config.startretries,
             _ => false,
         }
@@ -927,8 +1050,16 @@ impl Process {
         self.state = to;
         if to == ProcessState::Backoff {
             self.backoff = self.backoff.saturating_add(1);
-            self.retry_after = Some(now + Duration::from_secs(u64::from(self.backoff)));
+            // Upstream waits `backoff` seconds; the `backoff_max` extension caps that.
+            let mut delay = u64::from(self.backoff);
+            if let Some(max) = self.config.ext.backoff_max {
+                delay = delay.min(max);
+            }
+            self.retry_after = Some(now + Duration::from_secs(delay));
             self.give_up_at = Some(now + LOOP_INTERVAL);
+        }
+        if to == ProcessState::Running {
+            self.fatal_retries = 0;
         }
         let (tries, pid, expected) = match to {
             ProcessState::Starting | ProcessState::Backoff => (Some(self.backoff), None, None),

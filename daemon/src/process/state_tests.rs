@@ -45,6 +45,7 @@ pub(crate) fn config(group: &str, name: &str) -> ProcessConfig {
         stdout: channel.clone(),
         stderr: channel,
         serverurl: None,
+        ext: Default::default(),
     }
 }
 
@@ -1009,6 +1010,7 @@ fn fatal_description_without_spawnerr() {
         laststop: None,
         exitstatus: 0,
         spawnerr: String::new(),
+        scheduled_start: None,
     };
     let t0 = Instant::now();
     assert_eq!(
@@ -1195,4 +1197,230 @@ fn restarts_count_spawns_after_the_first() {
     p.tick(t + secs(21), RUNNING);
     p.spawn_failed("no such file".to_string(), t + secs(21));
     assert_eq!(p.restarts(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extensions (docs/extensions.md): restart_delay, backoff_max, retry_fatal_after.
+
+fn with_ext(edit: impl FnOnce(&mut crate::config::model::Extensions)) -> Process {
+    let mut cfg = config("web", "web");
+    edit(&mut cfg.ext);
+    Process::new(cfg)
+}
+
+/// Crash `p` (too quickly) at every retry until it is FATAL; returns the instant it gave up.
+fn crash_until_fatal(p: &mut Process, mut t: Instant, pid: i32) -> Instant {
+    for _ in 0..100 {
+        match p.state() {
+            S::Fatal => return t,
+            S::Starting => {
+                p.spawned(pid, t);
+                p.exited(ExitStatus::Code(1), t + ms(10));
+                t += ms(10);
+            }
+            _ => {
+                let due = p.next_deadline().expect("a deadline in BACKOFF");
+                t = t.max(due);
+                let a = p.tick(t, RUNNING);
+                if has_spawn(&a) {
+                    continue;
+                }
+            }
+        }
+    }
+    panic!("never went FATAL: {:?}", p.state());
+}
+
+#[test]
+fn restart_delay_puts_off_the_autorestart_after_an_exit() {
+    let t0 = Instant::now();
+    let mut p = with_ext(|e| e.restart_delay = 5);
+    let t = running(&mut p, t0) + secs(10);
+    p.exited(ExitStatus::Code(1), t);
+    assert_eq!(p.state(), S::Exited);
+    // Without the option the restart would be immediate (the run lasted > 1 s).
+    assert_eq!(p.next_deadline(), Some(t + secs(5)));
+    assert_eq!(p.scheduled_start(), Some(t + secs(5)));
+    assert!(!has_spawn(&p.tick(t, RUNNING)));
+    assert!(!has_spawn(&p.tick(t + ms(4999), RUNNING)));
+    let desc = p
+        .snapshot()
+        .description_in(t + secs(2), SystemTime::now(), &Utc);
+    assert!(
+        desc.ends_with("; next start in 3s (restart_delay)"),
+        "{desc}"
+    );
+    let a = p.tick(t + secs(5), RUNNING);
+    assert!(has_spawn(&a));
+    assert_eq!(p.state(), S::Starting);
+    assert_eq!(p.scheduled_start(), None);
+}
+
+#[test]
+fn restart_delay_zero_keeps_supervisor_timing_and_description() {
+    let t0 = Instant::now();
+    let mut p = web();
+    let t = running(&mut p, t0) + secs(10);
+    p.exited(ExitStatus::Code(1), t);
+    assert_eq!(p.scheduled_start(), None);
+    assert!(!p
+        .snapshot()
+        .description_in(t, SystemTime::now(), &Utc)
+        .contains("next start"));
+    assert!(has_spawn(&p.tick(t, RUNNING)));
+}
+
+#[test]
+fn restart_delay_does_not_apply_without_autorestart_or_to_an_expected_exit() {
+    let t0 = Instant::now();
+    let mut p = with_ext(|e| e.restart_delay = 5);
+    let t = running(&mut p, t0) + secs(10);
+    p.exited(ExitStatus::Code(0), t);
+    assert_eq!(p.scheduled_start(), None);
+    assert_eq!(p.next_deadline(), None);
+    assert!(!has_spawn(&p.tick(t + secs(60), RUNNING)));
+}
+
+#[test]
+fn restart_delay_waits_for_a_running_mood() {
+    let t0 = Instant::now();
+    let mut p = with_ext(|e| e.restart_delay = 2);
+    let t = running(&mut p, t0) + secs(10);
+    p.exited(ExitStatus::Code(1), t);
+    assert!(p.deadline_needs_running_mood());
+    assert!(!has_spawn(&p.tick(t + secs(3), SupervisorState::Shutdown)));
+}
+
+#[test]
+fn backoff_max_caps_the_growing_retry_delay() {
+    let t0 = Instant::now();
+    let mut p = with_ext(|e| e.backoff_max = Some(2));
+    p.config.startretries = 10;
+    started(&mut p, 1, t0);
+    let mut t = t0;
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        p.exited(ExitStatus::Code(1), t + ms(10));
+        t += ms(10);
+        assert_eq!(p.state(), S::Backoff);
+        let due = p.next_deadline().expect("retry deadline");
+        delays.push((due - t).as_secs());
+        assert!(!has_spawn(&p.tick(due - Duration::from_nanos(1), RUNNING)));
+        t = due;
+        assert!(has_spawn(&p.tick(t, RUNNING)));
+        p.spawned(1, t);
+    }
+    // Upstream: 1, 2, 3, 4, 5 s.
+    assert_eq!(delays, vec![1, 2, 2, 2, 2]);
+    assert_eq!(p.backoff(), 5);
+}
+
+#[test]
+fn retry_fatal_after_leaves_fatal_forever_when_unlimited() {
+    use crate::config::model::RetryFatal;
+    let t0 = Instant::now();
+    let mut p = with_ext(|e| {
+        e.retry_fatal = Some(RetryFatal {
+            after: 30,
+            limit: None,
+        })
+    });
+    p.config.startretries = 0;
+    started(&mut p, 1, t0);
+    let mut t = t0;
+    for attempt in 1..=4u32 {
+        t = crash_until_fatal(&mut p, t, 1);
+        let at = p.next_deadline().expect("retry deadline");
+        assert_eq!(p.scheduled_start(), Some(at));
+        assert!(at >= t + secs(30) && at <= t + secs(31), "{:?}", at - t);
+        let desc = p
+            .snapshot()
+            .description_in(at - secs(10), SystemTime::now(), &Utc);
+        assert_eq!(
+            desc,
+            "Exited too quickly (process log may have details); next start in 10s \
+             (retry_fatal_after)"
+        );
+        assert!(p.tick(at - Duration::from_nanos(1), RUNNING).is_empty());
+        // Not while shutting down.
+        assert!(p.tick(at, SupervisorState::Shutdown).is_empty());
+        let a = p.tick(at, RUNNING);
+        assert!(has_spawn(&a));
+        assert_eq!(
+            changes(&a),
+            vec![(S::Fatal, S::Starting, Some(0), None, None)]
+        );
+        assert_eq!(
+            main_logs(&a)[0].1,
+            format!("retrying: web leaves FATAL state (retry_fatal_after), attempt {attempt}")
+        );
+        assert_eq!(p.fatal_retries(), attempt);
+        t = at;
+    }
+}
+
+#[test]
+fn retry_fatal_limit_stops_after_n_retries_and_running_resets_the_count() {
+    use crate::config::model::RetryFatal;
+    let t0 = Instant::now();
+    let mut p = with_ext(|e| {
+        e.retry_fatal = Some(RetryFatal {
+            after: 5,
+            limit: Some(2),
+        })
+    });
+    p.config.startretries = 0;
+    started(&mut p, 1, t0);
+    let mut t = crash_until_fatal(&mut p, t0, 1);
+    for attempt in 1..=2 {
+        let at = p.next_deadline().expect("retry");
+        let a = p.tick(at, RUNNING);
+        assert!(main_logs(&a)[0]
+            .1
+            .ends_with(&format!("attempt {attempt} of 2")));
+        t = crash_until_fatal(&mut p, at, 1);
+    }
+    assert_eq!(p.state(), S::Fatal);
+    assert_eq!(p.next_deadline(), None);
+    assert_eq!(p.scheduled_start(), None);
+    assert!(p.tick(t + secs(3600), RUNNING).is_empty());
+
+    // A manual start that reaches RUNNING resets the count: the next FATAL retries again.
+    started(&mut p, 2, t + secs(3600));
+    let t = t + secs(3600) + secs(2);
+    p.tick(t, RUNNING);
+    assert_eq!((p.state(), p.fatal_retries()), (S::Running, 0));
+    p.exited(ExitStatus::Code(1), t);
+    let a = p.tick(t + secs(1), RUNNING);
+    assert!(has_spawn(&a));
+    let t = crash_until_fatal(&mut p, t + secs(1), 3);
+    assert!(p.next_deadline().is_some_and(|d| d > t));
+}
+
+#[test]
+fn stop_cancels_a_pending_fatal_retry_and_start_replaces_it() {
+    use crate::config::model::RetryFatal;
+    let t0 = Instant::now();
+    let mut p = with_ext(|e| {
+        e.retry_fatal = Some(RetryFatal {
+            after: 5,
+            limit: None,
+        })
+    });
+    p.config.startretries = 0;
+    started(&mut p, 1, t0);
+    let t = crash_until_fatal(&mut p, t0, 1);
+    let a = p.stop(t).expect("stop cancels the retry");
+    assert!(changes(&a).is_empty());
+    assert!(main_logs(&a)[0].1.contains("cancelled by a stop request"));
+    assert_eq!((p.state(), p.next_deadline()), (S::Fatal, None));
+    // A second stop is refused like upstream's.
+    assert_eq!(p.stop(t), Err(CommandError::NotRunning("web".to_string())));
+
+    started(&mut p, 2, t + secs(1));
+    let t = crash_until_fatal(&mut p, t + secs(1), 2);
+    assert!(p.next_deadline().is_some());
+    // An explicit start drops the pending retry (the new run decides what comes next).
+    p.start(t + secs(1)).expect("start from FATAL");
+    assert_eq!(p.scheduled_start(), None);
 }

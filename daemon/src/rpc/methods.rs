@@ -370,8 +370,41 @@ fn extension_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Resu
                     .collect(),
             ))
         }
+        // getProcessInfo plus the extension options and their state (docs/extensions.md).
+        "getProcessInfo" => {
+            let a = Args::new(params, 1, 1)?;
+            let key = single_process(host, a.string(0)?)?;
+            ready(extended_process_info(host, key))
+        }
+        "getAllProcessInfo" => {
+            Args::new(params, 0, 0)?;
+            let mut keys: Vec<(String, String, ProcKey)> = host
+                .core()
+                .processes()
+                .map(|(k, p)| (p.group().to_string(), p.name().to_string(), k))
+                .collect();
+            keys.sort();
+            ready(Value::Array(
+                keys.into_iter()
+                    .map(|(_, _, k)| extended_process_info(host, k))
+                    .collect(),
+            ))
+        }
         _ => Err(Fault::new(FaultCode::UnknownMethod, None)),
     }
+}
+
+/// `supervisor.getProcessInfo` with the members of [`crate::rpc::extensions`] appended.
+fn extended_process_info(host: &dyn Host, key: ProcKey) -> Value {
+    let mut value = process_info(host, key).to_value();
+    if let (Value::Struct(members), Some(p)) = (&mut value, host.core().process(key)) {
+        members.extend(crate::rpc::extensions::process_extras(
+            p,
+            Instant::now(),
+            SystemTime::now(),
+        ));
+    }
+    value
 }
 
 fn system_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Result<Reply, Fault> {

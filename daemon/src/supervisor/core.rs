@@ -477,6 +477,10 @@ impl Core {
             let result = match op {
                 BatchOp::Start if !state.is_running() => p.start(now),
                 BatchOp::Stop if state.is_running() => p.stop(now),
+                // Extension: a FATAL process waiting for its retry_fatal_after start.
+                BatchOp::Stop if state == ProcessState::Fatal && p.scheduled_start().is_some() => {
+                    p.stop(now)
+                }
                 BatchOp::Signal(sig) if state.is_signallable() => p.signal(sig),
                 _ => continue,
             };

@@ -1,0 +1,62 @@
+//! What `supervisor_rs.getProcessInfo` and `supervisor_rs.getAllProcessInfo` add to
+//! Supervisor's process info: the extension options of docs/extensions.md and their state.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use supervisor_protocol::xmlrpc::structs::clamp_int;
+use supervisor_protocol::xmlrpc::Value;
+
+use crate::process::state::Process;
+
+/// UNIX seconds of a monotonic instant (0 for `None`).
+fn unix(at: Option<Instant>, now: Instant, wall: SystemTime) -> i32 {
+    let Some(at) = at else { return 0 };
+    let wall_s = wall
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let secs = if at >= now {
+        wall_s + (at - now).as_secs_f64()
+    } else {
+        wall_s - (now - at).as_secs_f64()
+    };
+    clamp_int(secs.ceil() as i64)
+}
+
+fn int(n: u64) -> Value {
+    Value::Int(clamp_int(i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+/// The extra members, appended after Supervisor's own (same names as the config options).
+pub fn process_extras(p: &Process, now: Instant, wall: SystemTime) -> Vec<(String, Value)> {
+    let ext = &p.config.ext;
+    let retry = ext.retry_fatal;
+    let members = [
+        ("restart_delay", int(ext.restart_delay)),
+        ("backoff_max", int(ext.backoff_max.unwrap_or(0))),
+        ("retry_fatal_after", int(retry.map_or(0, |r| r.after))),
+        (
+            "retry_fatal_limit",
+            int(retry.and_then(|r| r.limit).map_or(0, u64::from)),
+        ),
+        ("fatal_retries", int(u64::from(p.fatal_retries()))),
+        (
+            "next_start",
+            Value::Int(unix(p.scheduled_start(), now, wall)),
+        ),
+        ("exit_on_fatal", Value::Boolean(ext.exit_on_fatal)),
+        ("essential", Value::Boolean(ext.essential)),
+        (
+            "environment_files",
+            Value::Array(
+                ext.environment_files
+                    .iter()
+                    .map(|f| Value::from(f.display().to_string().as_str()))
+                    .collect(),
+            ),
+        ),
+    ];
+    members
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
