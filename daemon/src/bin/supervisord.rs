@@ -15,6 +15,7 @@ use clap::Parser;
 use supervisor_daemon::config::{self, values, CliOverrides, Config};
 use supervisor_daemon::logs::{self, LogLevel, MainLog};
 use supervisor_daemon::process::registry;
+use supervisor_daemon::process::socket::FcgiSockets;
 use supervisor_daemon::rpc::http;
 use supervisor_daemon::supervisor::runtime::{self, Outcome};
 use supervisor_daemon::supervisor::system;
@@ -281,21 +282,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Read the configuration and refuse what this daemon cannot run yet.
+/// Read the configuration.
 fn load(path: Option<&std::path::Path>, overrides: &CliOverrides) -> Result<Config, String> {
-    let config = config::load(path, overrides).map_err(|e| e.to_string())?;
-    if let Some(g) = config
-        .groups
-        .iter()
-        .find(|g| matches!(g.kind, config::GroupKind::FcgiProgram { .. }))
-    {
-        return Err(format!(
-            "[fcgi-program:{}] is not supported yet by supervisor-rs (file: '{}')",
-            g.name,
-            config.path.display()
-        ));
-    }
-    Ok(config)
+    config::load(path, overrides).map_err(|e| e.to_string())
 }
 
 fn start(
@@ -319,6 +308,15 @@ fn start(
     clean_auto_logs(&mut mainlog, &config);
     // Bind the HTTP servers before forking so a busy port stops start-up with a clear error.
     let servers = http::bind_all(&config)?;
+    // The fcgi groups' sockets too (upstream creates them with the groups, before it detaches).
+    let mut fcgi = FcgiSockets::new();
+    let (lines, errors) = fcgi.sync(&config);
+    for line in lines {
+        mainlog.log(LogLevel::Info, &line);
+    }
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e);
+    }
     http::log_servers(&mut mainlog, &config);
     if !sd.nodaemon {
         system::daemonize(sd.directory.as_deref(), sd.umask)?;
@@ -355,11 +353,24 @@ fn start(
             let path = config_path.clone();
             let ov = overrides.clone();
             let reload: runtime::Reloader = Box::new(move || load(path.as_deref(), &ov));
-            let outcome = runtime::run(config, log.clone(), &mut commands, &mut signals, reload)
-                .await
-                .map_err(|e| format!("supervision loop failed: {e}"))?;
+            let outcome = runtime::run(
+                config,
+                log.clone(),
+                &mut commands,
+                &mut signals,
+                reload,
+                &mut fcgi,
+            )
+            .await
+            .map_err(|e| format!("supervision loop failed: {e}"))?;
             match outcome {
-                Outcome::Shutdown => return Ok::<(), String>(()),
+                Outcome::Shutdown => {
+                    let mut l = log.borrow_mut();
+                    for line in fcgi.close_all() {
+                        l.log(LogLevel::Info, &line);
+                    }
+                    return Ok::<(), String>(());
+                }
                 Outcome::Restart(next) => {
                     // Supervisor re-runs its start-up on a restart: new main log settings,
                     // the start-up messages, AUTO log cleanup and the (possibly moved) pidfile.
@@ -371,6 +382,16 @@ fn start(
                     }
                     announce(&mut l, &config, as_root_without_user);
                     clean_auto_logs(&mut l, &config);
+                    // Unchanged fcgi sockets stay open across the restart: connections wait
+                    // in their backlog instead of being refused. A socket that cannot be
+                    // opened now is retried at each spawn of its processes.
+                    let (lines, errors) = fcgi.sync(&config);
+                    for line in lines {
+                        l.log(LogLevel::Info, &line);
+                    }
+                    for e in errors {
+                        l.log(LogLevel::Error, &e);
+                    }
                     http::log_servers(&mut l, &config);
                     if config.supervisord.pidfile != pidfile {
                         let _ = std::fs::remove_file(&pidfile);

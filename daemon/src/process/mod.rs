@@ -1,6 +1,8 @@
-//! One supervised process: the pure state machine (`state`) and the fork/exec layer (`spawn`), and the record of
-//! started children that lets the next start stop what a killed daemon left running (`registry`).
+//! One supervised process: the pure state machine (`state`) and the fork/exec layer (`spawn`), the record of
+//! started children that lets the next start stop what a killed daemon left running (`registry`),
+//! and the listening sockets that `[fcgi-program:x]` processes share as their fd 0 (`socket`).
 
 pub mod registry;
+pub mod socket;
 pub mod spawn;
 pub mod state;

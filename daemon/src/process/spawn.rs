@@ -8,7 +8,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -27,7 +27,8 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin:/usr/local/bin";
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: i32,
-    pub stdin: OwnedFd,
+    /// `None` for an fcgi program, whose fd 0 is its group's listening socket.
+    pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     /// `None` with `redirect_stderr=true` (the child's fd 2 is the stdout pipe).
     pub stderr: Option<OwnedFd>,
@@ -177,6 +178,16 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Start the child. `Err` is the `spawnerr` text (the process then goes to BACKOFF).
 pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, String> {
+    spawn_with_stdin(config, ctx, None)
+}
+
+/// [`spawn`], with `socket` (an fcgi group's listening socket) as the child's fd 0 instead of
+/// a stdin pipe, as upstream's `FastCGISubprocess`.
+pub fn spawn_with_stdin(
+    config: &ProcessConfig,
+    ctx: &SpawnContext,
+    socket: Option<BorrowedFd<'_>>,
+) -> Result<Spawned, String> {
     let (filename, argv) = resolve_command(config, &ctx.base_env)?;
     // Switching to the user we already are is a no-op, as in Supervisor's drop_privileges().
     let creds = match &config.user {
@@ -207,7 +218,18 @@ pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, Stri
     };
     let umask = config.umask;
 
-    let (stdin_r, stdin_w) = pipe().map_err(|e| format!("pipe error: {e}"))?;
+    let (child_stdin, stdin_w) = match socket {
+        // A dup for the child (closed here once it is spawned); the group keeps its own.
+        Some(fd) => (
+            fd.try_clone_to_owned()
+                .map_err(|e| format!("cannot share the FastCGI socket: {e}"))?,
+            None,
+        ),
+        None => {
+            let (r, w) = pipe().map_err(|e| format!("pipe error: {e}"))?;
+            (r, Some(w))
+        }
+    };
     let (stdout_r, stdout_w) = pipe().map_err(|e| format!("pipe error: {e}"))?;
     let (stderr_r, child_stderr) = if config.redirect_stderr {
         let dup = stdout_w
@@ -224,7 +246,7 @@ pub fn spawn(config: &ProcessConfig, ctx: &SpawnContext) -> Result<Spawned, Stri
         .args(&argv[1..])
         .env_clear()
         .envs(child_environment(config, ctx))
-        .stdin(Stdio::from(stdin_r))
+        .stdin(Stdio::from(child_stdin))
         .stdout(Stdio::from(stdout_w))
         .stderr(Stdio::from(child_stderr));
     // Own process group, like Supervisor's setpgrp(), so stopasgroup/killasgroup reach every

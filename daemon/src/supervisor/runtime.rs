@@ -37,6 +37,7 @@ use crate::config::model::GroupKind;
 use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
 use crate::events::EventBus;
 use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
+use crate::process::socket::FcgiSockets;
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CommandError, ExitStatus};
 use crate::supervisor::core::{Core, Output, ProcKey, Target};
@@ -177,6 +178,8 @@ struct Runtime {
     stopping_published: bool,
     /// UNIX time this loop started.
     started_at: f64,
+    /// The listening sockets of the fcgi groups (handed back to the caller at the end).
+    sockets: FcgiSockets,
 }
 
 /// The signals supervisord handles. Installed once, before the daemon announces itself, so a
@@ -213,12 +216,18 @@ pub fn channel() -> (Handle, mpsc::UnboundedReceiver<Command>) {
 
 /// Run the supervisor until shutdown or restart is requested and every process is down.
 /// Must be called inside a `LocalSet` on a current-thread runtime.
+///
+/// `sockets` holds the fcgi groups' listening sockets, normally already opened by the caller
+/// (so a bad socket stops start-up before the daemon detaches); the loop opens and closes them
+/// as groups are added and removed, and leaves them open at the end: the caller closes them at
+/// shutdown, or keeps the unchanged ones across a restart.
 pub async fn run(
     config: Config,
     log: Rc<RefCell<MainLog>>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     signals: &mut Signals,
     reload: Reloader,
+    sockets: &mut FcgiSockets,
 ) -> io::Result<Outcome> {
     let Signals {
         chld: sigchld,
@@ -248,6 +257,7 @@ pub async fn run(
         queue: queue.clone(),
         stopping_published: false,
         started_at: unix_now(),
+        sockets: std::mem::take(sockets),
     };
     rt.open_child_logs();
     rt.start_events();
@@ -267,6 +277,7 @@ pub async fn run(
         NEXT_EVENT_SERIAL.store(rt.bus.next_serial(), Ordering::Relaxed);
         if let Some(e) = rt.ending {
             if rt.core.shutdown_complete() {
+                *sockets = std::mem::take(&mut rt.sockets);
                 return Ok(match (e, rt.next_config.take()) {
                     (Ending::Restart, Some(config)) => Outcome::Restart(config),
                     _ => Outcome::Shutdown,
@@ -628,10 +639,22 @@ impl Runtime {
                 (_, Action::Log { level, message }) => self.log(level, &message),
                 (Some(key), Action::Spawn) => {
                     let now = Instant::now();
+                    let Some(group) = self.core.process(key).map(|p| p.group().to_string()) else {
+                        continue;
+                    };
+                    let socket = match self.fcgi_socket(&group) {
+                        Ok(s) => s,
+                        Err(msg) => {
+                            let more = self.core.spawn_failed(key, msg, now);
+                            queue.extend(more);
+                            continue;
+                        }
+                    };
                     let Some(process) = self.core.process(key) else {
                         continue;
                     };
-                    let more = match spawn::spawn(&process.config, &self.spawn_ctx) {
+                    let fd = socket.and_then(|g| self.sockets.fd(&g));
+                    let more = match spawn::spawn_with_stdin(&process.config, &self.spawn_ctx, fd) {
                         Ok(child) => {
                             let pid = child.pid;
                             self.attach_pipes(key, child);
@@ -674,6 +697,21 @@ impl Runtime {
         }
     }
 
+    /// For a process of an fcgi group: the group's name, after making sure its socket is open
+    /// (it normally is: it opens with the group; this retries one that failed to open).
+    /// `Ok(None)` for every other process.
+    fn fcgi_socket(&mut self, group: &str) -> Result<Option<String>, String> {
+        let Some(GroupKind::FcgiProgram(socket)) = self.core.group(group).map(|g| g.kind) else {
+            return Ok(None);
+        };
+        let socket = socket.clone();
+        let (lines, result) = self.sockets.open(group, &socket);
+        for line in lines {
+            self.log(LogLevel::Info, &line);
+        }
+        result.map(|()| Some(group.to_string()))
+    }
+
     /// Keep the stdin pipe and start one reader task per output pipe.
     fn attach_pipes(&mut self, key: ProcKey, child: spawn::Spawned) {
         let Some(p) = self.core.process(key) else {
@@ -689,14 +727,15 @@ impl Runtime {
         let pid = child.pid;
         let io = self.io.entry(key).or_default();
         io.pumps.clear();
-        io.stdin = match pipe::Sender::from_owned_fd(child.stdin) {
-            Ok(sender) => {
+        // An fcgi program has no stdin channel (its fd 0 is the group's socket).
+        io.stdin = child
+            .stdin
+            .and_then(|fd| pipe::Sender::from_owned_fd(fd).ok())
+            .map(|sender| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 tokio::task::spawn_local(write_stdin(sender, rx));
-                Some(tx)
-            }
-            Err(_) => None,
-        };
+                tx
+            });
         let mirror = self.log.borrow().enabled(LogLevel::Debug);
         let pumps = [
             (
@@ -931,7 +970,24 @@ impl Host for Runtime {
 
     fn add_group(&mut self, config: GroupConfig) -> Result<(), CommandError> {
         let name = config.name.clone();
-        self.core.add_group(config)?;
+        if self.core.group(&name).is_some() {
+            return Err(CommandError::AlreadyAdded(name));
+        }
+        // Upstream creates an fcgi group's socket with the group and refuses the group when
+        // that fails.
+        if let GroupKind::FcgiProgram(socket) = &config.kind {
+            let (lines, result) = self.sockets.open(&name, socket);
+            for line in lines {
+                self.log(LogLevel::Info, &line);
+            }
+            result.map_err(CommandError::Failed)?;
+        }
+        if let Err(e) = self.core.add_group(config) {
+            if let Some(line) = self.sockets.close(&name) {
+                self.log(LogLevel::Info, &line);
+            }
+            return Err(e);
+        }
         self.open_child_logs();
         self.add_pool_for(&name);
         self.publish(Event::process_group(true, &name));
@@ -947,6 +1003,9 @@ impl Host for Runtime {
         self.core.remove_group(name)?;
         for key in keys {
             self.io.remove(&key);
+        }
+        if let Some(line) = self.sockets.close(name) {
+            self.log(LogLevel::Info, &line);
         }
         self.bus.remove_pool(name);
         self.publish(Event::process_group(false, name));
