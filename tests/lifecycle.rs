@@ -1145,25 +1145,6 @@ fn usage_flags(kind: Kind) {
     }
 }
 
-/// Ours only: `[fcgi-program:x]` is parsed but not run yet, so start-up refuses it clearly
-/// (exit 2, naming the section and the file) instead of running the program without its socket.
-#[test]
-fn ours_fcgi_program_is_refused_clearly() {
-    let conf = SUPERVISORD_SECTION.to_string()
-        + "\n[fcgi-program:web]\ncommand=/bin/true\nsocket=unix://{dir}/web.sock\n\n\
-           [program:canary]\ncommand=sleep 1000\n";
-    let d = Daemon::prepare(Kind::Ours, &conf);
-    let out = d.run_to_exit(secs(10.0));
-    assert_eq!(out.code(), Some(2), "{out}");
-    assert!(
-        out.stderr
-            .contains("[fcgi-program:web] is not supported yet")
-            && out.stderr.contains("supervisord.conf"),
-        "the refusal does not name the section and file\n{out}"
-    );
-    assert!(!d.log_text().contains("spawned"), "something was started");
-}
-
 // ---------------------------------------------------------------------------------------------
 // 11. loglevel=debug mirrors child output
 // ---------------------------------------------------------------------------------------------

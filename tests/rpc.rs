@@ -497,6 +497,45 @@ fn process_info(kind: Kind) -> Vec<String> {
     t.lines
 }
 
+/// `[fcgi-program:x]` processes in getAllConfigInfo / getProcessInfo, started, without a stdin
+/// channel (fd 0 is the group's socket), and the group in a `[group:x]` (a plain program).
+const FCGI_PROGRAMS: &str = "\
+[fcgi-program:web]
+command=sleep 1000
+socket=unix://{dir}/web.sock
+socket_mode=0600
+numprocs=2
+process_name=%(program_name)s_%(process_num)d
+autostart=false
+startsecs=1
+priority=5
+
+[fcgi-program:member]
+command=sleep 1000
+socket=tcp://127.0.0.1:1
+autostart=false
+
+[group:grp]
+programs=member
+";
+
+compare!(fcgi_info => python_fcgi_info, ours_fcgi_info_same_as_python);
+fn fcgi_info(kind: Kind) -> Vec<String> {
+    let env = boot(kind, FCGI_PROGRAMS);
+    let mut t = T::new(&env);
+    t.call("supervisor.getAllConfigInfo", &[]);
+    t.call("supervisor.getAllProcessInfo", &[]);
+    t.call("supervisor.startProcess", &[s("web:web_0")]);
+    t.call("supervisor.sendProcessStdin", &[s("web:web_0"), s("x\n")]);
+    t.call("supervisor.startProcess", &[s("grp:member")]);
+    t.call("supervisor.sendProcessStdin", &[s("grp:member"), s("x\n")]);
+    t.call("supervisor.getProcessInfo", &[s("web:web_0")]);
+    t.call("supervisor.stopProcessGroup", &[s("web")]);
+    t.call("supervisor.stopProcessGroup", &[s("grp")]);
+    t.call("supervisor.reloadConfig", &[]);
+    t.lines
+}
+
 // ---------------------------------------------------------------------------------------------
 // start / stop
 
