@@ -7,6 +7,7 @@
 //!   lines and exit statuses exactly as Python prints them.
 //! * [`format`]: the status table and other fixed-width output.
 //! * [`shell`]: the interactive loop.
+//! * [`term`]: terminal input (line readers, password prompt) and the Ctrl-C flag.
 //!
 //! This module is synchronous: one request at a time, blocking sockets.
 
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod fleet;
 pub mod format;
 pub mod shell;
+pub mod term;
 pub mod transport;
 
 use std::path::{Path, PathBuf};
@@ -611,6 +613,15 @@ mod tests {
             read_config(&p).unwrap_err().0,
             ".ini file does not include supervisorctl section"
         );
+    }
+
+    #[test]
+    fn ctl_reads_the_sample_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("supervisord.conf");
+        std::fs::write(&p, crate::config::sample::SAMPLE_CONFIG).unwrap();
+        let f = read_config(&p).unwrap();
+        assert_eq!(f.serverurl.as_deref(), Some("unix:///tmp/supervisor.sock"));
     }
 
     #[test]
