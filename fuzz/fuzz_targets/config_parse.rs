@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use supervisor_daemon::config::{parse_ctl_str, parse_with_env, CliOverrides};
+use supervisor_daemon::config::{parse_with_env, CliOverrides};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -22,8 +22,5 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(config) = parse_with_env(text, path, &overrides, &env) {
         // Errors must render; the model must be walkable.
         let _ = format!("{config:?}");
-    }
-    if let Err(e) = parse_ctl_str(text, path) {
-        let _ = e.to_string();
     }
 });

@@ -72,33 +72,6 @@ pub fn search_paths() -> Vec<PathBuf> {
     ]
 }
 
-/// Parse only the `[supervisorctl]` section, strictly (errors are returned, as
-/// supervisorctl reports them), with `%(here)s` of `path`.
-pub fn parse_ctl_str(text: &str, path: &Path) -> Result<CtlConfig, ConfigError> {
-    let main = values::normalize_path(path);
-    let mut ini = Ini::new();
-    ini.read_str(text, &main)?;
-    let mut env_exp = Expansions::new();
-    for (k, v) in std::env::vars_os() {
-        env_exp.insert(
-            format!("ENV_{}", k.to_string_lossy()),
-            ExpVal::Str(v.to_string_lossy().into_owned()),
-        );
-    }
-    let ctx = Ctx {
-        ini,
-        here: main
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "/".to_string()),
-        host: host_node_name(),
-        env_exp,
-        warnings: Vec::new(),
-        main,
-    };
-    ctl_section(&ctx)
-}
-
 /// The first existing default config file (spec 6.2).
 pub fn find_config_file() -> Result<PathBuf, ConfigError> {
     let paths = search_paths();
@@ -339,24 +312,11 @@ pub fn parse_with_env(
     let groups = process_groups(&mut ctx, &supervisord.environment)?;
     let (inet_http_servers, unix_http_servers) = server_sections(&ctx)?;
     let metrics = metrics_section(&ctx)?;
-    // supervisord itself never reads [supervisorctl]; a bad value there must not stop it.
-    let supervisorctl = ctl_section(&ctx).unwrap_or_else(|e| {
-        ctx.warnings
-            .push(format!("[supervisorctl] section ignored: {e}"));
-        CtlConfig {
-            serverurl: "http://localhost:9001".to_string(),
-            username: None,
-            password: None,
-            prompt: "supervisor".to_string(),
-            history_file: None,
-        }
-    });
     Ok(Config {
         path: main,
         supervisord,
         unix_http_servers,
         inet_http_servers,
-        supervisorctl,
         rpcinterfaces,
         metrics,
         groups,
@@ -719,39 +679,6 @@ fn metrics_section(ctx: &Ctx) -> Result<Option<MetricsConfig>, ConfigError> {
     let (host, port) = values::parse_inet_port(&port)
         .map_err(|e| ctx.err(S, format!("invalid value for 'port': {e}"), Some(&v)))?;
     Ok(Some(MetricsConfig { host, port }))
-}
-
-fn ctl_section(ctx: &Ctx) -> Result<CtlConfig, ConfigError> {
-    const S: &str = "supervisorctl";
-    let none = Expansions::new();
-    let here = one("here", ctx.here.as_str());
-    let serverurl = ctx
-        .get(S, "serverurl", &here)?
-        .map(|(t, _)| t)
-        .unwrap_or_else(|| "http://localhost:9001".to_string());
-    let serverurl = match serverurl.strip_prefix("unix://") {
-        Some(path) => format!(
-            "unix://{}",
-            values::normalize_path(Path::new(&values::expand_user(path))).display()
-        ),
-        None => serverurl,
-    };
-    let username = ctx.get(S, "username", &none)?.map(|(t, _)| t);
-    let password = ctx.get(S, "password", &none)?.map(|(t, _)| t);
-    let prompt = ctx
-        .get(S, "prompt", &none)?
-        .map(|(t, _)| t)
-        .unwrap_or_else(|| "supervisor".to_string());
-    let history_file = ctx
-        .get(S, "history_file", &here)?
-        .map(|(t, _)| values::normalize_path(Path::new(&values::expand_user(&t))));
-    Ok(CtlConfig {
-        serverurl,
-        username,
-        password,
-        prompt,
-        history_file,
-    })
 }
 
 fn section_suffix(section: &str) -> &str {

@@ -20,9 +20,7 @@ pub mod sample;
 pub mod values;
 
 pub use error::ConfigError;
-pub use load::{
-    find_config_file, load, parse_ctl_str, parse_str, parse_with_env, search_paths, CliOverrides,
-};
+pub use load::{find_config_file, load, parse_str, parse_with_env, search_paths, CliOverrides};
 pub use model::*;
 pub use sample::SAMPLE_CONFIG;
 

@@ -17,7 +17,6 @@ pub struct Config {
     pub unix_http_servers: Vec<UnixHttpServerConfig>,
     /// `[inet_http_server]` and `[inet_http_server:name]` sections, in file order.
     pub inet_http_servers: Vec<InetHttpServerConfig>,
-    pub supervisorctl: CtlConfig,
     /// Names of the `[rpcinterface:x]` sections (`x`), in file order. The `supervisor`
     /// namespace is served whatever they say; the names are only reported at start-up.
     pub rpcinterfaces: Vec<String>,
@@ -84,17 +83,6 @@ pub struct MetricsConfig {
     /// Lower-cased host; empty means all interfaces.
     pub host: String,
     pub port: u16,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct CtlConfig {
-    /// Default `http://localhost:9001`.
-    pub serverurl: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Default `supervisor`.
-    pub prompt: String,
-    pub history_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

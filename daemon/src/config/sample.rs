@@ -180,7 +180,6 @@ mod tests {
         assert_eq!(cfg.unix_http_servers.len(), 1);
         assert_eq!(cfg.unix_http_servers[0].chmod, 0o700);
         assert!(cfg.inet_http_servers.is_empty());
-        assert_eq!(cfg.supervisorctl.serverurl, "unix:///tmp/supervisor.sock");
         assert!(cfg.groups.is_empty());
         assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
     }

@@ -79,13 +79,6 @@ fn supervisord_defaults() {
     assert!(cfg.inet_http_servers.is_empty());
     assert!(cfg.groups.is_empty());
     assert!(cfg.warnings.is_empty());
-    // [supervisorctl] defaults.
-    let c = &cfg.supervisorctl;
-    assert_eq!(c.serverurl, "http://localhost:9001");
-    assert_eq!(c.username, None);
-    assert_eq!(c.password, None);
-    assert_eq!(c.prompt, "supervisor");
-    assert_eq!(c.history_file, None);
 }
 
 #[test]
@@ -304,37 +297,12 @@ fn inet_http_server() {
 }
 
 #[test]
-fn supervisorctl_section() {
+fn supervisord_ignores_the_supervisorctl_section() {
+    // Upstream's supervisord never reads [supervisorctl]; supervisorctl reads it (ctl/mod.rs).
     let cfg = parse(&with_sup(
-        "[supervisorctl]\nserverurl=unix://%(here)s/s.sock\nusername=u\npassword=p\n\
-         prompt=%(ENV_FOO)s\nhistory_file=%(here)s/hist\n",
+        "[supervisorctl]\nprompt=%(here)s\nserverurl=bogus\n",
     ));
-    let c = &cfg.supervisorctl;
-    assert_eq!(c.serverurl, "unix:///etc/s.sock");
-    assert_eq!(c.username.as_deref(), Some("u"));
-    assert_eq!(c.password.as_deref(), Some("p"));
-    assert_eq!(c.prompt, "foo-value");
-    assert_eq!(c.history_file, Some(PathBuf::from("/etc/hist")));
-    // supervisord does not read [supervisorctl]: a bad value there is only a warning...
-    let cfg = parse(&with_sup("[supervisorctl]\nprompt=%(here)s\n"));
-    assert_eq!(cfg.supervisorctl.prompt, "supervisor");
-    assert_eq!(cfg.warnings.len(), 1);
-    assert!(
-        cfg.warnings[0].starts_with("[supervisorctl] section ignored: Format string"),
-        "{:?}",
-        cfg.warnings
-    );
-    // ...while supervisorctl's own reading is strict.
-    let err = super::load::parse_ctl_str("[supervisorctl]\nprompt=%(here)s\n", Path::new(CONF))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("('here') which cannot be expanded"), "{err}");
-    let ctl = super::load::parse_ctl_str(
-        "[supervisorctl]\nserverurl=unix://%(here)s/../run/s.sock\n",
-        Path::new(CONF),
-    )
-    .unwrap();
-    assert_eq!(ctl.serverurl, "unix:///run/s.sock");
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
 }
 
 #[test]
