@@ -57,6 +57,16 @@ fn ctl(d: &Daemon, args: &[&str]) -> (String, Option<i32>) {
     (out.stdout.clone(), out.code())
 }
 
+/// Our `supervisorctl -s unix://<dir>/supervisor.sock <args>` (configs without [supervisorctl]).
+fn ctl_sock(d: &Daemon, args: &[&str]) -> (String, Option<i32>) {
+    let mut cmd = Command::new(Kind::Ours.bin("supervisorctl"));
+    cmd.arg("-s")
+        .arg(format!("unix://{}", socket_path(d.dir()).display()))
+        .args(args);
+    let out = run_command(cmd, secs(20.0));
+    (out.stdout.clone(), out.code())
+}
+
 const CTL_SECTION: &str = "[supervisorctl]\nserverurl=unix://{dir}/supervisor.sock\n\n";
 
 // ---------------------------------------------------------------------------------------------
@@ -209,18 +219,127 @@ fn wait_fatal_with_retry(c: &RpcClient, name: &str) -> Value {
     .unwrap_or_else(|| panic!("{name} never FATAL with a retry pending"))
 }
 
-/// Python Supervisor 4.3.0 ignores the extension options: the config loads and runs there.
+/// Python Supervisor 4.3.0 ignores the extension options and `[program-default]`: the config
+/// loads and runs there (with Supervisor's behaviour; the environment file is not read).
 #[test]
 fn python_ignores_the_extension_options() {
     let mut d = Daemon::start(
         Kind::Python,
         &supervisor_tests::config_with(
-            "[program:up]\ncommand=sleep 1000\nstartsecs=1\nrestart_delay=5\nbackoff_max=10\n\
-             retry_fatal_after=60\nretry_fatal_limit=3\n",
+            "[program-default]\nstartsecs=7\n\n\
+             [program:up]\ncommand=sleep 1000\nstartsecs=1\nrestart_delay=5\nbackoff_max=10\n\
+             retry_fatal_after=60\nretry_fatal_limit=3\nenvironment_file=-/nonexistent.env\n\
+             exit_on_fatal=true\nessential=false\n",
         ),
     );
     d.expect_log("success: up entered RUNNING state", secs(15.0));
     assert!(d.stop().success());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment files and [program-default]
+
+/// The environment of a live pid, from /proc.
+fn environ_of(pid: i32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    raw.split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+fn running_pid(c: &RpcClient, name: &str) -> i32 {
+    wait_for(secs(15.0), || {
+        let info = c.ok("supervisor.getProcessInfo", &[s(name)]);
+        (string(member(&info, "statename")) == "RUNNING").then(|| int(member(&info, "pid")))
+    })
+    .unwrap_or_else(|| panic!("{name} never RUNNING"))
+}
+
+#[test]
+fn ours_environment_files_and_program_default_reach_the_children() {
+    let mut d = Daemon::prepare(
+        Kind::Ours,
+        &rpc_config(
+            "[program-default]\nstartsecs=1\nenvironment_file=common.env, -{dir}/optional.env\n\
+             autorestart=false\n\n\
+             [program:web]\ncommand=sleep 1000\nenvironment=LEVEL=web\n\n\
+             [program:worker]\ncommand=sleep 1001\nenvironment_file=common.env\n   worker.env\n\n\
+             [eventlistener:quiet]\ncommand=sleep 1002\nevents=TICK_60\n",
+            None,
+        ),
+    );
+    std::fs::write(
+        d.path("common.env"),
+        "# shared\nexport LEVEL=common\nGREETING=\"hello world\"\nRAW='$HOME'\n",
+    )
+    .unwrap();
+    std::fs::write(d.path("worker.env"), "LEVEL=worker # later file wins\n").unwrap();
+    d.spawn();
+    let c = client(&d);
+    let web = environ_of(running_pid(&c, "web"));
+    let worker = environ_of(running_pid(&c, "worker"));
+    for (env, level) in [(&web, "web"), (&worker, "worker")] {
+        assert!(env.contains(&format!("LEVEL={level}")), "{env:?}");
+        assert!(env.contains(&"GREETING=hello world".to_string()), "{env:?}");
+    }
+    assert!(web.contains(&"RAW=$HOME".to_string()), "{web:?}");
+    let files = |name: &str| match member(
+        &c.ok("supervisor_rs.getProcessInfo", &[s(name)]),
+        "environment_files",
+    ) {
+        Value::Array(a) => a.iter().map(string).collect::<Vec<_>>(),
+        v => panic!("{v:?}"),
+    };
+    let path = |f: &str| d.path(f).display().to_string();
+    assert_eq!(files("web"), vec![path("common.env"), path("optional.env")]);
+    // worker sets its own environment_file=, which replaces the default's list.
+    assert_eq!(
+        files("worker"),
+        vec![path("common.env"), path("worker.env")]
+    );
+    // The event listener does not inherit [program-default] (no environment file).
+    let info = c.ok("supervisor_rs.getProcessInfo", &[s("quiet")]);
+    assert_eq!(
+        member(&info, "environment_files"),
+        &Value::Array(Vec::new())
+    );
+
+    // Editing a file and `update` restarts the program that reads it with the new value.
+    std::fs::write(d.path("worker.env"), "LEVEL=worker-v2\n").unwrap();
+    let (out, code) = ctl_sock(&d, &["update"]);
+    assert_eq!(code, Some(0), "{out}");
+    let pid = wait_for(secs(15.0), || {
+        let pid = running_pid(&c, "worker");
+        environ_of(pid)
+            .contains(&"LEVEL=worker-v2".to_string())
+            .then_some(pid)
+    });
+    assert!(
+        pid.is_some(),
+        "worker not restarted with the new file\n{}",
+        d.diagnostics()
+    );
+    assert!(d.stop().success());
+}
+
+#[test]
+fn ours_missing_environment_file_is_a_clear_startup_error() {
+    let d = Daemon::prepare(
+        Kind::Ours,
+        &supervisor_tests::config_with(
+            "[program:app]\ncommand=sleep 1\nenvironment_file=app.env\n",
+        ),
+    );
+    let out = d.run_to_exit(secs(10.0));
+    assert_ne!(out.code(), Some(0), "{out}");
+    let text = out.combined();
+    assert!(
+        text.contains("environment_file")
+            && text.contains("[program:app]") | text.contains("'program:app'")
+            && text.contains(&d.path("app.env").display().to_string()),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,9 +4,14 @@
 //! using these still loads there (with Supervisor's behaviour). Each option is off by default:
 //! a stock config gets [`Extensions::default`].
 
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
 use super::Ctx;
+use crate::config::dotenv;
 use crate::config::error::ConfigError;
 use crate::config::expand::Expansions;
+use crate::config::ini::Ini;
 use crate::config::model::{Extensions, RetryFatal};
 use crate::config::values::{self, py_repr};
 
@@ -61,3 +66,127 @@ pub(super) fn process_options(
         essential,
     })
 }
+
+/// The largest environment file read (a bound on what a config can make supervisord load).
+pub const MAX_ENVIRONMENT_FILE_BYTES: u64 = 1 << 20;
+
+/// `environment_file=`: the variables of the listed files (later files win) and the files'
+/// paths. Paths are separated by commas or newlines; a relative path is relative to the
+/// directory of the config file that holds the option; a leading `-` makes a missing file
+/// silently skipped (any other read error is still an error).
+#[allow(clippy::type_complexity)]
+pub(super) fn environment_files(
+    ctx: &Ctx,
+    section: &str,
+    exp: &Expansions,
+) -> Result<(Vec<(String, String)>, Vec<PathBuf>), ConfigError> {
+    const OPT: &str = "environment_file";
+    let Some((text, v)) = ctx.get(section, OPT, exp)? else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let base = v
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut paths = Vec::new();
+    for entry in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let (optional, name) = match entry.strip_prefix('-') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, entry),
+        };
+        let path = values::normalize_path(&base.join(values::expand_user(name)));
+        let fail = |what: String| {
+            ctx.err(
+                section,
+                format!("invalid value for {}: {what}", py_repr(OPT)),
+                Some(&v),
+            )
+        };
+        let bytes = match read_bounded(&path) {
+            Ok(b) => b,
+            Err(e) if optional && e.kind() == io::ErrorKind::NotFound => {
+                paths.push(path);
+                continue;
+            }
+            Err(e) => {
+                let hint = if e.kind() == io::ErrorKind::NotFound {
+                    " (prefix the path with '-' to skip a missing file)"
+                } else {
+                    ""
+                };
+                return Err(fail(format!(
+                    "cannot read environment file {}: {e}{hint}",
+                    path.display()
+                )));
+            }
+        };
+        let text = String::from_utf8(bytes).map_err(|_| {
+            fail(format!(
+                "environment file {} is not valid UTF-8",
+                path.display()
+            ))
+        })?;
+        let pairs = dotenv::parse(&text).map_err(|e| {
+            fail(format!(
+                "environment file {}, line {}: {}",
+                path.display(),
+                e.line,
+                e.message
+            ))
+        })?;
+        for (k, val) in pairs {
+            match env.iter_mut().find(|(ek, _)| *ek == k) {
+                Some(slot) => slot.1 = val,
+                None => env.push((k, val)),
+            }
+        }
+        paths.push(path);
+    }
+    Ok((env, paths))
+}
+
+/// Read at most [`MAX_ENVIRONMENT_FILE_BYTES`]; a larger file is an error.
+fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(io::Error::other("is a directory"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_ENVIRONMENT_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_ENVIRONMENT_FILE_BYTES {
+        return Err(io::Error::other(format!(
+            "larger than {MAX_ENVIRONMENT_FILE_BYTES} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// `[program-default]`: copy each of its options into every `[program:x]` section that does not
+/// set it (the value keeps its file and line, so errors point at `[program-default]`).
+/// `[eventlistener:x]`, `[fcgi-program:x]` and `[group:x]` do not inherit.
+pub(super) fn apply_program_default(ini: &mut Ini) {
+    let Some(defaults) = ini.section(PROGRAM_DEFAULT).map(|s| s.options.clone()) else {
+        return;
+    };
+    for section in ini
+        .sections
+        .iter_mut()
+        .filter(|s| s.name.starts_with("program:"))
+    {
+        for (opt, value) in &defaults {
+            if section.get(opt).is_none() {
+                section.options.push((opt.clone(), value.clone()));
+            }
+        }
+    }
+}
+
+/// The section whose options every `[program:x]` inherits.
+pub const PROGRAM_DEFAULT: &str = "program-default";

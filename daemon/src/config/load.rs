@@ -296,6 +296,7 @@ pub fn parse_with_env(
         main: main.clone(),
     };
     read_includes(&mut ctx)?;
+    extensions::apply_program_default(&mut ctx.ini);
     if !ctx.ini.has_section("supervisord") {
         return Err(ConfigError::in_file(
             format!(
@@ -1125,7 +1126,9 @@ fn processes_from_section(
                 })?
             }
         };
-        for (k, v) in global_env.iter().chain(program_env.iter()) {
+        // Extension: environment_file= sits between [supervisord] and the program's own.
+        let (file_env, env_files) = extensions::environment_files(c, section, &exp)?;
+        for (k, v) in global_env.iter().chain(&file_env).chain(&program_env) {
             exp.insert(format!("ENV_{k}"), ExpVal::Str(v.clone()));
         }
         let directory = c
@@ -1213,15 +1216,17 @@ fn processes_from_section(
                 None,
             ));
         };
-        let ext = extensions::process_options(c, section, &exp)?;
+        let mut ext = extensions::process_options(c, section, &exp)?;
+        ext.environment_files = env_files;
         let name = expand(&process_name, &exp, "process_name")
             .map_err(|e| c.err(section, e, process_name_raw.as_ref()))?;
         let name = values::process_or_group_name(&name)
             .map_err(|e| c.err(section, e, process_name_raw.as_ref()))?;
 
-        // [supervisord] environment, then the program's (program wins, dict order).
+        // [supervisord] environment, then environment_file= (extension), then the program's
+        // (program wins, dict order).
         let mut environment: Vec<(String, String)> = global_env.to_vec();
-        for (k, v) in program_env {
+        for (k, v) in file_env.into_iter().chain(program_env) {
             match environment.iter_mut().find(|(ek, _)| *ek == k) {
                 Some(slot) => slot.1 = v,
                 None => environment.push((k, v)),

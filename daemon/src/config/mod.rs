@@ -5,12 +5,14 @@
 //! * `expand`: `%(name)s` / `%(name)02d` expansion with the key sets each option may use.
 //! * `values`: booleans, byte sizes, signals, octal, exit codes, `environment=` ...
 //! * `load`: sections to the typed model (search path, `[include]`, defaults, validation).
+//! * `dotenv`: the syntax of `environment_file=` files (an extension).
 //! * `extensions`: the supervisor-rs extension options of `[program:x]` (docs/extensions.md).
 //! * `model`: the typed result.
 //! * `sample`: the documented sample configuration (`echo_supervisord_conf`).
 //!
 //! Every error names the file, section, option and value.
 
+pub mod dotenv;
 pub mod error;
 pub mod expand;
 pub mod ini;

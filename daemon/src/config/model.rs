@@ -175,7 +175,8 @@ pub struct ProcessConfig {
     pub user: Option<String>,
     pub directory: Option<PathBuf>,
     pub umask: Option<u32>,
-    /// `[supervisord] environment` merged with the program's own (program wins), in order.
+    /// `[supervisord] environment`, then `environment_file=` (extension), then the program's
+    /// own, merged (later wins), in order.
     pub environment: Vec<(String, String)>,
     pub redirect_stderr: bool,
     pub stdout: ChannelConfig,
