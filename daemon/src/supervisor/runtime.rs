@@ -980,7 +980,10 @@ impl Host for Runtime {
             for line in lines {
                 self.log(LogLevel::Info, &line);
             }
-            result.map_err(CommandError::Failed)?;
+            if let Err(e) = result {
+                self.log(LogLevel::Error, &format!("[fcgi-program:{name}] {e}"));
+                return Err(CommandError::Failed(e));
+            }
         }
         if let Err(e) = self.core.add_group(config) {
             if let Some(line) = self.sockets.close(&name) {
