@@ -4,30 +4,80 @@
 //! its own copies. No duplicate programs run, and the children themselves are started exactly
 //! as before (no `PR_SET_PDEATHSIG`, so `posix_spawn` stays usable; see docs/reliability.md).
 //!
-//! Each line identifies a process by pid **and** start time (field 22 of `/proc/<pid>/stat`,
-//! clock ticks since boot), so a pid reused by an unrelated process never matches:
+//! Each line identifies a process by pid, start time (field 22 of `/proc/<pid>/stat`, clock
+//! ticks since boot) **and** command line (`/proc/<pid>/cmdline`, first [`CMDLINE_MAX`] bytes,
+//! percent-encoded), so a pid reused by an unrelated process never matches:
 //!
 //! ```text
-//! supervisord <pid> <starttime>
-//! <pid> <starttime> <group>:<name>
+//! supervisord <pid> <starttime> record=2 boot=<boot id>
+//! <pid> <starttime> <cmdline> <group>:<name>
 //! ```
 //!
-//! The file is rewritten (write + rename) at every spawn, dropping entries whose process is
-//! gone, and removed at a clean shutdown. A record whose `supervisord` line names a daemon that
-//! is still alive belongs to another running instance and is left alone.
+//! The boot id (`/proc/sys/kernel/random/boot_id`) makes a record written before a reboot
+//! void (start times count from boot). A child that execs another program (a wrapper
+//! `sh -c 'exec prog'`) changes its command line; while the daemon runs, the line is
+//! refreshed when the child reaches RUNNING and at each compaction (it is still our
+//! unreaped child then, so its pid cannot have been reused). A later change (a program
+//! rewriting its own argv) makes the leftover unrecognisable: it is left running with a WARN.
+//!
+//! Maintenance is an append journal: a spawn appends one line to the open file (O(1), no
+//! rewrite), and the file is compacted (rewritten without the entries of exited children)
+//! only when its line count has doubled since the last compaction, so the cost per spawn is
+//! O(1) amortised. The line is in the file (page cache) before the spawn returns, so a
+//! SIGKILL of the daemon never loses it. A clean shutdown removes the file. A record whose
+//! `supervisord` line names a daemon that is still alive belongs to another running instance
+//! and is left alone.
+//!
+//! The file may sit in a directory other users can write (`pidfile=/tmp/...`), so it is
+//! treated as hostile input: it is only trusted when it is a regular file (no symlink) owned
+//! by our uid and not writable by group or others, in a directory only we (or root) control
+//! or that is sticky; it is written through a temporary file created with
+//! `O_CREAT|O_EXCL|O_NOFOLLOW` (mode 0600) and renamed; and pid 1 (or less), our own pid, our
+//! parent and process group 1 are never signalled whatever the record says.
 
+use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// How much of a command line is recorded and compared.
+pub const CMDLINE_MAX: usize = 1024;
+
+/// A record larger than this is not read (a real one holds a few hundred bytes per child).
+const RECORD_MAX: u64 = 64 << 20;
+
+/// The format marker on the header line.
+const FORMAT: &str = "record=2";
 
 /// One recorded child.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub pid: i32,
     pub start: u64,
+    /// `/proc/<pid>/cmdline` when it was spawned (NUL-separated, at most [`CMDLINE_MAX`]).
+    pub cmdline: Vec<u8>,
     pub name: String,
+}
+
+impl Entry {
+    fn line(&self) -> String {
+        // Names come from the config; keep the line a line whatever they hold.
+        let name: String = self
+            .name
+            .chars()
+            .map(|c| if c == '\n' || c == '\r' { '?' } else { c })
+            .collect();
+        format!(
+            "{} {} {} {}\n",
+            self.pid,
+            self.start,
+            encode_cmdline(&self.cmdline),
+            name
+        )
+    }
 }
 
 /// The parsed state file.
@@ -35,53 +85,129 @@ pub struct Entry {
 pub struct Record {
     /// `(pid, start time)` of the daemon that wrote it.
     pub daemon: Option<(i32, u64)>,
+    /// The kernel's boot id when it was written.
+    pub boot: Option<String>,
     pub children: Vec<Entry>,
 }
 
 impl Record {
-    /// Parse the state file; malformed lines are skipped (the file is ours, but may be cut
-    /// short by a crash mid-write on filesystems without atomic rename).
-    pub fn parse(text: &str) -> Record {
+    /// Parse the state file. Malformed lines are skipped (lines naming pid 1 or less are kept
+    /// for [`kill_leftovers`] to refuse them aloud), and so is a last line without its
+    /// newline (an append cut short by a crash). A later line for the same pid and start time
+    /// replaces an earlier one. Errors when the header is missing or of another format.
+    pub fn parse(text: &str) -> Result<Record, String> {
         let mut record = Record::default();
-        for line in text.lines() {
-            let mut parts = line.splitn(3, ' ');
-            let (Some(a), Some(b)) = (parts.next(), parts.next()) else {
+        let complete = match text.rfind('\n') {
+            Some(i) => &text[..=i],
+            None => "",
+        };
+        let mut lines = complete.lines();
+        let header = lines.next().unwrap_or("");
+        let mut h = header.split(' ');
+        if h.next() != Some("supervisord") {
+            return Err("no 'supervisord' header line".into());
+        }
+        let pid = h.next().and_then(|p| p.parse().ok());
+        let start = h.next().and_then(|s| s.parse().ok());
+        if h.next() != Some(FORMAT) {
+            return Err(format!(
+                "not in the {FORMAT} format (written by an older version?)"
+            ));
+        }
+        if let (Some(pid), Some(start)) = (pid, start) {
+            record.daemon = Some((pid, start));
+        }
+        record.boot = h.find_map(|w| w.strip_prefix("boot=")).map(str::to_string);
+        let mut seen: HashMap<(i32, u64), usize> = HashMap::new();
+        for line in lines {
+            let mut parts = line.splitn(4, ' ');
+            let (Some(a), Some(b), Some(c)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
-            if a == "supervisord" {
-                let mut rest = b.split(' ').chain(parts);
-                let pid = rest.next().and_then(|p| p.parse().ok());
-                let start = rest.next().and_then(|s| s.parse().ok());
-                if let (Some(pid), Some(start)) = (pid, start) {
-                    record.daemon = Some((pid, start));
-                }
-                continue;
-            }
             let (Ok(pid), Ok(start)) = (a.parse::<i32>(), b.parse::<u64>()) else {
                 continue;
             };
-            if pid <= 0 {
+            let Some(cmdline) = decode_cmdline(c) else {
+                continue;
+            };
+            if cmdline.is_empty() {
                 continue;
             }
-            record.children.push(Entry {
+            let entry = Entry {
                 pid,
                 start,
+                cmdline,
                 name: parts.next().unwrap_or("").to_string(),
-            });
+            };
+            match seen.get(&(pid, start)) {
+                Some(&i) => record.children[i] = entry,
+                None => {
+                    seen.insert((pid, start), record.children.len());
+                    record.children.push(entry);
+                }
+            }
         }
-        record
+        Ok(record)
     }
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        if let Some((pid, start)) = self.daemon {
-            out.push_str(&format!("supervisord {pid} {start}\n"));
+        let (pid, start) = self.daemon.unwrap_or((0, 0));
+        out.push_str(&format!("supervisord {pid} {start} {FORMAT}"));
+        if let Some(boot) = &self.boot {
+            out.push_str(&format!(" boot={boot}"));
         }
+        out.push('\n');
         for e in &self.children {
-            out.push_str(&format!("{} {} {}\n", e.pid, e.start, e.name));
+            out.push_str(&e.line());
         }
         out
     }
+}
+
+/// Percent-encoding of a command line: printable ASCII other than `%` as is, every other byte
+/// (NUL separators, spaces, newlines, UTF-8) as `%XX`. Never empty for a non-empty input and
+/// never contains a space.
+fn encode_cmdline(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for &b in raw {
+        if (0x21..=0x7e).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode_cmdline(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// A command line for a log line: arguments separated by spaces, control bytes escaped.
+fn shown_cmdline(raw: &[u8]) -> String {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    String::from_utf8_lossy(raw)
+        .chars()
+        .map(|c| match c {
+            '\0' => " ".to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// `<pidfile>.children`.
@@ -89,6 +215,13 @@ pub fn state_path(pidfile: &Path) -> PathBuf {
     let mut s = pidfile.as_os_str().to_owned();
     s.push(".children");
     PathBuf::from(s)
+}
+
+/// This boot's id (`None` where the kernel has no such file).
+pub fn boot_id() -> Option<String> {
+    let text = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = text.trim();
+    (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_string())
 }
 
 /// `(state letter, start time)` of a live process from `/proc/<pid>/stat`.
@@ -103,50 +236,219 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     Some((state, start))
 }
 
-/// True if `pid` is the same process as recorded and has not exited (zombies count as gone).
-fn still_running(pid: i32, start: u64) -> bool {
-    matches!(proc_stat(pid), Some((state, s)) if s == start && state != 'Z' && state != 'X')
+/// The first [`CMDLINE_MAX`] bytes of `/proc/<pid>/cmdline` (empty for zombies and kernel
+/// threads).
+pub fn proc_cmdline(pid: i32) -> Option<Vec<u8>> {
+    let f = fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut out = Vec::new();
+    f.take(CMDLINE_MAX as u64).read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+/// Start time and command line of a child just spawned. `posix_spawn` (vfork) returns once
+/// the child has left our memory, which is a few microseconds before the kernel has set up
+/// the new program's arguments: until then `/proc/<pid>/cmdline` reads empty, so wait for it
+/// (briefly; `None` if the child exits or the arguments never appear).
+fn identity_after_exec(pid: i32) -> Option<(u64, Vec<u8>)> {
+    let deadline = Instant::now() + Duration::from_millis(50);
+    loop {
+        let (state, start) = proc_stat(pid)?;
+        if state == 'Z' || state == 'X' {
+            return None;
+        }
+        let cmdline = proc_cmdline(pid)?;
+        if !cmdline.is_empty() {
+            return Some((start, cmdline));
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+/// What `/proc` says about a recorded process now.
+#[derive(Debug, PartialEq, Eq)]
+enum Now {
+    /// Same pid, start time and command line: the recorded process, still running.
+    Same,
+    /// Same pid and start time, another command line (it exec'd or rewrote its argv).
+    Changed(Vec<u8>),
+    /// Exited, a zombie, or another process (start time differs).
+    Gone,
+}
+
+fn now(e: &Entry) -> Now {
+    match proc_stat(e.pid) {
+        Some((state, s)) if s == e.start && state != 'Z' && state != 'X' => {}
+        _ => return Now::Gone,
+    }
+    match proc_cmdline(e.pid) {
+        Some(c) if c == e.cmdline => Now::Same,
+        Some(c) if !c.is_empty() => Now::Changed(c),
+        _ => Now::Gone,
+    }
+}
+
+/// True if `pid` is still the process that was recorded (same start time and command line)
+/// and has not exited (zombies count as gone).
+fn still_running(e: &Entry) -> bool {
+    now(e) == Now::Same
+}
+
+/// Whether a process named in a record may be signalled at all: never pid 0 or 1 (`kill(0)`
+/// and `kill(-1)` reach whole groups or every process), nor ourselves or our parent.
+fn may_signal(pid: i32) -> bool {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    pid > 1 && pid != std::process::id() as i32 && pid != parent
+}
+
+/// Why `dir` is not a safe place for the record, if it is not: it must be owned by us or
+/// root, and not writable by others unless sticky (as /tmp), else another user could swap
+/// our file for theirs between two of our system calls.
+fn unsafe_dir(dir: &Path) -> Option<String> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            return Some(format!(
+                "cannot inspect its directory {}: {e}",
+                dir.display()
+            ))
+        }
+    };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "its directory {} belongs to another user (uid {})",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode();
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Some(format!(
+            "its directory {} is writable by other users and not sticky (mode {:o})",
+            dir.display(),
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
+fn parent_of(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
 }
 
 struct Active {
     path: PathBuf,
-    record: Record,
-    /// Entry count at which exited children are pruned (amortised: a spawn reads
-    /// `/proc/<pid>/stat` of every entry only when the list has doubled).
-    prune_at: usize,
+    /// The record file we created (the inode renamed to `path`), open for appending.
+    file: Option<fs::File>,
+    daemon: (i32, u64),
+    boot: Option<String>,
+    /// Every entry written since the last compaction, by pid (a pid seen again replaces it).
+    entries: HashMap<i32, Entry>,
+    /// Child lines in the file.
+    lines: usize,
+    /// Line count at which the file is compacted.
+    compact_at: usize,
 }
 
-const MIN_PRUNE: usize = 64;
+impl Active {
+    fn render(&self) -> String {
+        let mut record = Record {
+            daemon: Some(self.daemon),
+            boot: self.boot.clone(),
+            children: self.entries.values().cloned().collect(),
+        };
+        record.children.sort_by_key(|e| e.pid);
+        record.render()
+    }
+
+    /// Rewrite the file with only the children still running, with their current command
+    /// lines (they are our unreaped children, so pid and start time still name them).
+    fn compact(&mut self) -> io::Result<()> {
+        self.entries.retain(|_, e| match now(e) {
+            Now::Same => true,
+            Now::Changed(cmdline) => {
+                e.cmdline = cmdline;
+                true
+            }
+            Now::Gone => false,
+        });
+        self.lines = self.entries.len();
+        self.compact_at = (self.lines * 2).max(MIN_COMPACT);
+        self.file = Some(write_new(&self.path, &self.render())?);
+        Ok(())
+    }
+}
+
+const MIN_COMPACT: usize = 64;
 
 static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
 
-fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+/// Write `text` as the new record at `path` and return the file, open for appending: create
+/// `<path>.tmp` with `O_CREAT|O_EXCL|O_NOFOLLOW` (mode 0600; a planted file or symlink there is
+/// unlinked, never followed), write, rename over `path`.
+fn write_new(path: &Path, text: &str) -> io::Result<fs::File> {
+    if let Some(why) = unsafe_dir(parent_of(path)) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    drop(f);
-    fs::rename(&tmp, path)
+    let mut attempts = 0;
+    let mut f = loop {
+        let opened = fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp);
+        match opened {
+            Ok(f) => break f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => {
+                // Left by a crash, or planted: unlink removes the name (a symlink itself,
+                // not its target), then try again.
+                attempts += 1;
+                fs::remove_file(&tmp)?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = f.write_all(text.as_bytes());
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(f)
 }
 
 /// Start recording this daemon's children in `path` (replacing any old record).
 pub fn open(path: PathBuf) -> io::Result<()> {
     let me = std::process::id() as i32;
     let start = proc_stat(me).map(|(_, s)| s).unwrap_or(0);
-    let record = Record {
-        daemon: Some((me, start)),
-        children: Vec::new(),
+    let mut active = Active {
+        path,
+        file: None,
+        daemon: (me, start),
+        boot: boot_id(),
+        entries: HashMap::new(),
+        lines: 0,
+        compact_at: MIN_COMPACT,
     };
-    write_atomic(&path, &record.render())?;
-    if let Ok(mut active) = ACTIVE.lock() {
-        *active = Some(Active {
-            path,
-            record,
-            prune_at: MIN_PRUNE,
-        });
+    let result = write_new(&active.path, &active.render()).map(|f| active.file = Some(f));
+    // Kept even on failure: a later compaction retries (e.g. once a planted .tmp is gone).
+    if let Ok(mut guard) = ACTIVE.lock() {
+        *guard = Some(active);
     }
-    Ok(())
+    result
 }
 
 /// Move the record (the pidfile moved on a restart).
@@ -160,15 +462,17 @@ pub fn move_to(path: PathBuf) -> io::Result<()> {
     if active.path == path {
         return Ok(());
     }
-    let _ = fs::remove_file(&active.path);
+    if active.file.take().is_some() {
+        let _ = fs::remove_file(&active.path);
+    }
     active.path = path;
-    write_atomic(&active.path, &active.record.render())
+    active.compact()
 }
 
-/// Record a child just spawned (`name` is `group:process`). Entries of children that have
-/// exited are dropped now and then (stale entries are harmless: pid and start time must both
-/// match). A failure to write is returned for the caller to log; the child
-/// runs either way.
+/// Record a child just spawned (`name` is `group:process`): one line appended to the record.
+/// Entries of children that have exited are dropped when the file is compacted (stale entries
+/// are harmless: pid, start time and command line must all match). A failure to write is
+/// returned for the caller to log; the child runs either way.
 pub fn record(pid: i32, name: &str) -> io::Result<()> {
     let Ok(mut guard) = ACTIVE.lock() else {
         return Ok(());
@@ -176,29 +480,62 @@ pub fn record(pid: i32, name: &str) -> io::Result<()> {
     let Some(active) = guard.as_mut() else {
         return Ok(());
     };
-    let Some((_, start)) = proc_stat(pid) else {
+    let Some((start, cmdline)) = identity_after_exec(pid) else {
         // Already gone (exec failed at once): nothing can be left over.
         return Ok(());
     };
-    let children = &mut active.record.children;
-    children.retain(|e| e.pid != pid);
-    if children.len() >= active.prune_at {
-        children.retain(|e| still_running(e.pid, e.start));
-        active.prune_at = (children.len() * 2).max(MIN_PRUNE);
-    }
-    active.record.children.push(Entry {
+    let entry = Entry {
         pid,
         start,
+        cmdline,
         name: name.to_string(),
-    });
-    write_atomic(&active.path, &active.record.render())
+    };
+    let line = entry.line();
+    active.entries.insert(pid, entry);
+    active.lines += 1;
+    if active.lines >= active.compact_at {
+        return active.compact();
+    }
+    match active.file.as_mut() {
+        Some(f) => f.write_all(line.as_bytes()),
+        None => Ok(()),
+    }
+}
+
+/// A recorded child reached RUNNING: if it has exec'd another program since it was spawned
+/// (a wrapper `sh -c 'exec prog'`), append a line with its current command line.
+pub fn refresh(pid: i32) -> io::Result<()> {
+    let Ok(mut guard) = ACTIVE.lock() else {
+        return Ok(());
+    };
+    let Some(active) = guard.as_mut() else {
+        return Ok(());
+    };
+    let Some(entry) = active.entries.get_mut(&pid) else {
+        return Ok(());
+    };
+    let Now::Changed(cmdline) = now(entry) else {
+        return Ok(());
+    };
+    entry.cmdline = cmdline;
+    let line = entry.line();
+    active.lines += 1;
+    if active.lines >= active.compact_at {
+        return active.compact();
+    }
+    match active.file.as_mut() {
+        Some(f) => f.write_all(line.as_bytes()),
+        None => Ok(()),
+    }
 }
 
 /// Stop recording and remove the file (clean shutdown: every child has been stopped).
 pub fn close() {
     if let Ok(mut guard) = ACTIVE.lock() {
         if let Some(active) = guard.take() {
-            let _ = fs::remove_file(&active.path);
+            if active.file.is_some() {
+                let _ = fs::remove_file(&active.path);
+            }
         }
     }
 }
@@ -212,27 +549,99 @@ pub struct Cleanup {
     pub survivors: Vec<i32>,
 }
 
+/// Open and read the record at `path` if it can be trusted: a regular file (not a symlink,
+/// FIFO or device), owned by our uid, not writable by group or others, of a sane size, in a
+/// safe directory. `Ok(None)` when there is none.
+fn read_trusted(path: &Path) -> Result<Option<String>, String> {
+    let shown = path.display();
+    let f = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(format!(
+                "ignoring the child record {shown}: it is a symbolic link"
+            ))
+        }
+        Err(e) => return Err(format!("could not read the child record {shown}: {e}")),
+    };
+    let meta = f
+        .metadata()
+        .map_err(|e| format!("could not read the child record {shown}: {e}"))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "ignoring the child record {shown}: not a regular file"
+        ));
+    }
+    if meta.uid() != me {
+        return Err(format!(
+            "ignoring the child record {shown}: owned by uid {}, not by this supervisord's uid {me}",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "ignoring the child record {shown}: writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    if let Some(why) = unsafe_dir(parent_of(path)) {
+        return Err(format!("ignoring the child record {shown}: {why}"));
+    }
+    if meta.len() > RECORD_MAX {
+        return Err(format!(
+            "ignoring the child record {shown}: {} bytes is more than a record can be",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.take(RECORD_MAX)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("could not read the child record {shown}: {e}"))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 /// Read the record left at `path` by an earlier supervisord and stop every child it lists
 /// that is still running: SIGTERM to its process group, up to `grace` for them to go, then
 /// SIGKILL (and up to `grace` again). Does nothing when the writer is still alive (another
-/// instance) or when there is no record.
+/// instance), when there is no record, or when the record cannot be trusted (WARN).
 pub fn kill_leftovers(path: &Path, grace: Duration) -> Cleanup {
     let mut out = Cleanup::default();
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return out,
-        Err(e) => {
+    let text = match read_trusted(path) {
+        Ok(Some(t)) => t,
+        Ok(None) => return out,
+        Err(msg) => {
+            out.warn.push(msg);
+            return out;
+        }
+    };
+    let record = match Record::parse(&text) {
+        Ok(r) => r,
+        Err(why) => {
             out.warn.push(format!(
-                "could not read the child record {}: {e}",
+                "ignoring the child record {}: {why}",
                 path.display()
             ));
             return out;
         }
     };
-    let record = Record::parse(&text);
+    if let (Some(then), Some(current)) = (&record.boot, boot_id()) {
+        if *then != current {
+            out.info.push(format!(
+                "the child record {} was written before the last reboot; nothing to stop",
+                path.display()
+            ));
+            return out;
+        }
+    }
     let me = std::process::id() as i32;
     if let Some((pid, start)) = record.daemon {
-        if pid != me && still_running(pid, start) {
+        if pid != me && matches!(proc_stat(pid), Some((st, s)) if s == start && st != 'Z') {
             out.warn.push(format!(
                 "the child record {} belongs to a supervisord that is still running (pid {pid}); \
                  leaving its children alone",
@@ -241,22 +650,46 @@ pub fn kill_leftovers(path: &Path, grace: Duration) -> Cleanup {
             return out;
         }
     }
-    let left: Vec<&Entry> = record
-        .children
-        .iter()
-        .filter(|e| e.pid != me && still_running(e.pid, e.start))
-        .collect();
+    let mut left: Vec<&Entry> = Vec::new();
+    for e in &record.children {
+        if !may_signal(e.pid) {
+            out.warn.push(format!(
+                "the child record {} names pid {} ({}); never signalling it",
+                path.display(),
+                e.pid,
+                e.name
+            ));
+        } else {
+            match now(e) {
+                Now::Same => left.push(e),
+                Now::Changed(cmdline) => out.warn.push(format!(
+                    "leftover process {} (pid {}) now runs '{}', not the recorded '{}'; \
+                     leaving it alone",
+                    e.name,
+                    e.pid,
+                    shown_cmdline(&cmdline),
+                    shown_cmdline(&e.cmdline)
+                )),
+                Now::Gone => {}
+            }
+        }
+    }
     if left.is_empty() {
         return out;
     }
+    // SAFETY: getpgrp has no preconditions.
+    let own_group = unsafe { libc::getpgrp() };
     let deliver = |e: &Entry, sig: i32| {
+        if !may_signal(e.pid) {
+            return;
+        }
         // The child leads its own process group (spawn uses setpgid(0, 0)); signal the group
-        // so its descendants go too, else the process alone.
+        // so its descendants go too, else the process alone. Never group 0 or 1, nor ours.
         // SAFETY: plain syscalls with integer arguments.
         let pgid = unsafe { libc::getpgid(e.pid) };
         unsafe {
-            if pgid == e.pid {
-                libc::kill(-e.pid, sig);
+            if pgid == e.pid && pgid > 1 && pgid != own_group {
+                libc::kill(-pgid, sig);
             } else {
                 libc::kill(e.pid, sig);
             }
@@ -271,11 +704,7 @@ pub fn kill_leftovers(path: &Path, grace: Duration) -> Cleanup {
         deliver(e, libc::SIGTERM);
     }
     let wait = |deadline: Instant| loop {
-        let alive: Vec<&Entry> = left
-            .iter()
-            .copied()
-            .filter(|e| still_running(e.pid, e.start))
-            .collect();
+        let alive: Vec<&Entry> = left.iter().copied().filter(|e| still_running(e)).collect();
         if alive.is_empty() || Instant::now() >= deadline {
             return alive;
         }
@@ -307,39 +736,105 @@ pub fn kill_leftovers(path: &Path, grace: Duration) -> Cleanup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+
+    fn entry(pid: i32, start: u64, cmd: &[u8], name: &str) -> Entry {
+        Entry {
+            pid,
+            start,
+            cmdline: cmd.to_vec(),
+            name: name.into(),
+        }
+    }
 
     #[test]
     fn record_round_trips_and_skips_garbage() {
-        let text = "supervisord 10 20\n11 21 g:a\ngarbage\n-1 5 x\n12 x y\n13 23 g:with space\n";
-        let r = Record::parse(text);
+        let text = "supervisord 10 20 record=2\n11 21 sleep%0030%00 g:a\ngarbage\n-1 5 x y\n\
+                    12 x y z\n14 24 bad%zz g:b\n13 23 a%20b%0A%25 g:with space\n\
+                    11 21 sleep%0031%00 g:a2\n15 25 cut";
+        let r = Record::parse(text).expect("parses");
         assert_eq!(r.daemon, Some((10, 20)));
         assert_eq!(
             r.children,
             vec![
-                Entry {
-                    pid: 11,
-                    start: 21,
-                    name: "g:a".into()
-                },
-                Entry {
-                    pid: 13,
-                    start: 23,
-                    name: "g:with space".into()
-                },
+                entry(11, 21, b"sleep\x0031\x00", "g:a2"),
+                entry(-1, 5, b"x", "y"),
+                entry(13, 23, b"a b\n%", "g:with space"),
             ]
         );
-        assert_eq!(Record::parse(&r.render()), r);
-        assert_eq!(Record::parse(""), Record::default());
+        assert_eq!(Record::parse(&r.render()), Ok(r));
+        assert!(Record::parse("").is_err());
+        // The format before command lines were recorded is refused as a whole.
+        let old = Record::parse("supervisord 10 20\n11 21 g:a\n").unwrap_err();
+        assert!(old.contains("older version"), "{old}");
     }
 
     #[test]
-    fn proc_stat_of_self() {
+    fn a_record_from_before_a_reboot_is_void() {
+        let Some(boot) = boot_id() else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.pid.children");
+        let mut victim = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = victim.id() as i32;
+        let (start, cmd) = identity_after_exec(pid).expect("identity");
+        let mut record = Record {
+            daemon: Some((i32::MAX, 1)),
+            boot: Some(format!("{boot}-other")),
+            children: vec![entry(pid, start, &cmd, "g:x")],
+        };
+        assert_eq!(Record::parse(&record.render()), Ok(record.clone()));
+        write_new(&path, &record.render()).expect("write");
+        let cleanup = kill_leftovers(&path, Duration::from_secs(1));
+        assert!(
+            cleanup.info[0].contains("before the last reboot"),
+            "{cleanup:?}"
+        );
+        assert!(victim.try_wait().expect("try_wait").is_none());
+        // Same boot: stopped.
+        record.boot = Some(boot);
+        write_new(&path, &record.render()).expect("write");
+        let cleanup = kill_leftovers(&path, Duration::from_secs(5));
+        assert!(
+            cleanup.warn[0].contains("stopping leftover process g:x"),
+            "{cleanup:?}"
+        );
+        let _ = victim.wait();
+    }
+
+    #[test]
+    fn cmdline_encoding_has_no_spaces_and_round_trips() {
+        let all: Vec<u8> = (0..=255).collect();
+        let enc = encode_cmdline(&all);
+        assert!(!enc.contains(' ') && !enc.contains('\n'));
+        assert_eq!(decode_cmdline(&enc), Some(all));
+        assert_eq!(decode_cmdline("%4"), None);
+    }
+
+    #[test]
+    fn proc_stat_and_cmdline_of_self() {
         let me = std::process::id() as i32;
         let (state, start) = proc_stat(me).expect("own /proc stat");
         assert!(state == 'R' || state == 'S', "{state}");
         assert!(start > 0);
         assert!(proc_stat(i32::MAX).is_none());
+        let cmd = proc_cmdline(me).expect("own cmdline");
+        assert!(!cmd.is_empty() && cmd.len() <= CMDLINE_MAX);
+    }
+
+    #[test]
+    fn never_signals_init_ourselves_or_our_parent() {
+        assert!(!may_signal(-5));
+        assert!(!may_signal(0));
+        assert!(!may_signal(1));
+        assert!(!may_signal(std::process::id() as i32));
+        assert!(!may_signal(unsafe { libc::getppid() }));
+        assert!(may_signal(i32::MAX));
     }
 
     #[test]
@@ -348,6 +843,79 @@ mod tests {
             state_path(Path::new("/run/supervisord.pid")),
             PathBuf::from("/run/supervisord.pid.children")
         );
+    }
+
+    #[test]
+    fn unsafe_directories_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(unsafe_dir(dir.path()), None);
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).expect("chmod");
+        assert_eq!(unsafe_dir(dir.path()), None, "sticky like /tmp is fine");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).expect("chmod");
+        let why = unsafe_dir(dir.path()).expect("world-writable, not sticky");
+        assert!(why.contains("not sticky"), "{why}");
+        // The record is not written there.
+        let err = write_new(&dir.path().join("x.children"), "x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn write_never_follows_a_planted_tmp_symlink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("precious");
+        fs::write(&target, "keep").expect("write target");
+        let path = dir.path().join("x.pid.children");
+        std::os::unix::fs::symlink(&target, dir.path().join("x.pid.children.tmp"))
+            .expect("plant symlink");
+        let mut f = write_new(&path, "supervisord 1 2 record=2\n").expect("write record");
+        f.write_all(b"3 4 x g:x\n").expect("append");
+        assert_eq!(fs::read_to_string(&target).expect("target"), "keep");
+        let meta = fs::symlink_metadata(&path).expect("record");
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::read_to_string(&path).expect("record"),
+            "supervisord 1 2 record=2\n3 4 x g:x\n"
+        );
+        assert!(!dir.path().join("x.pid.children.tmp").exists());
+    }
+
+    #[test]
+    fn untrusted_records_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.pid.children");
+        let good = "supervisord 2147483647 1 record=2\n";
+        // Symlink to a good record.
+        let real = dir.path().join("real");
+        fs::write(&real, good).expect("write");
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::os::unix::fs::symlink(&real, &path).expect("symlink");
+        let err = read_trusted(&path).unwrap_err();
+        assert!(
+            err.contains("symbolic link") && err.contains("x.pid.children"),
+            "{err}"
+        );
+        fs::remove_file(&path).expect("rm");
+        // Group-writable.
+        fs::write(&path, good).expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o620)).expect("chmod");
+        let err = read_trusted(&path).unwrap_err();
+        assert!(err.contains("writable by group or others"), "{err}");
+        // Owned by someone else.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&path, Some(65534), None).expect("chown");
+            let err = read_trusted(&path).unwrap_err();
+            assert!(err.contains("owned by uid 65534"), "{err}");
+            std::os::unix::fs::chown(&path, Some(0), None).expect("chown");
+        }
+        assert_eq!(read_trusted(&path), Ok(Some(good.to_string())));
+        // A FIFO is refused without blocking.
+        fs::remove_file(&path).expect("rm");
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("cstr");
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = read_trusted(&path).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 
     #[test]
@@ -360,33 +928,68 @@ mod tests {
             .spawn()
             .expect("spawn sleep");
         let pid = child.id() as i32;
-        let (_, start) = proc_stat(pid).expect("child stat");
-        // A dead daemon (pid 0 never matches), one live child, one stale entry.
+        let (start, cmd) = identity_after_exec(pid).expect("child identity");
+        assert_eq!(cmd, b"sleep\x0030\x00");
+        let mut reused = std::process::Command::new("sleep")
+            .arg("31")
+            .process_group(0)
+            .spawn()
+            .expect("spawn sleep");
+        let rpid = reused.id() as i32;
+        let (rstart, _) = identity_after_exec(rpid).expect("identity");
+        // A dead daemon, one live child, one stale entry (other start time), one pid reused
+        // by another command line, pid 1 with its real identity.
+        let (_, init_start) = proc_stat(1).expect("stat 1");
         let record = Record {
             daemon: Some((i32::MAX, 1)),
+            boot: boot_id(),
             children: vec![
-                Entry {
-                    pid,
-                    start,
-                    name: "g:sleep".into(),
-                },
-                Entry {
-                    pid,
-                    start: start + 1,
-                    name: "g:stale".into(),
-                },
+                entry(pid, start, &cmd, "g:sleep"),
+                entry(pid, start + 1, &cmd, "g:stale"),
+                entry(rpid, rstart, b"sleep\x00999\x00", "g:reused"),
+                entry(
+                    1,
+                    init_start,
+                    &proc_cmdline(1).unwrap_or_default(),
+                    "g:init",
+                ),
             ],
         };
-        fs::write(&path, record.render()).expect("write record");
+        write_new(&path, &record.render()).expect("write record");
         let cleanup = kill_leftovers(&path, Duration::from_secs(5));
         let status = child.wait().expect("wait");
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(libc::SIGTERM)
         );
-        assert_eq!(cleanup.warn.len(), 1, "{cleanup:?}");
-        assert!(cleanup.warn[0].contains("g:sleep"), "{cleanup:?}");
         assert!(cleanup.survivors.is_empty());
+        let stopping: Vec<&String> = cleanup
+            .warn
+            .iter()
+            .filter(|w| w.contains("stopping leftover"))
+            .collect();
+        assert_eq!(stopping.len(), 1, "{cleanup:?}");
+        assert!(
+            cleanup
+                .warn
+                .iter()
+                .any(|w| w.contains("names pid 1 (g:init); never signalling it")),
+            "{cleanup:?}"
+        );
+        assert!(stopping[0].contains("g:sleep"), "{cleanup:?}");
+        assert!(
+            reused.try_wait().expect("try_wait").is_none(),
+            "reused pid kept"
+        );
+        assert!(
+            cleanup.warn.iter().any(|w| w.contains(&format!(
+                "leftover process g:reused (pid {rpid}) now runs 'sleep 31', not the recorded \
+                 'sleep 999'; leaving it alone"
+            ))),
+            "{cleanup:?}"
+        );
+        let _ = reused.kill();
+        let _ = reused.wait();
 
         // A record written by a live daemon (this test process) is left alone.
         let mut other = std::process::Command::new("sleep")
@@ -394,19 +997,16 @@ mod tests {
             .spawn()
             .expect("spawn sleep");
         let opid = other.id() as i32;
-        let (_, ostart) = proc_stat(opid).expect("stat");
+        let (ostart, ocmd) = identity_after_exec(opid).expect("identity");
         let record = Record {
             daemon: Some((opid, ostart)),
-            children: vec![Entry {
-                pid: opid,
-                start: ostart,
-                name: "g:x".into(),
-            }],
+            boot: None,
+            children: vec![entry(opid, ostart, &ocmd, "g:x")],
         };
-        fs::write(&path, record.render()).expect("write record");
+        write_new(&path, &record.render()).expect("write record");
         let cleanup = kill_leftovers(&path, Duration::from_secs(1));
         assert!(cleanup.warn[0].contains("still running"), "{cleanup:?}");
-        assert!(still_running(opid, ostart));
+        assert!(still_running(&record.children[0]));
         let _ = other.kill();
         let _ = other.wait();
     }

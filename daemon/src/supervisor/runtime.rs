@@ -37,6 +37,7 @@ use crate::config::model::GroupKind;
 use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
 use crate::events::EventBus;
 use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
+use crate::process::registry;
 use crate::process::socket::FcgiSockets;
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CommandError, ExitStatus};
@@ -678,6 +679,12 @@ impl Runtime {
                     }
                 }
                 (Some(key), Action::StateChange(change)) => {
+                    if change.to == supervisor_protocol::ProcessState::Running {
+                        if let Some(pid) = change.pid {
+                            // A wrapper may have exec'd the real program by now.
+                            let _ = registry::refresh(pid);
+                        }
+                    }
                     let Some(p) = self.core.process(key) else {
                         continue;
                     };
