@@ -25,7 +25,6 @@ use crate::config::{Config, GroupKind};
 
 /// One open listening socket.
 struct Listening {
-    config: FcgiSocketConfig,
     socket: Socket,
     /// For a unix socket: its path and the (device, inode) we created there, so closing never
     /// unlinks a file that someone else put in its place.
@@ -42,37 +41,48 @@ impl Drop for Listening {
     }
 }
 
-/// The open sockets, by group name.
+/// One fcgi group's socket: its settings, and the socket when it is open (it is not when the
+/// last attempt to create it failed; the next spawn retries).
+struct Entry {
+    config: FcgiSocketConfig,
+    listening: Option<Listening>,
+}
+
+/// The sockets of the fcgi groups, by group name.
 #[derive(Default)]
 pub struct FcgiSockets {
-    open: HashMap<String, Listening>,
+    groups: HashMap<String, Entry>,
 }
+
+/// Main-log lines (INFO) to write, and the outcome.
+pub type Opened = (Vec<String>, Result<(), String>);
 
 impl FcgiSockets {
     pub fn new() -> FcgiSockets {
         FcgiSockets::default()
     }
 
-    /// Make sure group `group` has its socket open with `config`. A socket already open with
-    /// the same config is kept; one with another config is closed first. Returns the main-log
-    /// lines (INFO) to write: `Closing socket <url>`, `Creating socket <url>`.
-    /// The error is upstream's `Could not create FastCGI socket <url>: <reason>`.
-    pub fn open(
-        &mut self,
-        group: &str,
-        config: &FcgiSocketConfig,
-    ) -> (Vec<String>, Result<(), String>) {
+    /// Group `group` has a socket with `config`: open it. A socket already open with the same
+    /// config is kept; one with another config is closed first. The log lines are upstream's
+    /// `Closing socket <url>` and `Creating socket <url>`; the error is upstream's
+    /// `Could not create FastCGI socket <url>: <reason>`. After an error the group stays
+    /// known, and [`FcgiSockets::ensure`] retries.
+    pub fn open(&mut self, group: &str, config: &FcgiSocketConfig) -> Opened {
         let mut lines = Vec::new();
-        if let Some(l) = self.open.get(group) {
-            if l.config == *config {
-                return (lines, Ok(()));
-            }
+        if self.groups.get(group).is_some_and(|e| e.config != *config) {
             lines.extend(self.close(group));
+        }
+        let entry = self.groups.entry(group.to_string()).or_insert(Entry {
+            config: config.clone(),
+            listening: None,
+        });
+        if entry.listening.is_some() {
+            return (lines, Ok(()));
         }
         lines.push(format!("Creating socket {}", config.url));
         match create(config) {
             Ok(l) => {
-                self.open.insert(group.to_string(), l);
+                entry.listening = Some(l);
                 (lines, Ok(()))
             }
             Err(e) => (
@@ -85,17 +95,25 @@ impl FcgiSockets {
         }
     }
 
-    /// Close group `group`'s socket (and unlink its unix path). Returns the log line.
+    /// Before a spawn: `None` if `group` has no socket (not an fcgi group), else the outcome
+    /// of making sure it is open.
+    pub fn ensure(&mut self, group: &str) -> Option<Opened> {
+        let config = self.groups.get(group)?.config.clone();
+        Some(self.open(group, &config))
+    }
+
+    /// Forget group `group`, closing its socket (and unlinking its unix path). Returns the log
+    /// line if a socket was open.
     pub fn close(&mut self, group: &str) -> Option<String> {
-        let l = self.open.remove(group)?;
-        let line = format!("Closing socket {}", l.config.url);
+        let entry = self.groups.remove(group)?;
+        let l = entry.listening?;
         drop(l);
-        Some(line)
+        Some(format!("Closing socket {}", entry.config.url))
     }
 
     /// Close every socket, in group-name order.
     pub fn close_all(&mut self) -> Vec<String> {
-        let mut names: Vec<String> = self.open.keys().cloned().collect();
+        let mut names: Vec<String> = self.groups.keys().cloned().collect();
         names.sort();
         names.iter().filter_map(|n| self.close(n)).collect()
     }
@@ -113,9 +131,9 @@ impl FcgiSockets {
             })
             .collect();
         let mut stale: Vec<String> = self
-            .open
+            .groups
             .iter()
-            .filter(|(name, l)| wanted.get(name.as_str()) != Some(&&l.config))
+            .filter(|(name, e)| wanted.get(name.as_str()) != Some(&&e.config))
             .map(|(name, _)| name.clone())
             .collect();
         stale.sort();
@@ -136,11 +154,12 @@ impl FcgiSockets {
 
     /// The listening socket of `group`, to become a child's fd 0.
     pub fn fd(&self, group: &str) -> Option<BorrowedFd<'_>> {
-        self.open.get(group).map(|l| l.socket.as_fd())
+        let l = self.groups.get(group)?.listening.as_ref()?;
+        Some(l.socket.as_fd())
     }
 
     pub fn is_open(&self, group: &str) -> bool {
-        self.open.contains_key(group)
+        self.fd(group).is_some()
     }
 }
 
@@ -164,7 +183,6 @@ fn create(config: &FcgiSocketConfig) -> Result<Listening, String> {
             socket.bind(&addr.into()).map_err(|e| os_error(&e))?;
             socket.listen(backlog).map_err(|e| os_error(&e))?;
             Ok(Listening {
-                config: config.clone(),
                 socket,
                 unix_file: None,
             })
@@ -182,7 +200,6 @@ fn create(config: &FcgiSocketConfig) -> Result<Listening, String> {
             let meta = std::fs::symlink_metadata(path).map_err(|e| os_error(&e))?;
             // From here on, dropping `l` unlinks the path: a failed chown/chmod leaves nothing.
             let l = Listening {
-                config: config.clone(),
                 socket,
                 unix_file: Some((path.clone(), meta.dev(), meta.ino())),
             };
@@ -325,8 +342,13 @@ mod tests {
             )
         );
         assert!(!s.is_open("g"));
+        // The group stays known: the next spawn retries, and succeeds once the port is free.
+        assert!(s.ensure("g").is_some_and(|(_, r)| r.is_err()));
+        assert!(s.ensure("not-fcgi").is_none());
         drop(taken);
-        s.open("g", &tcp(port)).1.unwrap();
+        let (lines, r) = s.ensure("g").unwrap();
+        r.unwrap();
+        assert_eq!(lines, [format!("Creating socket tcp://127.0.0.1:{port}")]);
         assert!(s.fd("g").is_some());
         std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -708,11 +708,9 @@ impl Runtime {
     /// (it normally is: it opens with the group; this retries one that failed to open).
     /// `Ok(None)` for every other process.
     fn fcgi_socket(&mut self, group: &str) -> Result<Option<String>, String> {
-        let Some(GroupKind::FcgiProgram(socket)) = self.core.group(group).map(|g| g.kind) else {
+        let Some((lines, result)) = self.sockets.ensure(group) else {
             return Ok(None);
         };
-        let socket = socket.clone();
-        let (lines, result) = self.sockets.open(group, &socket);
         for line in lines {
             self.log(LogLevel::Info, &line);
         }
@@ -988,6 +986,7 @@ impl Host for Runtime {
                 self.log(LogLevel::Info, &line);
             }
             if let Err(e) = result {
+                self.sockets.close(&name);
                 self.log(LogLevel::Error, &format!("[fcgi-program:{name}] {e}"));
                 return Err(CommandError::Failed(e));
             }
