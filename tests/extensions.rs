@@ -416,3 +416,237 @@ fn ours_every_config_example_starts_and_stops() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Containers: essential / exit_on_fatal, and supervisord as PID 1
+
+#[test]
+fn ours_essential_exit_stops_the_rest_in_order_and_sets_the_exit_code() {
+    let mut d = Daemon::start(
+        Kind::Ours,
+        &supervisor_tests::config_with(
+            "[program:db]\ncommand=sleep 1000\npriority=1\nstartsecs=1\n\n\
+             [program:app]\ncommand=sh -c 'sleep 2.5; exit 5'\npriority=10\nstartsecs=1\n\
+             essential=true\n\n\
+             [program:web]\ncommand=sleep 1001\npriority=20\nstartsecs=1\n",
+        ),
+    );
+    let status = d
+        .wait_exit(secs(30.0))
+        .expect("supervisord exits by itself");
+    assert_eq!(status.code(), Some(5), "{}", d.diagnostics());
+    let log = d.log_text();
+    let crit = "essential app exited (exit status 5): stopping all processes, \
+                supervisord will exit with code 5";
+    assert!(log.contains(crit), "{}", d.diagnostics());
+    let pos = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?}\n{log}"))
+    };
+    // Highest priority first; app itself is never restarted.
+    assert!(pos(crit) < pos("stopped: web") && pos("stopped: web") < pos("stopped: db"));
+    assert_eq!(log.matches("spawned: 'app'").count(), 1, "{log}");
+}
+
+#[test]
+fn ours_exit_on_fatal_exits_with_the_last_exit_code() {
+    let mut d = Daemon::start(
+        Kind::Ours,
+        &supervisor_tests::config_with(
+            "[program:other]\ncommand=sleep 1000\nstartsecs=1\n\n\
+             [program:broken]\ncommand=sh -c 'exit 3'\nstartsecs=1\nstartretries=1\n\
+             exit_on_fatal=true\n",
+        ),
+    );
+    let status = d
+        .wait_exit(secs(30.0))
+        .expect("supervisord exits by itself");
+    assert_eq!(status.code(), Some(3), "{}", d.diagnostics());
+    let log = d.log_text();
+    assert!(
+        log.contains(
+            "broken entered FATAL state (exit_on_fatal=true): stopping all processes, \
+             supervisord will exit with code 3"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("stopped: other (terminated by SIGTERM)"),
+        "{log}"
+    );
+}
+
+/// `(pid, state letter, ppid)` of every process.
+fn proc_table() -> Vec<(i32, char, i32)> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let mut f = rest.split_whitespace();
+            let state = f.next()?.chars().next()?;
+            let ppid = f.next()?.parse().ok()?;
+            Some((pid, state, ppid))
+        })
+        .collect()
+}
+
+/// Every process below `root` (not `root` itself).
+fn tree_below(root: i32) -> Vec<(i32, char)> {
+    let table = proc_table();
+    let mut found: Vec<(i32, char)> = Vec::new();
+    let mut parents = vec![root];
+    while let Some(parent) = parents.pop() {
+        for &(pid, state, ppid) in &table {
+            if ppid == parent && !found.iter().any(|(p, _)| *p == pid) {
+                found.push((pid, state));
+                parents.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// supervisord as PID 1 of a fresh PID namespace (`unshare --pid --fork --mount-proc`).
+struct Pid1 {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Pid1 {
+    /// `None` when this machine cannot create PID namespaces (the test then says so).
+    fn start(programs: &str) -> Option<Pid1> {
+        let probe = Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "true"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            eprintln!("SKIPPED: unshare --pid --fork --mount-proc does not work here");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("sv-pid1-")
+            .tempdir()
+            .expect("temp dir");
+        let conf = dir.path().join("supervisord.conf");
+        let text = supervisor_tests::config_with(programs)
+            .replace("{dir}", dir.path().to_str().expect("utf-8 dir"));
+        std::fs::write(&conf, text).expect("write config");
+        let child = Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(Kind::Ours.supervisord())
+            .arg("-n")
+            .arg("-c")
+            .arg(&conf)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start unshare");
+        Some(Pid1 { dir, child })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("supervisord.log")).unwrap_or_default()
+    }
+
+    fn wait_log(&self, needle: &str, n: usize) -> String {
+        wait_for(secs(20.0), || {
+            let log = self.log();
+            (log.matches(needle).count() >= n).then_some(log)
+        })
+        .unwrap_or_else(|| panic!("no {n} x {needle:?} in\n{}", self.log()))
+    }
+
+    /// supervisord's pid as the host sees it (the child of `unshare`).
+    fn daemon_pid(&self) -> i32 {
+        let unshare = self.child.id() as i32;
+        wait_for(secs(10.0), || {
+            proc_table()
+                .into_iter()
+                .find(|&(_, _, ppid)| ppid == unshare)
+                .map(|(pid, _, _)| pid)
+        })
+        .expect("supervisord under unshare")
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        wait_for(secs(30.0), || self.child.try_wait().ok().flatten())
+            .unwrap_or_else(|| panic!("supervisord did not exit\n{}", self.log()))
+    }
+}
+
+impl Drop for Pid1 {
+    fn drop(&mut self) {
+        // Killing PID 1 of the namespace kills everything in it.
+        for (pid, _) in tree_below(self.child.id() as i32) {
+            // SAFETY: plain kill(2) of processes this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ours_as_pid_1_reaps_orphans_and_stops_in_order_on_sigterm() {
+    // `orphans` leaves three grandchildren behind (their parent subshells exit at once), so
+    // they are reparented to PID 1; each one exits after half a second.
+    let Some(mut ns) = Pid1::start(
+        "[program:orphans]\ncommand=sh -c 'for i in 1 2 3; do (sleep 0.5 &); done; exec sleep 1000'\n\
+         priority=1\nstartsecs=1\n\n\
+         [program:web]\ncommand=sleep 1001\npriority=2\nstartsecs=1\n",
+    ) else {
+        return;
+    };
+    let log = ns.wait_log("reaped unknown pid", 3);
+    assert!(log.contains("reaped unknown pid"), "{log}");
+    ns.wait_log("success: web entered RUNNING state", 1);
+    let pid1 = ns.daemon_pid();
+    assert!(
+        std::fs::read_to_string(format!("/proc/{pid1}/status"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.trim_end().ends_with("\t1")),
+        "supervisord is not PID 1 of its namespace"
+    );
+    let zombies: Vec<_> = tree_below(pid1)
+        .into_iter()
+        .filter(|(_, s)| *s == 'Z')
+        .collect();
+    assert!(zombies.is_empty(), "zombies {zombies:?}\n{log}");
+
+    // SIGTERM (what `docker stop` sends): everything stops, highest priority first; exit 0.
+    // SAFETY: signalling the daemon this test started.
+    unsafe { libc::kill(pid1, libc::SIGTERM) };
+    let status = ns.wait();
+    assert_eq!(status.code(), Some(0), "{}", ns.log());
+    let log = ns.log();
+    let web = log.find("stopped: web").expect("web stopped");
+    let orphans = log.find("stopped: orphans").expect("orphans stopped");
+    assert!(web < orphans, "{log}");
+}
+
+#[test]
+fn ours_as_pid_1_sigint_and_essential_exit_codes() {
+    let Some(mut ns) = Pid1::start(
+        "[program:job]\ncommand=sh -c 'sleep 2; exit 7'\nstartsecs=1\nessential=true\n\n\
+         [program:side]\ncommand=sleep 1000\nstartsecs=0\n",
+    ) else {
+        return;
+    };
+    let status = ns.wait();
+    assert_eq!(status.code(), Some(7), "{}", ns.log());
+    assert!(ns.log().contains("stopped: side"), "{}", ns.log());
+
+    let Some(mut ns) = Pid1::start("[program:up]\ncommand=sleep 1000\nstartsecs=1\n") else {
+        return;
+    };
+    ns.wait_log("success: up entered RUNNING state", 1);
+    // SAFETY: signalling the daemon this test started.
+    unsafe { libc::kill(ns.daemon_pid(), libc::SIGINT) };
+    let status = ns.wait();
+    assert_eq!(status.code(), Some(0), "{}", ns.log());
+    assert!(ns.log().contains("received SIGINT indicating exit request"));
+}

@@ -274,7 +274,8 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     match start(config, cli.configuration.clone(), overrides) {
-        Ok(()) => ExitCode::SUCCESS,
+        // 0 after a normal shutdown; an essential / exit_on_fatal process's code otherwise.
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::from(2)
@@ -287,11 +288,12 @@ fn load(path: Option<&std::path::Path>, overrides: &CliOverrides) -> Result<Conf
     config::load(path, overrides).map_err(|e| e.to_string())
 }
 
+/// Run the daemon until it exits; `Ok` carries its exit code.
 fn start(
     config: Config,
     config_path: Option<PathBuf>,
     overrides: CliOverrides,
-) -> Result<(), String> {
+) -> Result<i32, String> {
     let sd = &config.supervisord;
     let mut mainlog = MainLog::new(sd.loglevel);
     mainlog.set_stdout(sd.nodaemon && !sd.silent);
@@ -364,12 +366,16 @@ fn start(
             .await
             .map_err(|e| format!("supervision loop failed: {e}"))?;
             match outcome {
-                Outcome::Shutdown => {
+                Outcome::Shutdown | Outcome::Exit(_) => {
                     let mut l = log.borrow_mut();
                     for line in fcgi.close_all() {
                         l.log(LogLevel::Info, &line);
                     }
-                    return Ok::<(), String>(());
+                    let code = match outcome {
+                        Outcome::Exit(code) => code,
+                        _ => 0,
+                    };
+                    return Ok::<i32, String>(code);
                 }
                 Outcome::Restart(next) => {
                     // Supervisor re-runs its start-up on a restart: new main log settings,

@@ -442,6 +442,8 @@ pub struct Process {
     fatal_retry_at: Option<Instant>,
     /// Starts out of FATAL since the process last reached RUNNING (extension).
     fatal_retries: u32,
+    /// How the current run's process ended (cleared at each spawn), for container exit codes.
+    last_status: Option<ExitStatus>,
 }
 
 impl Process {
@@ -465,6 +467,7 @@ impl Process {
             last_exit: None,
             fatal_retry_at: None,
             fatal_retries: 0,
+            last_status: None,
         }
     }
 
@@ -520,6 +523,11 @@ impl Process {
     /// The status of the most recent exit, even after the process was started again.
     pub fn last_exit_status(&self) -> Option<i32> {
         self.last_exit
+    }
+
+    /// How the last run ended, if it ended since the last spawn attempt.
+    pub fn last_status(&self) -> Option<ExitStatus> {
+        self.last_status
     }
 
     /// Starts out of FATAL (`retry_fatal_after`) since the process last reached RUNNING.
@@ -609,6 +617,7 @@ impl Process {
         self.give_up_at = None;
         self.kill_at = None;
         self.fatal_retry_at = None;
+        self.last_status = None;
         let mut out = Vec::new();
         self.change_state(ProcessState::Starting, None, now, &mut out);
         out.push(Action::Spawn);
@@ -792,6 +801,7 @@ impl Process {
         let msg = status.message();
         self.laststop = Some(now);
         self.last_exit = Some(es);
+        self.last_status = Some(status);
         let too_quickly = self.laststart.is_some_and(|start| {
             now.saturating_duration_since(start) < Duration::from_secs(self.config.startsecs)
         });

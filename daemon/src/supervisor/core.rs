@@ -96,6 +96,9 @@ pub struct Core {
     /// stopped (upstream `stop_groups`). `None` while running.
     stop_queue: Option<Vec<String>>,
     last_shutdown_report: Option<Instant>,
+    /// Set when an `essential` / `exit_on_fatal` process (extension) ended the daemon: the
+    /// shutdown is under way and supervisord exits with this code.
+    exit_code: Option<i32>,
 }
 
 impl Core {
@@ -109,6 +112,7 @@ impl Core {
             next_key: 0,
             stop_queue: None,
             last_shutdown_report: None,
+            exit_code: None,
         };
         for g in groups {
             // Duplicate names cannot come from a validated config; keep the first.
@@ -119,6 +123,12 @@ impl Core {
 
     pub fn mood(&self) -> SupervisorState {
         self.mood
+    }
+
+    /// The exit code an `essential` / `exit_on_fatal` process (extension) has set; when it is
+    /// `Some`, the core has begun a shutdown on its own.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit_code
     }
 
     pub fn process(&self, key: ProcKey) -> Option<&Process> {
@@ -195,11 +205,13 @@ impl Core {
         let mut out = Vec::new();
         self.advance_shutdown(now, &mut out);
         self.shutdown_report(now, &mut out);
-        let mood = self.mood;
         let keys: Vec<ProcKey> = self.processes().map(|(k, _)| k).collect();
         for key in keys {
+            let mood = self.mood;
             if let Some(p) = self.procs.get_mut(&key) {
+                let from = out.len();
                 tag(&mut out, key, p.tick(now, mood));
+                self.watch_essential(from, now, &mut out);
             }
         }
         self.advance_shutdown(now, &mut out);
@@ -261,7 +273,10 @@ impl Core {
             .remove(&pid)
             .and_then(|key| self.procs.get_mut(&key).map(|p| (key, p)));
         match found {
-            Some((key, p)) if p.pid() == Some(pid) => tag(&mut out, key, p.exited(status, now)),
+            Some((key, p)) if p.pid() == Some(pid) => {
+                tag(&mut out, key, p.exited(status, now));
+                self.watch_essential(0, now, &mut out);
+            }
             _ => out.push((
                 None,
                 Action::Log {
@@ -499,6 +514,61 @@ impl Core {
         self.procs.values().all(|p| p.state().is_stopped())
     }
 
+    /// Extension `essential` / `exit_on_fatal` (docs/extensions.md, Containers): if one of the
+    /// state changes in `out[from..]` is an essential process exiting (EXITED) or going FATAL,
+    /// or an `exit_on_fatal` process going FATAL, log why, record the exit code and begin the
+    /// shutdown. Only the first such event counts, and only while the mood is RUNNING.
+    fn watch_essential(&mut self, from: usize, now: Instant, out: &mut Output) {
+        if self.mood != SupervisorState::Running || self.exit_code.is_some() {
+            return;
+        }
+        let trigger = out
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .find_map(|(key, a)| {
+                let (Some(key), Action::StateChange(c)) = (key, a) else {
+                    return None;
+                };
+                let p = self.procs.get(key)?;
+                let ext = &p.config.ext;
+                let fatal = c.to == ProcessState::Fatal && (ext.essential || ext.exit_on_fatal);
+                let exited = c.to == ProcessState::Exited && ext.essential;
+                (fatal || exited).then(|| (*key, c.to, p.last_status()))
+            });
+        let Some((key, to, status)) = trigger else {
+            return;
+        };
+        let code = container_exit_code(to, status);
+        let Some(p) = self.procs.get(&key) else {
+            return;
+        };
+        let why = match (to, status) {
+            (ProcessState::Fatal, _) => {
+                let option = if p.config.ext.essential {
+                    "essential"
+                } else {
+                    "exit_on_fatal"
+                };
+                format!("{} entered FATAL state ({option}=true)", p.name())
+            }
+            (_, Some(st)) => format!("essential {} exited ({})", p.name(), st.message()),
+            (_, None) => format!("essential {} exited", p.name()),
+        };
+        out.push((
+            Some(key),
+            Action::Log {
+                level: LogLevel::Critical,
+                message: format!(
+                    "{why}: stopping all processes, supervisord will exit with code {code}"
+                ),
+            },
+        ));
+        self.exit_code = Some(code);
+        let actions = self.begin_shutdown(now, false);
+        out.extend(actions);
+    }
+
     /// Upstream `ordered_stop_groups_phase_1/2`: stop the highest-priority remaining group (its
     /// processes in descending priority; BACKOFF ones give up), and move on to the next group
     /// only once nothing in it is outside the stopped states.
@@ -582,6 +652,18 @@ enum BatchOp {
     Start,
     Stop,
     Signal(i32),
+}
+
+/// supervisord's exit code when an essential / exit_on_fatal process ends it: the process's
+/// exit code (0 included) when it EXITED, 128 + the signal number when a signal killed it, and
+/// for FATAL its last non-zero exit code (or 128 + signal), else 1 (spawn errors, exit 0).
+pub fn container_exit_code(to: ProcessState, status: Option<ExitStatus>) -> i32 {
+    match (to, status) {
+        (_, Some(ExitStatus::Signaled { signal, .. })) => 128 + signal,
+        (ProcessState::Exited, Some(ExitStatus::Code(c))) => c,
+        (_, Some(ExitStatus::Code(c))) if c != 0 => c,
+        _ => 1,
+    }
 }
 
 fn tag(out: &mut Output, key: ProcKey, actions: Vec<Action>) {

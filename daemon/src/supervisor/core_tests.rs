@@ -507,3 +507,143 @@ fn core_next_deadline_is_the_minimum() {
     core.tick(t0 + secs(6));
     assert_eq!(core.next_deadline(), None);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Extension: essential / exit_on_fatal (docs/extensions.md, Containers).
+
+fn with_ext(
+    mut g: GroupConfig,
+    edit: impl Fn(&mut crate::config::model::Extensions),
+) -> GroupConfig {
+    for p in &mut g.processes {
+        edit(&mut p.ext);
+    }
+    g
+}
+
+fn crit_logs(out: &Output) -> Vec<String> {
+    out.iter()
+        .filter_map(|(_, a)| match a {
+            Action::Log {
+                level: crate::logs::LogLevel::Critical,
+                message,
+            } => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn essential_exit_stops_everything_and_sets_the_exit_code() {
+    let t0 = Instant::now();
+    let mut core = Core::new(vec![
+        program("db", 1),
+        with_ext(program("app", 10), |e| e.essential = true),
+        program("web", 20),
+    ]);
+    let pids = start_everything(&mut core, t0);
+    let t = t0 + secs(30);
+    let out = core.reaped(pid_of(&pids, "app"), ExitStatus::Code(3), t);
+    assert_eq!(core.exit_code(), Some(3));
+    assert_eq!(core.mood(), SupervisorState::Shutdown);
+    assert_eq!(
+        crit_logs(&out),
+        vec!["essential app exited (exit status 3): stopping all processes, supervisord will exit with code 3"]
+    );
+    // Highest priority first, as a normal shutdown; app itself is not restarted.
+    assert_eq!(
+        kills(&core, &out),
+        vec![("web".to_string(), pid_of(&pids, "web"), 15)]
+    );
+    let out = core.tick(t + secs(5));
+    assert!(spawned_names(&core, &out).is_empty());
+    core.reaped(pid_of(&pids, "web"), ExitStatus::Code(0), t + secs(1));
+    core.reaped(pid_of(&pids, "db"), ExitStatus::Code(0), t + secs(1));
+    assert!(core.shutdown_complete());
+    // A later trigger does not change the code.
+    assert_eq!(core.exit_code(), Some(3));
+}
+
+#[test]
+fn essential_exit_zero_and_signal_deaths_map_to_exit_codes() {
+    for (status, code) in [
+        (ExitStatus::Code(0), 0),
+        (
+            ExitStatus::Signaled {
+                signal: 9,
+                core_dumped: false,
+            },
+            137,
+        ),
+    ] {
+        let t0 = Instant::now();
+        let mut core = Core::new(vec![with_ext(program("job", 1), |e| e.essential = true)]);
+        let pids = start_everything(&mut core, t0);
+        core.reaped(pid_of(&pids, "job"), status, t0 + secs(5));
+        assert_eq!(core.exit_code(), Some(code), "{status:?}");
+        assert!(core.shutdown_complete());
+    }
+}
+
+#[test]
+fn exit_on_fatal_triggers_on_fatal_only() {
+    let t0 = Instant::now();
+    let mut g = with_ext(program("app", 1), |e| e.exit_on_fatal = true);
+    g.processes[0].startretries = 0;
+    let mut core = Core::new(vec![g, program("other", 2)]);
+    let pids = start_everything(&mut core, t0);
+    // A normal exit (autorestart) does not trigger it.
+    let t = t0 + secs(10);
+    core.reaped(pid_of(&pids, "app"), ExitStatus::Code(1), t);
+    assert_eq!(core.exit_code(), None);
+    let out = core.tick(t + secs(1));
+    let app = key(&core, "app");
+    assert_eq!(spawned_names(&core, &out), vec!["app".to_string()]);
+    core.spawned(app, 2000, t + secs(1));
+    // Exits too quickly: BACKOFF, then FATAL at the give-up (startretries=0).
+    core.reaped(2000, ExitStatus::Code(4), t + secs(1));
+    assert_eq!(core.exit_code(), None);
+    let out = core.tick(t + secs(3));
+    assert_eq!(core.process(app).map(|p| p.state()), Some(S::Fatal));
+    assert_eq!(core.exit_code(), Some(4));
+    assert_eq!(
+        crit_logs(&out),
+        vec!["app entered FATAL state (exit_on_fatal=true): stopping all processes, supervisord will exit with code 4"]
+    );
+    assert_eq!(
+        kills(&core, &out),
+        vec![("other".to_string(), pid_of(&pids, "other"), 15)]
+    );
+}
+
+#[test]
+fn fatal_without_an_exit_status_and_stock_configs_never_trigger() {
+    assert_eq!(container_exit_code(S::Fatal, None), 1);
+    assert_eq!(container_exit_code(S::Fatal, Some(ExitStatus::Code(0))), 1);
+    assert_eq!(container_exit_code(S::Fatal, Some(ExitStatus::Code(2))), 2);
+    assert_eq!(container_exit_code(S::Exited, Some(ExitStatus::Code(0))), 0);
+
+    let t0 = Instant::now();
+    let mut core = Core::new(vec![program("plain", 1)]);
+    let pids = start_everything(&mut core, t0);
+    core.reaped(pid_of(&pids, "plain"), ExitStatus::Code(0), t0 + secs(5));
+    assert_eq!(core.exit_code(), None);
+    assert_eq!(core.mood(), SupervisorState::Running);
+
+    // A stop request of an essential process is deliberate: no trigger.
+    let mut core = Core::new(vec![with_ext(program("job", 1), |e| e.essential = true)]);
+    let pids = start_everything(&mut core, t0);
+    let job = key(&core, "job");
+    core.stop(job, t0 + secs(5)).expect("stop");
+    core.reaped(pid_of(&pids, "job"), ExitStatus::Code(0), t0 + secs(6));
+    assert_eq!(core.exit_code(), None);
+    // Nor does anything during a shutdown.
+    let mut core = Core::new(vec![
+        with_ext(program("job", 1), |e| e.essential = true),
+        program("web", 2),
+    ]);
+    let pids = start_everything(&mut core, t0);
+    core.begin_shutdown(t0 + secs(5), false);
+    core.reaped(pid_of(&pids, "job"), ExitStatus::Code(7), t0 + secs(6));
+    assert_eq!(core.exit_code(), None);
+}

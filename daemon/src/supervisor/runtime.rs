@@ -92,6 +92,9 @@ type PumpHandle = (Rc<RefCell<Pump>>, Rc<pipe::Receiver>);
 pub enum Outcome {
     /// SIGTERM/SIGINT/SIGQUIT or a shutdown command: exit the daemon.
     Shutdown,
+    /// An `essential` / `exit_on_fatal` process ended the daemon (extension): exit with this
+    /// code.
+    Exit(i32),
     /// SIGHUP or a reload command: run again in the same process with this configuration,
     /// which was read and validated before anything was stopped.
     Restart(Box<Config>),
@@ -273,14 +276,16 @@ pub async fn run(
         let actions = rt.core.tick(now);
         rt.apply(actions);
         rt.reap();
+        rt.follow_core_shutdown();
         rt.poll_pending();
         rt.tick_and_dispatch();
         NEXT_EVENT_SERIAL.store(rt.bus.next_serial(), Ordering::Relaxed);
         if let Some(e) = rt.ending {
             if rt.core.shutdown_complete() {
                 *sockets = std::mem::take(&mut rt.sockets);
-                return Ok(match (e, rt.next_config.take()) {
-                    (Ending::Restart, Some(config)) => Outcome::Restart(config),
+                return Ok(match (e, rt.next_config.take(), rt.core.exit_code()) {
+                    (Ending::Restart, Some(config), _) => Outcome::Restart(config),
+                    (_, _, Some(code)) => Outcome::Exit(code),
                     _ => Outcome::Shutdown,
                 });
             }
@@ -451,6 +456,15 @@ impl Runtime {
         };
         let logs = self.bus.dispatch(&running, &mut send);
         self.log_all(logs);
+    }
+
+    /// The core began a shutdown on its own (an `essential` / `exit_on_fatal` process): wind
+    /// down like after SIGTERM.
+    fn follow_core_shutdown(&mut self) {
+        if self.ending.is_none() && self.core.exit_code().is_some() {
+            self.ending = Some(Ending::Shutdown);
+            self.publish_stopping();
+        }
     }
 
     fn request_stop(&mut self, wanted: Ending, signame: &str) {
@@ -630,6 +644,9 @@ impl Runtime {
                 self.log_all(logs);
             }
             self.apply(actions);
+            // Before anything else runs (a SIGHUP restart, say), adopt a shutdown that an
+            // essential process's exit started.
+            self.follow_core_shutdown();
         }
     }
 
