@@ -668,8 +668,10 @@ fn group_events(kind: Kind) {
     d.stop();
 }
 
-both!(result_handler => python_custom_result_handler_is_fatal, ours_custom_result_handler_is_reported_and_default_used);
+both!(result_handler => python_unknown_result_handler_is_refused, ours_unknown_result_handler_is_refused);
 fn result_handler(kind: Kind) {
+    // Upstream cannot import the handler and refuses to start; ours implements only a few
+    // handlers natively (docs/compat.md) and refuses any other in the same words.
     let conf = config_with(&format!(
         "{RPC}{}",
         recorder_pool(
@@ -681,29 +683,156 @@ fn result_handler(kind: Kind) {
         )
     ));
     let mut d = Daemon::start(kind, &conf);
+    let st = d.wait_exit(secs(20.0));
+    assert!(st.is_some_and(|s| !s.success()), "{}", d.diagnostics());
+    assert!(
+        d.diagnostics()
+            .contains("nosuchmodule:handler cannot be resolved within [eventlistener:rec]"),
+        "{}",
+        d.diagnostics()
+    );
+}
+
+/// A program that writes three lines to stdout, 0.3 s apart, then idles.
+const TALK: &str = "[program:talk]\ncommand=sh -c 'for i in 1 2 3; do echo hello $i; sleep 0.3; \
+    done; exec sleep 1000'\nstdout_events_enabled=true\nstartsecs=0\n";
+
+/// supervisord's stdout after a stop, the lines that carry a colour escape (stdlog's records).
+fn relayed_lines(d: &Daemon) -> Vec<String> {
+    d.stdout_text()
+        .lines()
+        .filter(|l| l.contains('\x1b'))
+        .map(str::to_string)
+        .collect()
+}
+
+both!(stdlog => python_supervisor_stdlog_relays_each_line, ours_supervisor_stdlog_relays_each_line);
+fn stdlog(kind: Kind) {
+    // Issue 12: the real supervisor-stdlog (PyPI 0.7.9) echoes each PROCESS_LOG payload as its
+    // result and `supervisor_stdlog:log_handler` prints it on supervisord's stdout. Ours used
+    // to judge the echo with the default handler: every event rejected and resent at once.
+    let stdlog = venv_dir().join("bin/supervisor-stdlog");
+    assert!(
+        stdlog.is_file(),
+        "{} missing: pip install supervisor-stdlog into the venv (scripts/test.sh does)",
+        stdlog.display()
+    );
+    let conf = config_with(&format!(
+        "{RPC}[eventlistener:stdlog]\ncommand={}\nevents=PROCESS_LOG\nbuffer_size=100\n\
+         result_handler=supervisor_stdlog:log_handler\nstartsecs=0\n{TALK}",
+        stdlog.display()
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    d.expect_log("success: talk entered RUNNING state", secs(20.0));
+    std::thread::sleep(secs(2.0));
+    d.stop();
+    assert_eq!(
+        relayed_lines(&d),
+        vec![
+            "\x1b[36mtalk | \x1b[37mhello 1\x1b[m",
+            "\x1b[36mtalk | \x1b[37mhello 2\x1b[m",
+            "\x1b[36mtalk | \x1b[37mhello 3\x1b[m",
+        ],
+        "{}",
+        d.diagnostics()
+    );
+    let log = d.log_text();
+    assert!(!log.contains("event was rejected"), "{log}");
+}
+
+both!(stdout_echo => python_supervisor_stdout_handler_cannot_load, ours_supervisor_stdout_handler_prints_the_payload);
+fn stdout_echo(kind: Kind) {
+    // supervisor-stdout (PyPI 0.1.1) is a Python 2 module: Python supervisord 4.3.0 fails to
+    // import `supervisor_stdout:event_handler` and does not start. Ours implements the handler
+    // natively; the listener is its loop ported to Python 3 (fixtures/echo_listener.py).
+    let module = venv_dir().join("lib");
+    assert!(
+        Command::new(venv_python())
+            .args([
+                "-c",
+                "import importlib.util as u; assert u.find_spec('supervisor_stdout')"
+            ])
+            .status()
+            .is_ok_and(|s| s.success()),
+        "supervisor-stdout is not installed in {} (scripts/test.sh installs it)",
+        module.display()
+    );
+    let conf = config_with(&format!(
+        "{RPC}[eventlistener:echo]\ncommand={} {}\nevents=PROCESS_LOG\nbuffer_size=100\n\
+         result_handler=supervisor_stdout:event_handler\nstartsecs=0\n{TALK}",
+        venv_python().display(),
+        fixtures_dir().join("echo_listener.py").display()
+    ));
+    let mut d = Daemon::start(kind, &conf);
     match kind {
-        // Upstream cannot import the handler and refuses to start.
         Kind::Python => {
             let st = d.wait_exit(secs(20.0));
-            assert!(st.is_some_and(|s| !s.success()), "{}", d.diagnostics());
+            assert!(st.is_some(), "{}", d.diagnostics());
             assert!(
-                d.diagnostics()
-                    .contains("nosuchmodule:handler cannot be resolved within [eventlistener:rec]"),
+                d.diagnostics().contains("SyntaxError"),
                 "{}",
                 d.diagnostics()
             );
         }
-        // Ours: reported at startup, the pool runs with the default handler.
         Kind::Ours => {
-            d.expect_log(
-                "ERRO [eventlistener:rec] result_handler=nosuchmodule:handler is not supported",
-                secs(20.0),
-            );
-            let recs = wait_rec(&d, "RUNNING", |r| !r.is_empty());
-            assert_eq!(recs[0].name(), "SUPERVISOR_STATE_CHANGE_RUNNING");
+            d.expect_log("success: talk entered RUNNING state", secs(20.0));
+            std::thread::sleep(secs(2.0));
             d.stop();
+            let out = d.stdout_text();
+            let relayed: Vec<&str> = out.lines().filter(|l| l.contains(" | ")).collect();
+            assert_eq!(
+                relayed,
+                vec![
+                    "talk stdout | hello 1",
+                    "talk stdout | hello 2",
+                    "talk stdout | hello 3"
+                ],
+                "{}",
+                d.diagnostics()
+            );
+            assert!(!d.log_text().contains("event was rejected"));
         }
     }
+}
+
+#[test]
+fn ours_rejecting_listener_is_backed_off_not_busy_looped() {
+    // Issue 12: a listener that rejects every event. Upstream resends at once (a busy loop:
+    // thousands of deliveries and WARN lines a second); ours resends the first rejection at
+    // once, then backs off 50 ms doubling to 5 s, and logs one WARN for the streak.
+    let conf = config_with(&format!(
+        "{RPC}{}",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "--always-fail",
+            "SUPERVISOR_STATE_CHANGE",
+            ""
+        )
+    ));
+    let mut d = Daemon::start(Kind::Ours, &conf);
+    wait_rec(&d, "first delivery", |r| !r.is_empty());
+    std::thread::sleep(secs(3.0));
+    let deliveries = records(&d.path("events.txt")).len();
+    // 0, 0, 50, 100, 200, 400, 800, 1600 ms: about 8 in 3 s.
+    assert!(
+        (4..=15).contains(&deliveries),
+        "{deliveries} deliveries in 3 s\n{}",
+        d.diagnostics()
+    );
+    let log = d.log_text();
+    assert_eq!(
+        log.matches("WARN rec: event was rejected").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("WARN pool rec: events rejected twice in a row")
+            .count(),
+        1,
+        "{log}"
+    );
+    d.stop();
 }
 
 both!(oneshot => python_oneshot_listener_and_stderr_log_events, ours_oneshot_listener_and_stderr_log_events);

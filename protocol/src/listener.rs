@@ -19,9 +19,11 @@
 //! (BUSY -> UNKNOWN, the event goes back to the pool). Upstream has no bound and buffers
 //! whatever a listener writes.
 //!
-//! The result *handler* is not part of the parser: [`default_handler`] is the only one
-//! supported (a body of exactly `OK` accepts the event, anything else rejects it), and it can
-//! never raise, so a complete result always moves BUSY to ACKNOWLEDGED.
+//! The result *handler* is not part of the parser: the caller judges each complete result body
+//! ([`ListenerParser::feed_judged`]) and the parser moves BUSY to ACKNOWLEDGED (accepted or
+//! rejected) or UNKNOWN (the handler failed) before it goes on with the bytes that follow, as
+//! upstream does. [`ListenerParser::feed`] judges with [`default_handler`] (a body of exactly
+//! `OK` accepts the event, anything else rejects it).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -103,6 +105,16 @@ pub fn default_handler(body: &[u8]) -> bool {
     body == b"OK"
 }
 
+/// What the result handler made of a complete result (upstream: returned normally, raised
+/// `RejectEvent`, raised anything else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Rejected,
+    /// The handler failed: the listener goes UNKNOWN and the event is rebuffered.
+    Error,
+}
+
 /// What a chunk of listener stdout caused, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenerOutput {
@@ -112,9 +124,10 @@ pub enum ListenerOutput {
         from: ListenerState,
         to: ListenerState,
     },
-    /// A complete result body while BUSY; the transition BUSY -> ACKNOWLEDGED follows. The
-    /// caller evaluates it (e.g. [`default_handler`]) and rebuffers the event if rejected.
-    Result(Vec<u8>),
+    /// A complete result while BUSY, as judged; the transition BUSY -> ACKNOWLEDGED follows
+    /// (BUSY -> UNKNOWN for [`Verdict::Error`]). The caller rebuffers the event unless it was
+    /// accepted.
+    Result(Verdict),
     /// The result line (without `\n`) did not hold an integer; BUSY -> UNKNOWN follows and the
     /// event must be rebuffered.
     BadResultLine(Vec<u8>),
@@ -170,8 +183,25 @@ impl ListenerParser {
         true
     }
 
-    /// Process bytes read from the listener's stdout.
+    /// Process bytes read from the listener's stdout, judging results with
+    /// [`default_handler`].
     pub fn feed(&mut self, data: &[u8]) -> Vec<ListenerOutput> {
+        self.feed_judged(data, &mut |body| {
+            if default_handler(body) {
+                Verdict::Accepted
+            } else {
+                Verdict::Rejected
+            }
+        })
+    }
+
+    /// Process bytes read from the listener's stdout; `judge` is the result handler, called
+    /// once per complete result body.
+    pub fn feed_judged(
+        &mut self,
+        data: &[u8],
+        judge: &mut dyn FnMut(&[u8]) -> Verdict,
+    ) -> Vec<ListenerOutput> {
         let mut out = Vec::new();
         if data.is_empty() {
             return out;
@@ -179,7 +209,7 @@ impl ListenerParser {
         self.buffer.extend_from_slice(data);
         // Upstream recurses while bytes remain; a loop with the same exits.
         while !self.buffer.is_empty() {
-            if !self.step(&mut out) {
+            if !self.step(&mut out, judge) {
                 break;
             }
         }
@@ -203,7 +233,11 @@ impl ListenerParser {
     }
 
     /// One pass of `handle_listener_state_change`; true to go on with the remaining buffer.
-    fn step(&mut self, out: &mut Vec<ListenerOutput>) -> bool {
+    fn step(
+        &mut self,
+        out: &mut Vec<ListenerOutput>,
+        judge: &mut dyn FnMut(&[u8]) -> Verdict,
+    ) -> bool {
         match self.state {
             ListenerState::Unknown => {
                 self.buffer.clear();
@@ -270,8 +304,13 @@ impl ListenerParser {
                         if self.result.len() >= len {
                             let body = std::mem::take(&mut self.result);
                             self.result_len = None;
-                            out.push(ListenerOutput::Result(body));
-                            self.change(ListenerState::Acknowledged, out);
+                            let verdict = judge(&body);
+                            out.push(ListenerOutput::Result(verdict));
+                            if verdict == Verdict::Error {
+                                self.change(ListenerState::Unknown, out);
+                            } else {
+                                self.change(ListenerState::Acknowledged, out);
+                            }
                         }
                     }
                 }
@@ -501,7 +540,7 @@ mod tests {
         assert_eq!(
             p.feed(b"RESULT 2\nOKREADY\n"),
             vec![
-                O::Result(b"OK".to_vec()),
+                O::Result(Verdict::Accepted),
                 t(S::Busy, S::Acknowledged),
                 t(S::Acknowledged, S::Ready)
             ]
@@ -520,7 +559,7 @@ mod tests {
         assert!(p.feed(b" 4\nFA").is_empty());
         assert_eq!(
             p.feed(b"IL"),
-            vec![O::Result(b"FAIL".to_vec()), t(S::Busy, S::Acknowledged)]
+            vec![O::Result(Verdict::Rejected), t(S::Busy, S::Acknowledged)]
         );
         assert!(!default_handler(b"FAIL"));
         assert!(default_handler(b"OK"));
@@ -534,16 +573,13 @@ mod tests {
             let mut p = busy();
             assert_eq!(
                 p.feed(line),
-                vec![O::Result(b"OK".to_vec()), t(S::Busy, S::Acknowledged)]
+                vec![O::Result(Verdict::Accepted), t(S::Busy, S::Acknowledged)]
             );
         }
         let mut p = busy();
         assert_eq!(
             p.feed(b"RESULT 1_0\n0123456789"),
-            vec![
-                O::Result(b"0123456789".to_vec()),
-                t(S::Busy, S::Acknowledged)
-            ]
+            vec![O::Result(Verdict::Rejected), t(S::Busy, S::Acknowledged)]
         );
         for bad in [
             &b"READY\n"[..],
@@ -571,7 +607,7 @@ mod tests {
         assert_eq!(
             p.feed(b"READY\n"),
             vec![
-                O::Result(Vec::new()),
+                O::Result(Verdict::Rejected),
                 t(S::Busy, S::Acknowledged),
                 t(S::Acknowledged, S::Ready)
             ]
@@ -581,7 +617,7 @@ mod tests {
         assert_eq!(
             p.feed(b"RESULT 0\nREADY\n"),
             vec![
-                O::Result(Vec::new()),
+                O::Result(Verdict::Rejected),
                 t(S::Busy, S::Acknowledged),
                 t(S::Acknowledged, S::Ready)
             ]
@@ -600,7 +636,7 @@ mod tests {
         assert_eq!(
             p.feed(b"\nOKREADY\n"),
             vec![
-                O::Result(b"OK".to_vec()),
+                O::Result(Verdict::Accepted),
                 t(S::Busy, S::Acknowledged),
                 t(S::Acknowledged, S::Ready)
             ]
@@ -649,8 +685,22 @@ mod tests {
         wire.extend_from_slice(&body);
         assert_eq!(
             p.feed(&wire),
-            vec![O::Result(body), t(S::Busy, S::Acknowledged)]
+            vec![O::Result(Verdict::Rejected), t(S::Busy, S::Acknowledged)]
         );
+    }
+
+    #[test]
+    fn handler_sees_the_body_and_an_error_goes_unknown() {
+        let mut p = busy();
+        let mut seen = Vec::new();
+        let out = p.feed_judged(b"RESULT 3\nabcREADY\n", &mut |b| {
+            seen.push(b.to_vec());
+            Verdict::Error
+        });
+        assert_eq!(seen, vec![b"abc".to_vec()]);
+        // The READY that followed is discarded like any byte in UNKNOWN.
+        assert_eq!(out, vec![O::Result(Verdict::Error), t(S::Busy, S::Unknown)]);
+        assert_eq!(p.state(), S::Unknown);
     }
 
     #[test]

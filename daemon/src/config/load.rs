@@ -40,9 +40,6 @@ pub struct CliOverrides {
     pub strip_ansi: Option<bool>,
 }
 
-/// The default result handler of event listener pools.
-pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
-
 /// The warning Supervisor prints when root relies on the config search path.
 pub const ROOT_SEARCH_WARNING: &str = "Supervisord is running as root and it is searching for \
 its configuration file in default locations (including its current working directory); you \
@@ -779,10 +776,15 @@ fn process_groups(
                 format!("[{section}] section sets invalid buffer_size ({buffer_size})"),
             ));
         }
-        let result_handler = ctx
-            .get(section, "result_handler", &here)?
-            .map(|(t, _)| t)
-            .filter(|h| h != DEFAULT_RESULT_HANDLER);
+        let result_handler = match ctx.get(section, "result_handler", &here)? {
+            None => ResultHandler::Default,
+            Some((spec, _)) => ResultHandler::from_spec(&spec).ok_or_else(|| {
+                ctx.err_file(
+                    section,
+                    format!("{spec} cannot be resolved within [{section}]"),
+                )
+            })?,
+        };
         let events_raw = ctx
             .get(section, "events", &here)?
             .map(|(t, _)| t)

@@ -139,8 +139,36 @@ pub struct PoolConfig {
     /// Event type names as written (validated against the known types).
     pub events: Vec<String>,
     pub buffer_size: usize,
-    /// `None` = the default handler.
-    pub result_handler: Option<String>,
+    pub result_handler: ResultHandler,
+}
+
+/// `[eventlistener:x] result_handler=`: upstream imports a Python callable; we implement the
+/// handlers real listeners use natively (docs/compat.md, "Events") and refuse any other value
+/// at load time, as upstream does when it cannot import one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResultHandler {
+    /// `supervisor.dispatchers:default_handler`: `OK` accepts, anything else rejects.
+    #[default]
+    Default,
+    /// `supervisor_stdout:event_handler` (supervisor-stdout 0.1.1): the listener echoes the
+    /// event payload as its result; supervisord prints `<process> <channel> | <data>` on its
+    /// stdout and accepts.
+    SupervisorStdout,
+    /// `supervisor_stdlog:log_handler` (supervisor-stdlog 0.7.9): the same echo, printed one
+    /// coloured `<process> | <line>` per line on supervisord's stdout or stderr.
+    SupervisorStdlog,
+}
+
+impl ResultHandler {
+    /// The handler named by an upstream `module:callable` reference, if we implement it.
+    pub fn from_spec(spec: &str) -> Option<ResultHandler> {
+        match spec {
+            "supervisor.dispatchers:default_handler" => Some(ResultHandler::Default),
+            "supervisor_stdout:event_handler" => Some(ResultHandler::SupervisorStdout),
+            "supervisor_stdlog:log_handler" => Some(ResultHandler::SupervisorStdlog),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

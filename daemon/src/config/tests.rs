@@ -725,29 +725,48 @@ fn event_listener_pools() {
         GroupKind::EventListenerPool(pool) => {
             assert_eq!(pool.events, vec!["PROCESS_STATE", "TICK_60"]);
             assert_eq!(pool.buffer_size, 10);
-            assert_eq!(pool.result_handler, None);
+            assert_eq!(pool.result_handler, ResultHandler::Default);
         }
         other => panic!("wrong kind {other:?}"),
     }
     let cfg = parse(&with_sup(
         "[eventlistener:ev]\ncommand=l\nevents=EVENT\npriority=5\nbuffer_size=3\n\
-         result_handler=mod:handler\n",
+         result_handler=supervisor_stdlog:log_handler\n",
     ));
     let g = group(&cfg, "ev");
     assert_eq!((g.priority, g.processes[0].priority), (5, 5));
     match &g.kind {
         GroupKind::EventListenerPool(pool) => {
             assert_eq!(pool.buffer_size, 3);
-            assert_eq!(pool.result_handler.as_deref(), Some("mod:handler"));
+            assert_eq!(pool.result_handler, ResultHandler::SupervisorStdlog);
         }
         other => panic!("wrong kind {other:?}"),
     }
+    let cfg = parse(&with_sup(
+        "[eventlistener:ev]\ncommand=l\nevents=EVENT\nresult_handler=supervisor_stdout:event_handler\n",
+    ));
+    match &group(&cfg, "ev").kind {
+        GroupKind::EventListenerPool(pool) => {
+            assert_eq!(pool.result_handler, ResultHandler::SupervisorStdout)
+        }
+        other => panic!("wrong kind {other:?}"),
+    }
+    // Anything else cannot be honoured: refused, in upstream's words.
+    let err = parse_err(&with_sup(
+        "[eventlistener:ev]\ncommand=l\nevents=EVENT\nresult_handler=mod:handler\n",
+    ));
+    assert!(
+        err.contains("mod:handler cannot be resolved within [eventlistener:ev]"),
+        "{err}"
+    );
     let cfg = parse(&with_sup(
         "[eventlistener:ev]\ncommand=l\nevents=EVENT\n\
          result_handler=supervisor.dispatchers:default_handler\n",
     ));
     match &group(&cfg, "ev").kind {
-        GroupKind::EventListenerPool(pool) => assert_eq!(pool.result_handler, None),
+        GroupKind::EventListenerPool(pool) => {
+            assert_eq!(pool.result_handler, ResultHandler::Default)
+        }
         other => panic!("wrong kind {other:?}"),
     }
 }

@@ -25,22 +25,34 @@
 //!   Upstream compares processes by priority only and so also re-injects the event into every
 //!   other pool whose processes share that priority (999 by default); we deliberately do not
 //!   (see `docs/compat.md`, "Events").
-//! * **Result handler**: only upstream's default (`OK` accepts, anything else rejects) exists;
-//!   the runtime reports any other configured handler at startup.
+//! * **Result handlers** ([`handlers`]): upstream's default (`OK` accepts, anything else
+//!   rejects) and the echo handlers of supervisor-stdout and supervisor-stdlog, judged while
+//!   the listener's output is parsed; what they print is collected for the runtime
+//!   ([`EventBus::take_relays`]). Any other handler is refused when the config is loaded.
+//! * **Backoff**: upstream resends a rejected event at once, so a listener that rejects
+//!   everything turns into a busy loop. The first rejection in a row is resent at once (as
+//!   upstream: a listener that alternates FAIL/OK still sees each event twice); after that the
+//!   pool waits 50 ms, doubling up to 5 s, before it dispatches again. Only the first
+//!   rejection of a streak is logged one per event (upstream's WARN); the second logs that a
+//!   backoff starts, and the streak's end logs its count.
 //! * **Ticks**: TICK_5/60/3600 fire when the wall-clock slice `now - now % period` changes;
 //!   the first check only records the slice, and at most one tick per type fires per check.
+
+pub mod handlers;
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use supervisor_protocol::events::{encode_notification, Event, EventKind, TICKS};
 use supervisor_protocol::listener::{
-    default_handler, ListenerOutput, ListenerParser, ListenerState, MAX_UNPARSED,
+    ListenerOutput, ListenerParser, ListenerState, Verdict, MAX_UNPARSED,
 };
 
-use crate::config::model::PoolConfig;
+use crate::config::model::{PoolConfig, ResultHandler};
 use crate::logs::LogLevel;
+use handlers::{Handlers, Relay};
 
 /// A main-log line produced by the bus.
 pub type Log = (LogLevel, String);
@@ -52,6 +64,21 @@ fn bump(counter: &mut u64) -> u64 {
     let serial = *counter;
     *counter = if serial >= SERIAL_MAX { 0 } else { serial + 1 };
     serial
+}
+
+/// Wait before resending after the second rejection in a row; doubles per rejection.
+const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+/// Longest wait before resending a rejected event.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// How long a pool waits before dispatching again after `streak` rejections in a row.
+fn backoff(streak: u32) -> Duration {
+    match streak {
+        0 | 1 => Duration::ZERO,
+        n => BACKOFF_FIRST
+            .saturating_mul(1u32 << (n - 2).min(16))
+            .min(BACKOFF_MAX),
+    }
 }
 
 /// Largest PROCESS_LOG payload built by merging chunks (upstream reads at most 128 KiB).
@@ -90,6 +117,11 @@ struct Pool<K> {
     sent: u64,
     /// Results that rejected an event (`FAIL`, a bad result line, or the listener dying busy).
     rejected: u64,
+    handler: ResultHandler,
+    /// Results rejected in a row (reset by an accepted one).
+    streak: u32,
+    /// No dispatch before this (backoff after repeated rejections).
+    retry_at: Option<Instant>,
     /// In pool process order (the order dispatch tries them).
     listeners: Vec<Listener<K>>,
 }
@@ -155,6 +187,9 @@ pub struct EventBus<K> {
     pools: Vec<Pool<K>>,
     /// Last recorded slice per tick type, `None` until the first check.
     ticks: [Option<u64>; 3],
+    handlers: Handlers,
+    /// What result handlers printed, for the runtime to write out.
+    relays: Vec<Relay>,
 }
 
 impl<K: Copy + Eq + Debug> EventBus<K> {
@@ -166,6 +201,8 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
             next_serial,
             pools: Vec::new(),
             ticks: [None; 3],
+            handlers: Handlers::default(),
+            relays: Vec::new(),
         }
     }
 
@@ -192,6 +229,9 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
             dropped: 0,
             sent: 0,
             rejected: 0,
+            handler: config.result_handler,
+            streak: 0,
+            retry_at: None,
             listeners: members
                 .into_iter()
                 .map(|(key, name)| Listener {
@@ -443,27 +483,67 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
         logs
     }
 
-    /// Bytes the listener wrote on stdout.
-    pub fn listener_output(&mut self, key: K, data: &[u8]) -> Vec<Log> {
+    /// Bytes the listener wrote on stdout, read at `now`.
+    pub fn listener_output(&mut self, key: K, data: &[u8], now: Instant) -> Vec<Log> {
         let mut logs = Vec::new();
         let Some((pi, li)) = self.locate(key) else {
             return logs;
         };
-        let pool = &mut self.pools[pi];
-        let outputs = pool.listeners[li].parser.feed(data);
+        let EventBus {
+            pools,
+            handlers,
+            relays,
+            ..
+        } = self;
+        let pool = &mut pools[pi];
+        let handler = pool.handler;
+        let outputs = pool.listeners[li]
+            .parser
+            .feed_judged(data, &mut |body| handlers.judge(handler, body, relays));
         let name = pool.listeners[li].name.clone();
         let mut rejected: Option<Queued> = None;
         for out in outputs {
             match out {
-                ListenerOutput::Result(body) => {
-                    let current = pool.listeners[li].current.take();
-                    if default_handler(&body) {
-                        logs.push((LogLevel::Debug, format!("{name}: event was processed")));
-                    } else {
-                        logs.push((LogLevel::Warn, format!("{name}: event was rejected")));
-                        pool.rejected += u64::from(current.is_some());
-                        rejected = current;
+                ListenerOutput::Result(Verdict::Accepted) => {
+                    pool.listeners[li].current = None;
+                    logs.push((LogLevel::Debug, format!("{name}: event was processed")));
+                    if pool.streak >= 2 {
+                        logs.push((
+                            LogLevel::Warn,
+                            format!(
+                                "pool {}: an event was accepted after {} rejections in a row",
+                                pool.name, pool.streak
+                            ),
+                        ));
                     }
+                    pool.streak = 0;
+                    pool.retry_at = None;
+                }
+                ListenerOutput::Result(Verdict::Rejected) => {
+                    let current = pool.listeners[li].current.take();
+                    pool.streak = pool.streak.saturating_add(1);
+                    match pool.streak {
+                        1 => logs.push((LogLevel::Warn, format!("{name}: event was rejected"))),
+                        2 => logs.push((
+                            LogLevel::Warn,
+                            format!(
+                                "pool {}: events rejected twice in a row; resending with a \
+                                 backoff (up to {} s), further rejections are counted, not \
+                                 logged",
+                                pool.name,
+                                BACKOFF_MAX.as_secs()
+                            ),
+                        )),
+                        _ => {}
+                    }
+                    pool.retry_at = Some(now + backoff(pool.streak));
+                    pool.rejected += u64::from(current.is_some());
+                    rejected = current;
+                }
+                ListenerOutput::Result(Verdict::Error) => {
+                    logs.push((LogLevel::Warn, format!("{name}: event caused an error")));
+                    rejected = pool.listeners[li].current.take();
+                    pool.rejected += u64::from(rejected.is_some());
                 }
                 ListenerOutput::BadResultLine(line) => {
                     let line = supervisor_protocol::events::decode_text(&line);
@@ -509,16 +589,35 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
         logs
     }
 
+    /// What result handlers printed since the last call: `(stream, bytes)` in order.
+    pub fn take_relays(&mut self) -> Vec<Relay> {
+        std::mem::take(&mut self.relays)
+    }
+
+    /// The earliest moment a pool held back by a rejection backoff may dispatch again.
+    pub fn next_retry(&self) -> Option<Instant> {
+        self.pools
+            .iter()
+            .filter(|p| !p.buffer.is_empty())
+            .filter_map(|p| p.retry_at)
+            .min()
+    }
+
     /// Hand buffered events to eligible listeners. `running(key)` says whether the listener
     /// process is in state RUNNING; `send(key, bytes)` writes to its stdin and returns false if
     /// the pipe is gone (upstream's EPIPE: the next listener is tried, the state is unchanged).
+    /// A pool in a rejection backoff is skipped until its time (`now`) has come.
     pub fn dispatch(
         &mut self,
+        now: Instant,
         running: &dyn Fn(K) -> bool,
         send: &mut dyn FnMut(K, Vec<u8>) -> bool,
     ) -> Vec<Log> {
         let mut logs = Vec::new();
         for pool in &mut self.pools {
+            if pool.retry_at.is_some_and(|t| t > now) {
+                continue;
+            }
             let capable = pool
                 .listeners
                 .iter()

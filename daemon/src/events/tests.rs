@@ -1,5 +1,6 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use supervisor_protocol::events::{Event, EventKind};
 use supervisor_protocol::listener::ListenerState;
@@ -10,7 +11,7 @@ fn pool(events: &[&str], buffer_size: usize) -> PoolConfig {
     PoolConfig {
         events: events.iter().map(|s| s.to_string()).collect(),
         buffer_size,
-        result_handler: None,
+        result_handler: ResultHandler::Default,
     }
 }
 
@@ -21,6 +22,8 @@ struct World {
     broken: HashSet<u32>,
     sent: RefCell<Vec<(u32, String)>>,
     logs: Vec<Log>,
+    /// Fake monotonic time.
+    now: Instant,
 }
 
 impl World {
@@ -31,6 +34,7 @@ impl World {
             broken: HashSet::new(),
             sent: RefCell::new(Vec::new()),
             logs: Vec::new(),
+            now: Instant::now(),
         }
     }
 
@@ -46,7 +50,7 @@ impl World {
     fn up(&mut self, key: u32) {
         self.bus.listener_spawned(key);
         self.running.insert(key);
-        let l = self.bus.listener_output(key, b"READY\n");
+        let l = self.bus.listener_output(key, b"READY\n", self.now);
         self.logs.extend(l);
     }
 
@@ -61,7 +65,7 @@ impl World {
         let sent = &self.sent;
         let l = self
             .bus
-            .dispatch(&|k| running.contains(&k), &mut |k, bytes| {
+            .dispatch(self.now, &|k| running.contains(&k), &mut |k, bytes| {
                 if broken.contains(&k) {
                     return false;
                 }
@@ -73,7 +77,7 @@ impl World {
     }
 
     fn answer(&mut self, key: u32, bytes: &[u8]) {
-        let l = self.bus.listener_output(key, bytes);
+        let l = self.bus.listener_output(key, bytes, self.now);
         self.logs.extend(l);
     }
 
@@ -458,4 +462,119 @@ fn pool_stats_count_sent_rejected_dropped() {
     w.bus.listener_exited(1);
     assert_eq!(stats(&w), (3, 2, 1, 1), "dying while busy rejects");
     assert_eq!(w.bus.pool_stats()[0].name, "p");
+}
+
+#[test]
+fn repeated_rejection_backs_off_and_is_counted_not_logged() {
+    let mut w = World::new();
+    w.add("p", &["EVENT"], 10, &[(1, "l1")]);
+    w.publish(Event::remote_communication("t", "x"));
+    w.up(1);
+    w.dispatch();
+    assert_eq!(w.take_sent().len(), 1);
+    w.take_logs();
+    // First rejection: upstream's WARN, resent at once.
+    w.answer(1, b"RESULT 4\nFAILREADY\n");
+    assert!(w
+        .take_logs()
+        .contains(&"WARN l1: event was rejected".to_string()));
+    assert_eq!(w.bus.next_retry(), Some(w.now));
+    w.dispatch();
+    assert_eq!(w.take_sent().len(), 1);
+    // Second: one WARN that a backoff starts; nothing is sent for 50 ms.
+    w.answer(1, b"RESULT 4\nFAILREADY\n");
+    let warns: Vec<String> = w
+        .take_logs()
+        .into_iter()
+        .filter(|l| l.starts_with("WARN"))
+        .collect();
+    assert_eq!(
+        warns,
+        vec![
+            "WARN pool p: events rejected twice in a row; resending with a backoff (up to 5 s), \
+             further rejections are counted, not logged"
+        ]
+    );
+    assert_eq!(w.bus.next_retry(), Some(w.now + Duration::from_millis(50)));
+    w.dispatch();
+    assert!(w.take_sent().is_empty(), "held back");
+    w.now += Duration::from_millis(50);
+    w.dispatch();
+    assert_eq!(w.take_sent().len(), 1);
+    // Later rejections double the wait up to 5 s and log nothing at WARN.
+    let mut waits = Vec::new();
+    for _ in 0..10 {
+        w.answer(1, b"RESULT 4\nFAILREADY\n");
+        let wait = w.bus.next_retry().map(|t| t - w.now);
+        waits.push(wait.map(|d| d.as_millis()));
+        w.now += wait.unwrap_or_default();
+        w.dispatch();
+        assert_eq!(w.take_sent().len(), 1);
+    }
+    assert_eq!(
+        waits,
+        [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000, 5000].map(Some)
+    );
+    assert!(w.take_logs().iter().all(|l| !l.starts_with("WARN")));
+    // Accepted: the count is logged once and the backoff ends.
+    w.publish(Event::remote_communication("t", "y"));
+    w.answer(1, b"RESULT 2\nOKREADY\n");
+    let warns: Vec<String> = w
+        .take_logs()
+        .into_iter()
+        .filter(|l| l.starts_with("WARN"))
+        .collect();
+    assert_eq!(
+        warns,
+        vec!["WARN pool p: an event was accepted after 12 rejections in a row"]
+    );
+    assert_eq!(w.bus.next_retry(), None);
+    w.dispatch();
+    assert_eq!(w.take_sent().len(), 1, "the next event goes out at once");
+    assert_eq!(w.bus.pool_stats()[0].rejected, 12);
+}
+
+#[test]
+fn echo_handlers_relay_and_accept() {
+    use handlers::Stream;
+    use supervisor_protocol::events::OutputChannel;
+    let mut w = World::new();
+    w.bus.add_pool(
+        "out",
+        &PoolConfig {
+            result_handler: ResultHandler::SupervisorStdout,
+            ..pool(&["PROCESS_LOG"], 10)
+        },
+        vec![(1, "out".to_string())],
+    );
+    let ev = Event::process_log(OutputChannel::Stdout, "talk", "talk", 9, b"hello\n");
+    w.publish(ev.clone());
+    w.up(1);
+    w.dispatch();
+    assert_eq!(w.take_sent().len(), 1);
+    w.take_logs();
+    // The listener echoes the payload, as supervisor_stdout does.
+    let mut answer = format!("RESULT {}\n", ev.payload.len()).into_bytes();
+    answer.extend_from_slice(ev.payload.as_bytes());
+    answer.extend_from_slice(b"READY\n");
+    w.answer(1, &answer);
+    assert_eq!(
+        w.bus.take_relays(),
+        vec![(Stream::Stdout, b"talk stdout | hello\n".to_vec())]
+    );
+    assert!(w
+        .take_logs()
+        .contains(&"DEBG out: event was processed".to_string()));
+    assert_eq!(w.bus.listener_state(1), Some(ListenerState::Ready));
+    assert_eq!(w.bus.buffered("out"), Some(0));
+    // A body the handler cannot use: upstream's "event caused an error", UNKNOWN, rebuffered.
+    w.publish(ev.clone());
+    w.dispatch();
+    w.take_logs();
+    w.answer(1, b"RESULT 2\nOKREADY\n");
+    let logs = w.take_logs();
+    assert_eq!(logs[0], "WARN out: event caused an error");
+    assert_eq!(logs[1], "DEBG out: BUSY -> UNKNOWN");
+    assert_eq!(w.bus.buffered("out"), Some(1));
+    assert!(w.bus.take_relays().is_empty());
 }

@@ -298,6 +298,9 @@ pub async fn run(
             deadline = deadline.min(Instant::now() + PENDING_POLL);
         }
         deadline = deadline.min(next_tick_deadline());
+        if let Some(retry) = rt.bus.next_retry() {
+            deadline = deadline.min(retry);
+        }
         // Pumps always leave a Notify permit behind, so queued output wakes us at once.
         // Control commands come first: reaping also happens at the top of every iteration, so
         // a storm of exiting children cannot starve the RPC.
@@ -316,6 +319,23 @@ pub async fn run(
             _ = queue.notify.notified() => {}
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
+    }
+}
+
+/// Write what result handlers printed (supervisor_stdout / supervisor_stdlog echo) on our own
+/// stdout or stderr, like upstream's handlers print from inside supervisord.
+fn write_relays(relays: Vec<crate::events::handlers::Relay>) {
+    use crate::events::handlers::Stream;
+    use std::io::Write as _;
+    for (stream, bytes) in relays {
+        // Nowhere to report a failure to write our own stdout/stderr.
+        let _ = match stream {
+            Stream::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(&bytes).and_then(|()| out.flush())
+            }
+            Stream::Stderr => io::stderr().lock().write_all(&bytes),
+        };
     }
 }
 
@@ -393,16 +413,6 @@ impl Runtime {
             .iter()
             .filter_map(|k| self.core.process(*k).map(|p| (*k, p.name().to_string())))
             .collect();
-        if let Some(handler) = &pool.result_handler {
-            self.log(
-                LogLevel::Error,
-                &format!(
-                    "[eventlistener:{name}] result_handler={handler} is not supported (only \
-                     supervisor.dispatchers:default_handler can be used); the pool uses the \
-                     default handler"
-                ),
-            );
-        }
         self.bus.add_pool(name, &pool, members);
     }
 
@@ -421,8 +431,9 @@ impl Runtime {
                 PumpMsg::Listener { key, pid, data } => {
                     let current = self.core.process(key).and_then(|p| p.pid());
                     if current == Some(pid) {
-                        let logs = self.bus.listener_output(key, &data);
+                        let logs = self.bus.listener_output(key, &data, Instant::now());
                         self.log_all(logs);
+                        write_relays(self.bus.take_relays());
                     }
                 }
             }
@@ -454,7 +465,7 @@ impl Runtime {
                 .and_then(|io| io.stdin.as_ref())
                 .is_some_and(|tx| tx.send(bytes).is_ok())
         };
-        let logs = self.bus.dispatch(&running, &mut send);
+        let logs = self.bus.dispatch(Instant::now(), &running, &mut send);
         self.log_all(logs);
     }
 
