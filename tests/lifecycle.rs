@@ -1285,3 +1285,76 @@ fn ours_program_user_same_as_daemon_is_noop() {
     );
     d.stop();
 }
+
+/// Ours only: a large start-up does not take the control socket down. Python starts every
+/// autostart process in one pass of its loop before it reads the socket, so a `supervisorctl
+/// status` sent at the start waits until the last spawn; ours starts them in batches (in the
+/// same priority order) and answers between two batches, showing the processes already
+/// started as STARTING and the others as STOPPED, as Python shows them before their start.
+#[test]
+fn ours_status_answers_during_a_large_start_up() {
+    const N: usize = 1000;
+    let mut sections = String::from(
+        "[unix_http_server]\nfile={dir}/supervisor.sock\n\n\
+         [supervisorctl]\nserverurl=unix://{dir}/supervisor.sock\n\n\
+         [rpcinterface:supervisor]\n\
+         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n",
+    );
+    for i in 0..N {
+        // No log files and merged stderr: two fds per process, and the start-up is spawning only.
+        sections.push_str(&format!(
+            "[program:p{i:04}]\ncommand=sleep 1000\nstartsecs=600\nredirect_stderr=true\n\
+             stdout_logfile=NONE\n\n"
+        ));
+    }
+    let cfg = config_with(&sections).replace("loglevel=info", "loglevel=info\nminfds=8192");
+    let mut d = Daemon::start(Kind::Ours, &cfg);
+    let sock = d.path("supervisor.sock");
+    wait_for(secs(30.0), || sock.exists().then_some(()))
+        .unwrap_or_else(|| panic!("no socket\n{}", d.diagnostics()));
+    let conf = d.path("supervisord.conf");
+    let ctl = Kind::Ours.bin("supervisorctl");
+    let status = || {
+        run(
+            &ctl,
+            &["-c", conf.to_str().unwrap(), "status"],
+            d.dir(),
+            secs(120.0),
+        )
+    };
+    let first = status();
+    let count = |out: &str, state: &str| out.lines().filter(|l| l.contains(state)).count();
+    let (starting, stopped) = (
+        count(&first.stdout, " STARTING "),
+        count(&first.stdout, " STOPPED "),
+    );
+    assert_eq!(first.stdout.lines().count(), N, "{first}");
+    assert!(
+        starting > 0 && stopped > 0 && first.stdout.contains("Not started"),
+        "status during the start-up must show it in progress (STARTING and STOPPED), got \
+         {starting} STARTING and {stopped} STOPPED after {:.2?}\n{}",
+        first.elapsed,
+        d.diagnostics()
+    );
+    // The start-up goes on to the end, in priority (here: name) order.
+    let done = wait_for(secs(120.0), || {
+        let out = status();
+        (count(&out.stdout, " STARTING ") == N).then_some(())
+    });
+    assert!(
+        done.is_some(),
+        "start-up did not finish\n{}",
+        d.diagnostics()
+    );
+    let log = d.log_text();
+    let spawned: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("spawned: '").nth(1))
+        .filter_map(|l| l.split('\'').next())
+        .collect();
+    let mut sorted = spawned.clone();
+    sorted.sort_unstable();
+    assert_eq!(spawned.len(), N);
+    assert_eq!(spawned, sorted, "spawned out of priority/name order");
+    d.stop();
+}

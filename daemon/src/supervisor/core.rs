@@ -7,7 +7,10 @@
 //!
 //! Runtime contract: call [`Core::tick`] at startup, after every input (reap, spawn outcome,
 //! command, group added) and whenever [`Core::next_deadline`] passes. Ticking more often never
-//! changes the outcome. Autostart is not timed: it happens on the first tick.
+//! changes the outcome. Autostart is not timed: it happens on the first tick, or, with a spawn
+//! budget ([`Core::set_spawn_budget`]), over the first ticks: each tick starts at most that many
+//! processes in priority order and [`Core::next_deadline`] asks for the next tick at once, so
+//! the runtime can answer its clients between two batches of a large start-up.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -99,6 +102,10 @@ pub struct Core {
     /// Set when an `essential` / `exit_on_fatal` process (extension) ended the daemon: the
     /// shutdown is under way and supervisord exits with this code.
     exit_code: Option<i32>,
+    /// At most this many starts per [`Core::tick`].
+    spawn_budget: usize,
+    /// The last tick left starts for later (budget spent): when it ran.
+    deferred_since: Option<Instant>,
 }
 
 impl Core {
@@ -113,6 +120,8 @@ impl Core {
             stop_queue: None,
             last_shutdown_report: None,
             exit_code: None,
+            spawn_budget: usize::MAX,
+            deferred_since: None,
         };
         for g in groups {
             // Duplicate names cannot come from a validated config; keep the first.
@@ -129,6 +138,13 @@ impl Core {
     /// `Some`, the core has begun a shutdown on its own.
     pub fn exit_code(&self) -> Option<i32> {
         self.exit_code
+    }
+
+    /// Let each [`Core::tick`] start at most `budget` processes (at least one); the others wait
+    /// for the next tick, which [`Core::next_deadline`] then asks for at once. Unlimited by
+    /// default. The order of starts is unchanged: priority order, as in one pass.
+    pub fn set_spawn_budget(&mut self, budget: usize) {
+        self.spawn_budget = budget.max(1);
     }
 
     pub fn process(&self, key: ProcKey) -> Option<&Process> {
@@ -205,12 +221,25 @@ impl Core {
         let mut out = Vec::new();
         self.advance_shutdown(now, &mut out);
         self.shutdown_report(now, &mut out);
+        let mut budget = self.spawn_budget;
+        self.deferred_since = None;
         let keys: Vec<ProcKey> = self.processes().map(|(k, _)| k).collect();
         for key in keys {
             let mood = self.mood;
             if let Some(p) = self.procs.get_mut(&key) {
+                if budget == 0 && may_start_from(p.state()) {
+                    // Its tick could start it: leave it for the next tick. Such a tick does
+                    // nothing else that cannot wait one loop iteration.
+                    self.deferred_since = Some(now);
+                    continue;
+                }
                 let from = out.len();
                 tag(&mut out, key, p.tick(now, mood));
+                let spawns = out[from..]
+                    .iter()
+                    .filter(|(_, a)| matches!(a, Action::Spawn))
+                    .count();
+                budget = budget.saturating_sub(spawns);
                 self.watch_essential(from, now, &mut out);
             }
         }
@@ -232,7 +261,7 @@ impl Core {
         } else {
             None
         };
-        procs.chain(report).min()
+        procs.chain(report).chain(self.deferred_since).min()
     }
 
     /// The fork for `key` succeeded.
@@ -664,6 +693,14 @@ pub fn container_exit_code(to: ProcessState, status: Option<ExitStatus>) -> i32 
         (_, Some(ExitStatus::Code(c))) if c != 0 => c,
         _ => 1,
     }
+}
+
+/// States whose tick may start the process (autostart, autorestart, retries).
+fn may_start_from(state: ProcessState) -> bool {
+    matches!(
+        state,
+        ProcessState::Stopped | ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
+    )
 }
 
 fn tag(out: &mut Output, key: ProcKey, actions: Vec<Action>) {

@@ -168,6 +168,49 @@ fn first_tick_spawns_in_priority_order() {
 }
 
 #[test]
+fn spawn_budget_starts_in_batches_in_priority_order() {
+    let t0 = Instant::now();
+    let mut core = Core::new(vec![
+        program("b", 999),
+        hetero("z", 1, &[("y", 5), ("x", 5), ("w", 1)]),
+        program("a", 999),
+    ]);
+    core.set_spawn_budget(2);
+    let mut batches = Vec::new();
+    let mut pid = 1;
+    for i in 0..4 {
+        let t = t0 + Duration::from_millis(i);
+        let out = core.tick(t);
+        batches.push(spawned_names(&core, &out).join(","));
+        for (k, a) in out {
+            if let (Some(k), Action::Spawn) = (k, a) {
+                core.spawned(k, pid, t);
+                pid += 1;
+            }
+        }
+        let waiting = core
+            .processes()
+            .filter(|(_, p)| p.state() == S::Stopped)
+            .count();
+        if waiting > 0 {
+            // The rest is not started yet (STOPPED, as before a start) and the next tick is due
+            // at once.
+            assert!(core.next_deadline().is_some_and(|d| d <= t), "tick {i}");
+        }
+    }
+    assert_eq!(batches, ["z:w,z:x", "z:y,a", "b", ""]);
+    // Nothing is deferred any more: the next deadline is startsecs again.
+    assert_eq!(
+        core.next_deadline(),
+        Some(t0 + secs(1) + Duration::from_nanos(1))
+    );
+    // STARTING -> RUNNING is never held back by the budget.
+    core.set_spawn_budget(1);
+    core.tick(t0 + secs(2));
+    assert!(core.processes().all(|(_, p)| p.state() == S::Running));
+}
+
+#[test]
 fn reaped_finds_process_by_pid_and_logs_unknown_pids() {
     let t0 = Instant::now();
     let mut core = Core::new(vec![program("web", 1)]);

@@ -47,6 +47,11 @@ use crate::supervisor::host::{Host, Request};
 /// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
 const PENDING_POLL: Duration = Duration::from_millis(50);
 
+/// At most this many automatic starts (autostart, autorestart, retries) per loop iteration:
+/// between two batches of a large start-up the loop answers its clients, so `supervisorctl
+/// status` works from the first moment (the processes not started yet show STOPPED).
+const SPAWNS_PER_ITERATION: usize = 16;
+
 /// Size of one read from a child's pipe (Supervisor reads up to 128 KiB at a time).
 const READ_CHUNK: usize = 128 * 1024;
 
@@ -245,8 +250,10 @@ pub async fn run(
     let server_url = default_server_url(&config);
     let identifier = config.supervisord.identifier.clone();
     let queue = Rc::new(PumpQueue::default());
+    let mut core = Core::new(config.groups.clone());
+    core.set_spawn_budget(SPAWNS_PER_ITERATION);
     let mut rt = Runtime {
-        core: Core::new(config.groups.clone()),
+        core,
         log,
         strip_ansi: config.supervisord.strip_ansi,
         spawn_ctx: SpawnContext::from_current_process(server_url),
