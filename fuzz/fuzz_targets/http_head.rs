@@ -1,10 +1,10 @@
 //! HTTP request heads: the protocol crate's incremental `RequestHeadParser` (fed in two
-//! pieces, at a split point taken from the input) and the daemon's own head parsing in
-//! rpc/http.rs. Neither may panic; both must agree that a complete head is complete.
+//! pieces, at a split point taken from the input), which is also what the daemon's server
+//! (rpc/http.rs) parses heads with, and the Basic-auth and chunked decoding after it. None
+//! may panic; feeding in two pieces must agree with feeding at once.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use supervisor_daemon::rpc::http::parse_request_head;
 use supervisor_protocol::xmlrpc::http::{ChunkedDecoder, RequestHeadParser};
 
 fuzz_target!(|data: &[u8]| {
@@ -24,5 +24,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = ChunkedDecoder::new().feed(&rest, &mut out);
         }
     }
-    let _ = parse_request_head(input);
+    let whole = RequestHeadParser::with_limit(4096).feed(input);
+    if let (Ok(Some((a, _))), Ok(Some((b, _)))) = (&first, &whole) {
+        assert_eq!(a, b, "a head complete in its first piece parses the same whole");
+    }
 });

@@ -628,12 +628,14 @@ fn server_sections(ctx: &Ctx) -> Result<Servers, ConfigError> {
         };
         let (host, port) = values::parse_inet_port(&port)
             .map_err(|e| ctx.err(section, format!("invalid value for 'port': {e}"), Some(&v)))?;
+        let max_connections = max_connections(ctx, section)?;
         inet.push(InetHttpServerConfig {
             section: section.to_string(),
             host,
             port,
             username,
             password,
+            max_connections,
         });
     }
     for section in ctx.ini.section_names() {
@@ -653,6 +655,7 @@ fn server_sections(ctx: &Ctx) -> Result<Servers, ConfigError> {
                 values::parse_octal(s).map_err(|_| format!("Invalid chmod value {s}"))
             })?
             .unwrap_or(0o700);
+        let max_connections = max_connections(ctx, section)?;
         unix.push(UnixHttpServerConfig {
             section: section.to_string(),
             file,
@@ -660,9 +663,30 @@ fn server_sections(ctx: &Ctx) -> Result<Servers, ConfigError> {
             chown,
             username,
             password,
+            max_connections,
         });
     }
     Ok((inet, unix))
+}
+
+/// Default of `supervisor_rs_max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// `supervisor_rs_max_connections=N` (a supervisor-rs extension; Python Supervisor ignores
+/// unknown options in these sections): how many connections one HTTP server serves at once,
+/// 1 to 65536.
+fn max_connections(ctx: &Ctx, section: &str) -> Result<usize, ConfigError> {
+    const KEY: &str = "supervisor_rs_max_connections";
+    let parsed = ctx.opt_typed(
+        section,
+        KEY,
+        &Expansions::new(),
+        |s| match values::parse_int_as::<usize>(s) {
+            Ok(n) if (1..=65536).contains(&n) => Ok(n),
+            _ => Err(format!("{} is not an integer from 1 to 65536", py_repr(s))),
+        },
+    )?;
+    Ok(parsed.unwrap_or(DEFAULT_MAX_CONNECTIONS))
 }
 
 /// `[metrics] port=host:port` (a supervisor-rs extension).

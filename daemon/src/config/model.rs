@@ -65,6 +65,8 @@ pub struct UnixHttpServerConfig {
     pub chown: Option<(u32, Option<u32>)>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `supervisor_rs_max_connections` (extension): concurrent connections served.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +77,8 @@ pub struct InetHttpServerConfig {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `supervisor_rs_max_connections` (extension): concurrent connections served.
+    pub max_connections: usize,
 }
 
 /// `[metrics]`: an extra listener that serves only `/metrics`, without authentication.

@@ -1123,3 +1123,25 @@ fn metrics_section() {
     );
     assert!(parse_err(&with_sup("[metrics]\nport=nope:x\n")).contains("invalid value for 'port'"));
 }
+
+#[test]
+fn http_server_connection_cap() {
+    let cfg = parse(
+        "[supervisord]\n[unix_http_server]\nfile=/tmp/s.sock\n\
+         [inet_http_server]\nport=9001\nsupervisor_rs_max_connections=8\n",
+    );
+    assert_eq!(
+        cfg.unix_http_servers[0].max_connections,
+        load::DEFAULT_MAX_CONNECTIONS
+    );
+    assert_eq!(cfg.inet_http_servers[0].max_connections, 8);
+    for bad in ["0", "lots", "65537"] {
+        let err = parse_err(&format!(
+            "[supervisord]\n[unix_http_server]\nfile=/tmp/s.sock\nsupervisor_rs_max_connections={bad}\n"
+        ));
+        assert!(
+            err.contains("supervisor_rs_max_connections") && err.contains("unix_http_server"),
+            "{err}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! HTTP Basic authentication as Supervisor does it: plaintext passwords or `{SHA}<hex sha1>`,
 //! compared in constant time.
 
-use supervisor_protocol::xmlrpc::base64_decode;
+use supervisor_protocol::xmlrpc::http::parse_basic_auth;
 
 /// Credentials of one HTTP server section; `None` means no authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,27 +18,10 @@ impl Credentials {
         })
     }
 
-    /// Check an `Authorization` header value.
-    pub fn accepts(&self, header: Option<&[u8]>) -> bool {
-        let Some(header) = header else {
-            return false;
-        };
-        let Ok(text) = std::str::from_utf8(header) else {
-            return false;
-        };
-        let mut parts = text.trim().splitn(2, ' ');
-        let scheme = parts.next().unwrap_or("");
-        let token = parts.next().unwrap_or("").trim();
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return false;
-        }
-        let Ok(decoded) = base64_decode(token) else {
-            return false;
-        };
-        let Ok(decoded) = String::from_utf8(decoded) else {
-            return false;
-        };
-        let Some((user, pass)) = decoded.split_once(':') else {
+    /// Check an `Authorization` header value (parsed strictly, as RFC 7617 says, by
+    /// [`parse_basic_auth`]).
+    pub fn accepts(&self, header: Option<&str>) -> bool {
+        let Some((user, pass)) = header.and_then(parse_basic_auth) else {
             return false;
         };
         let user_ok = constant_time_eq(user.as_bytes(), self.username.as_bytes());
@@ -67,14 +50,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use supervisor_protocol::xmlrpc::base64_encode;
+    use supervisor_protocol::xmlrpc::http::basic_auth_header;
 
-    fn header(user: &str, pass: &str) -> Vec<u8> {
-        format!(
-            "Basic {}",
-            base64_encode(format!("{user}:{pass}").as_bytes())
-        )
-        .into_bytes()
+    fn header(user: &str, pass: &str) -> String {
+        basic_auth_header(user, pass)
     }
 
     #[test]
@@ -84,8 +63,12 @@ mod tests {
         assert!(!c.accepts(Some(&header("user", "124"))));
         assert!(!c.accepts(Some(&header("usr", "123"))));
         assert!(!c.accepts(None));
-        assert!(!c.accepts(Some(b"Bearer abc")));
-        assert!(!c.accepts(Some(b"Basic !!!")));
+        assert!(!c.accepts(Some("Bearer abc")));
+        assert!(!c.accepts(Some("Basic !!!")));
+        // Strict RFC 7617 / 4648: no embedded whitespace, padding required.
+        assert!(!c.accepts(Some("Basic dXNl cjoxMjM=")));
+        assert!(!c.accepts(Some("Basic dXNlcjoxMjM")));
+        assert!(c.accepts(Some("Basic dXNlcjoxMjM=")));
         // sha1("123")
         let c = Credentials::from_config(
             Some("user"),

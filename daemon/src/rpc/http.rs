@@ -2,20 +2,39 @@
 //! Basic auth, and routing to `/RPC2` (answered by the supervision loop through a
 //! [`methods::command`]) or to the streaming `/logtail` and `/mainlogtail` endpoints.
 //!
-//! Every connection is its own task, so a slow client never holds up another one; heads must
-//! arrive within [`HEAD_TIMEOUT`] and bodies are capped at [`MAX_BODY`].
+//! Heads are parsed and responses framed by `supervisor_protocol::xmlrpc::http` (the one HTTP
+//! implementation of the workspace); this module adds the sockets, deadlines and limits.
+//!
+//! Defences (docs/reliability.md, "HTTP server limits"): every connection is its own task, so
+//! a slow client never holds up another one. A whole request head must arrive within
+//! [`HEAD_TIMEOUT`] of the connection becoming idle, a body within [`BODY_TIMEOUT`], and a
+//! response must be taken within [`WRITE_TIMEOUT`]. Each server serves at most
+//! `supervisor_rs_max_connections` connections (half of them `/logtail` streams at most); at
+//! the cap, the connection that has kept us waiting longest (over [`EVICT_AFTER`]) is closed
+//! for the newcomer, else the newcomer waits up to [`ADMIT_WAIT`] for a slot, then gets a 503. A connection that would leave
+//! fewer than a reserve of descriptors under RLIMIT_NOFILE is refused, so spawns always find
+//! descriptors. Answers over [`MAX_RESPONSE`] become a fault.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-use supervisor_protocol::xmlrpc::{encode_response, parse_method_call};
+use supervisor_protocol::xmlrpc::http::{
+    encode_chunk, encode_response_head, reason_phrase, BodyFraming, HttpError, RequestHead,
+    RequestHeadParser,
+};
+use supervisor_protocol::xmlrpc::{
+    encode_response, encoded_len_bound, parse_method_call, Fault, FaultCode,
+    DEFAULT_MAX_RESPONSE_BYTES,
+};
 
 use crate::config::Config;
 use crate::logs::{LogLevel, MainLog};
@@ -27,12 +46,33 @@ use crate::supervisor::runtime::{Command, Handle};
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body accepted (XML-RPC calls are small; multicalls of thousands fit).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
-/// A request head (and an idle keep-alive connection) must arrive within this time.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest answer sent: what our own clients accept. A bigger one becomes a `FAILED` fault.
+pub const MAX_RESPONSE: usize = DEFAULT_MAX_RESPONSE_BYTES;
+/// Answers estimated above this are encoded on a blocking thread, not the event loop's.
+const ENCODE_INLINE_MAX: usize = 256 * 1024;
+/// A whole request head (including the idle time before it on a kept-alive connection) must
+/// arrive within this time.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// A declared body must arrive within this time.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A response (or one `/logtail` chunk) must be taken by the client within this time.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// At the connection cap, a connection that has kept us waiting this long may be closed to
+/// make room for a new one.
+pub const EVICT_AFTER: Duration = Duration::from_secs(1);
+/// How long a new connection may wait for a free slot before it is refused.
+pub const ADMIT_WAIT: Duration = Duration::from_millis(500);
+/// How often the daemon's open descriptors are counted (at most) when admitting connections.
+const FD_COUNT_EVERY: Duration = Duration::from_secs(1);
+/// Descriptors kept free for spawning: RLIMIT_NOFILE / 16, within these bounds.
+const FD_RESERVE_MIN: u64 = 32;
+const FD_RESERVE_MAX: u64 = 1024;
+/// At most one "refused N connection(s)" line per this interval.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// How often `/logtail` looks for new output (Supervisor polls about every 0.1 s).
 const TAIL_POLL: Duration = Duration::from_millis(100);
+/// The `Server` header of every response.
+const SERVER: &str = "supervisor-rs";
 
 /// A bound listener, created before the daemon forks so errors stop start-up.
 pub enum Listener {
@@ -50,6 +90,8 @@ pub struct Server {
     pub auth: Option<Credentials>,
     /// The `[metrics]` listener: serves `/metrics` only, without authentication.
     pub metrics_only: bool,
+    /// Connections served at once (`supervisor_rs_max_connections`).
+    pub max_connections: usize,
 }
 
 /// Supervisor's start-up lines for the HTTP servers, in its order (inet servers first): one
@@ -96,6 +138,7 @@ pub fn bind_all(config: &Config) -> Result<Vec<Server>, String> {
             },
             auth: Credentials::from_config(u.username.as_deref(), u.password.as_deref()),
             metrics_only: false,
+            max_connections: u.max_connections,
         });
     }
     for i in &config.inet_http_servers {
@@ -124,6 +167,7 @@ pub fn bind_all(config: &Config) -> Result<Vec<Server>, String> {
             listener: Listener::Tcp(listener),
             auth: Credentials::from_config(i.username.as_deref(), i.password.as_deref()),
             metrics_only: false,
+            max_connections: i.max_connections,
         });
     }
     if let Some(m) = &config.metrics {
@@ -143,6 +187,7 @@ pub fn bind_all(config: &Config) -> Result<Vec<Server>, String> {
             listener: Listener::Tcp(listener),
             auth: None,
             metrics_only: true,
+            max_connections: crate::config::load::DEFAULT_MAX_CONNECTIONS,
         });
     }
     Ok(servers)
@@ -202,12 +247,18 @@ pub fn spawn_servers(
     log: Rc<RefCell<MainLog>>,
 ) -> io::Result<Vec<PathBuf>> {
     let mut sockets = Vec::new();
+    let fds = Rc::new(FdGauge::default());
     for server in servers {
         let ctx = Rc::new(ConnCtx {
             handle: handle.clone(),
             auth: server.auth,
             log: log.clone(),
             metrics_only: server.metrics_only,
+            section: server.section,
+            slots: RefCell::new(Slots::new(server.max_connections)),
+            freed: tokio::sync::Notify::new(),
+            fds: fds.clone(),
+            refusals: Cell::new((0, None)),
         });
         match server.listener {
             Listener::Unix { listener, path } => {
@@ -217,9 +268,7 @@ pub fn spawn_servers(
                 tokio::task::spawn_local(async move {
                     loop {
                         match listener.accept().await {
-                            Ok((stream, _)) => {
-                                tokio::task::spawn_local(connection(stream, ctx.clone()));
-                            }
+                            Ok((stream, _)) => admit(stream, &ctx).await,
                             Err(e) => accept_failed(&ctx, &e).await,
                         }
                     }
@@ -233,7 +282,7 @@ pub fn spawn_servers(
                         match listener.accept().await {
                             Ok((stream, _)) => {
                                 let _ = stream.set_nodelay(true);
-                                tokio::task::spawn_local(connection(stream, ctx.clone()));
+                                admit(stream, &ctx).await;
                             }
                             Err(e) => accept_failed(&ctx, &e).await,
                         }
@@ -253,157 +302,423 @@ async fn accept_failed(ctx: &ConnCtx, e: &io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// A freshly accepted stream: what [`admit`] needs besides reading and writing.
+trait Accepted: AsyncRead + AsyncWrite + Unpin + AsRawFd + 'static {
+    /// Write without waiting (for the refusal page).
+    fn write_now(&self, bytes: &[u8]) -> io::Result<usize>;
+}
+
+impl Accepted for tokio::net::UnixStream {
+    fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.try_write(bytes)
+    }
+}
+
+impl Accepted for tokio::net::TcpStream {
+    fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.try_write(bytes)
+    }
+}
+
+/// Serve a new connection, or refuse it. It needs a slot under the server's cap and
+/// descriptors to spare above the reserve for spawning; when either is short, the connection
+/// that has kept us waiting longest (a slow or idle client, for over [`EVICT_AFTER`]) is
+/// closed in its favour, else it waits up to [`ADMIT_WAIT`] for another connection to end,
+/// then gets a 503. While this waits, further clients queue in the listen backlog (a burst
+/// of honest clients is served, not refused).
+async fn admit<S: Accepted>(stream: S, ctx: &Rc<ConnCtx>) {
+    let fd = stream.as_raw_fd();
+    let give_up = Instant::now() + ADMIT_WAIT;
+    let why = loop {
+        let now = Instant::now();
+        let fds_ok = ctx.fds.headroom(fd);
+        let (victim, under_cap) = {
+            let mut slots = ctx.slots.borrow_mut();
+            let under_cap = slots.conns.len() < slots.max;
+            if fds_ok && under_cap {
+                break None;
+            }
+            (slots.evict(now), under_cap)
+        };
+        match victim {
+            // Its slot and descriptor are freed when its task is dropped: wait for that.
+            Some(abort) => abort.abort(),
+            None if now >= give_up => {
+                break Some(if under_cap {
+                    "file descriptors are reserved for spawning programs"
+                } else {
+                    "too many connections"
+                });
+            }
+            None => {}
+        }
+        // Woken when a connection ends; re-checked at least every 100 ms for evictions.
+        let wait = Duration::from_millis(100).min(give_up.saturating_duration_since(now));
+        let _ =
+            tokio::time::timeout(wait.max(Duration::from_millis(1)), ctx.freed.notified()).await;
+    };
+    if let Some(why) = why {
+        refused(ctx, why);
+        let page = error_page_bytes(503, why, true);
+        // Best effort and never waiting: the point is to be rid of the connection.
+        let _ = stream.write_now(&page);
+        return;
+    }
+    let slot = Slot::new(ctx);
+    let id = slot.id;
+    let task = tokio::task::spawn_local(connection(stream, ctx.clone(), slot));
+    ctx.slots.borrow_mut().set_abort(id, task.abort_handle());
+}
+
+/// Count refusals and log them at most every [`REFUSAL_LOG_EVERY`].
+fn refused(ctx: &ConnCtx, why: &str) {
+    let (count, last) = ctx.refusals.get();
+    let count = count + 1;
+    let now = Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < REFUSAL_LOG_EVERY) {
+        ctx.refusals.set((count, last));
+        return;
+    }
+    ctx.refusals.set((0, Some(now)));
+    ctx.log.borrow_mut().log(
+        LogLevel::Warn,
+        &format!(
+            "[{}] refused {count} connection(s): {why} (limit {} connections)",
+            ctx.section,
+            ctx.slots.borrow().max
+        ),
+    );
+}
+
 struct ConnCtx {
     handle: Handle,
     auth: Option<Credentials>,
     log: Rc<RefCell<MainLog>>,
     metrics_only: bool,
+    section: String,
+    slots: RefCell<Slots>,
+    /// Shared by every server.
+    fds: Rc<FdGauge>,
+    /// Signalled whenever a connection ends.
+    freed: tokio::sync::Notify,
+    /// Refusals not yet logged, and when the last refusal line was written.
+    refusals: Cell<(u64, Option<Instant>)>,
 }
 
-/// A parsed request head.
-struct Head {
-    method: String,
-    path: String,
-    minor_version: u8,
-    content_length: Option<usize>,
-    chunked: bool,
-    authorization: Option<Vec<u8>>,
-    connection_close: bool,
-    connection_keep_alive: bool,
+/// What a connection is doing, for the cap and for eviction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting on the client (its head, its body, or for it to read our answer) since then.
+    Client(Instant),
+    /// Waiting on the daemon (an RPC in progress): never evicted.
+    Server,
+    /// A `/logtail` stream: never evicted, at most half the cap.
+    Stream,
 }
 
+/// The live connections of one server.
+struct Slots {
+    max: usize,
+    next_id: u64,
+    conns: HashMap<u64, (Phase, Option<tokio::task::AbortHandle>)>,
+}
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        Slots {
+            max: max.max(1),
+            next_id: 0,
+            conns: HashMap::new(),
+        }
+    }
+
+    fn set_abort(&mut self, id: u64, abort: tokio::task::AbortHandle) {
+        if let Some(entry) = self.conns.get_mut(&id) {
+            entry.1 = Some(abort);
+        }
+    }
+
+    /// Forget the connection that has kept us waiting longest (if over [`EVICT_AFTER`]) and
+    /// return the handle that ends its task.
+    fn evict(&mut self, now: Instant) -> Option<tokio::task::AbortHandle> {
+        let (&id, _) = self
+            .conns
+            .iter()
+            .filter_map(|(id, (phase, abort))| match phase {
+                Phase::Client(since)
+                    if abort.is_some() && now.saturating_duration_since(*since) >= EVICT_AFTER =>
+                {
+                    Some((id, *since))
+                }
+                _ => None,
+            })
+            .min_by_key(|(_, since)| *since)?;
+        self.conns.remove(&id).and_then(|(_, abort)| abort)
+    }
+
+    fn streams(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|(p, _)| *p == Phase::Stream)
+            .count()
+    }
+}
+
+/// One connection's place in [`Slots`]; freed when the connection's task ends or is aborted.
+struct Slot {
+    ctx: Rc<ConnCtx>,
+    id: u64,
+}
+
+impl Slot {
+    fn new(ctx: &Rc<ConnCtx>) -> Slot {
+        let mut slots = ctx.slots.borrow_mut();
+        let id = slots.next_id;
+        slots.next_id += 1;
+        slots
+            .conns
+            .insert(id, (Phase::Client(Instant::now()), None));
+        ctx.fds.conns.set(ctx.fds.conns.get() + 1);
+        Slot {
+            ctx: ctx.clone(),
+            id,
+        }
+    }
+
+    fn set(&self, phase: Phase) {
+        if let Some(entry) = self.ctx.slots.borrow_mut().conns.get_mut(&self.id) {
+            entry.0 = phase;
+        }
+    }
+
+    fn waiting_on_client(&self) {
+        self.set(Phase::Client(Instant::now()));
+    }
+
+    /// Become a `/logtail` stream, if fewer than half the slots already are.
+    fn try_stream(&self) -> bool {
+        let mut slots = self.ctx.slots.borrow_mut();
+        if slots.streams() >= (slots.max / 2).max(1) {
+            return false;
+        }
+        if let Some(entry) = slots.conns.get_mut(&self.id) {
+            entry.0 = Phase::Stream;
+        }
+        true
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut slots) = self.ctx.slots.try_borrow_mut() {
+            slots.conns.remove(&self.id);
+        }
+        self.ctx
+            .fds
+            .conns
+            .set(self.ctx.fds.conns.get().saturating_sub(1));
+        self.ctx.freed.notify_one();
+    }
+}
+
+/// The daemon's descriptors as the HTTP servers see them, shared by every server: how many
+/// their connections hold, and how many everything else (pipes, logs, listeners) held at the
+/// last count of `/proc/self/fd`.
+#[derive(Default)]
+struct FdGauge {
+    conns: Cell<u64>,
+    others: Cell<u64>,
+    counted_at: Cell<Option<Instant>>,
+}
+
+impl FdGauge {
+    /// Whether keeping the just-accepted connection `fd` leaves [`fd_reserve`] descriptors
+    /// free under the soft RLIMIT_NOFILE (read at each check, so a limit changed at run time
+    /// counts). The other descriptors are counted at most every [`FD_COUNT_EVERY`] (a tenth
+    /// of it when `fd` is already in the reserve); in between, the reserve absorbs what spawns
+    /// open.
+    fn headroom(&self, fd: RawFd) -> bool {
+        let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        let reserve = fd_reserve(limit);
+        // The kernel hands out the lowest free descriptor, so every one below `fd` is open: a
+        // high `fd` means the count is due sooner.
+        let fd = u64::try_from(fd).unwrap_or(0);
+        let every = if fd.saturating_add(reserve) >= limit {
+            FD_COUNT_EVERY / 10
+        } else {
+            FD_COUNT_EVERY
+        };
+        let now = Instant::now();
+        let stale = self
+            .counted_at
+            .get()
+            .is_none_or(|t| now.saturating_duration_since(t) >= every);
+        if stale {
+            if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+                // Less the directory's own handle, our connections and the one being admitted.
+                let open = (entries.count() as u64).saturating_sub(1);
+                self.others
+                    .set(open.saturating_sub(self.conns.get().saturating_add(1)));
+                self.counted_at.set(Some(now));
+            }
+        }
+        self.others
+            .get()
+            .saturating_add(self.conns.get())
+            .saturating_add(1)
+            .saturating_add(reserve)
+            <= limit
+    }
+}
+
+/// Descriptors kept free for spawning under a soft limit of `limit`.
+fn fd_reserve(limit: u64) -> u64 {
+    (limit / 16).clamp(FD_RESERVE_MIN, FD_RESERVE_MAX)
+}
+
+/// Why a request head did not arrive.
 enum HeadError {
+    /// EOF, a read error, or the head deadline passed: close without an answer.
     Closed,
     TooLarge,
-    Malformed,
-    Io,
+    Malformed(HttpError),
 }
 
-/// Read one request head; leftover bytes stay in `buf`.
+/// Read one request head within `deadline` (one deadline for the whole head, however slowly
+/// it trickles in); bytes after it stay in `buf`.
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
+    parser: &mut RequestHeadParser,
     buf: &mut Vec<u8>,
-) -> Result<Head, HeadError> {
+    deadline: Instant,
+) -> Result<RequestHead, HeadError> {
+    let mut input = std::mem::take(buf);
+    let mut chunk = [0u8; 8192];
     loop {
-        if let Some(head) = try_parse_head(buf)? {
-            return Ok(head);
+        match parser.feed(&input) {
+            Ok(Some((head, rest))) => {
+                *buf = rest;
+                return Ok(head);
+            }
+            Ok(None) => {}
+            Err(HttpError::HeadTooLarge { .. }) => return Err(HeadError::TooLarge),
+            Err(e) => return Err(HeadError::Malformed(e)),
         }
-        if buf.len() > MAX_HEAD {
-            return Err(HeadError::TooLarge);
-        }
-        let mut chunk = [0u8; 8192];
-        let n = match tokio::time::timeout(HEAD_TIMEOUT, stream.read(&mut chunk)).await {
-            Err(_) => return Err(HeadError::Closed),
-            Ok(Err(_)) => return Err(HeadError::Io),
-            Ok(Ok(0)) => return Err(HeadError::Closed),
-            Ok(Ok(n)) => n,
+        let n = match tokio::time::timeout_at(deadline.into(), stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return Err(HeadError::Closed),
         };
-        buf.extend_from_slice(&chunk[..n]);
+        input.clear();
+        input.extend_from_slice(&chunk[..n]);
     }
 }
 
-fn try_parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, HeadError> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut req = httparse::Request::new(&mut headers);
-    let consumed = match req.parse(buf) {
-        // A head that arrived complete in one read must still respect the limit.
-        Ok(httparse::Status::Complete(n)) if n > MAX_HEAD => return Err(HeadError::TooLarge),
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
-        Err(_) => return Err(HeadError::Malformed),
-    };
-    let mut head = Head {
-        method: req.method.unwrap_or("").to_string(),
-        path: req.path.unwrap_or("").to_string(),
-        minor_version: req.version.unwrap_or(0),
-        content_length: None,
-        chunked: false,
-        authorization: None,
-        connection_close: false,
-        connection_keep_alive: false,
-    };
-    for h in req.headers.iter() {
-        let value = std::str::from_utf8(h.value).unwrap_or("").trim();
-        if h.name.eq_ignore_ascii_case("content-length") {
-            head.content_length = Some(value.parse().map_err(|_| HeadError::Malformed)?);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            head.chunked = value.to_ascii_lowercase().contains("chunked");
-        } else if h.name.eq_ignore_ascii_case("authorization") {
-            head.authorization = Some(h.value.to_vec());
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            let v = value.to_ascii_lowercase();
-            head.connection_close = v.contains("close");
-            head.connection_keep_alive = v.contains("keep-alive");
+/// Read exactly `len` body bytes (some may already be in `buf`) within `deadline`; they are
+/// left at the start of `buf`.
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    len: usize,
+    deadline: Instant,
+) -> io::Result<()> {
+    let read = async {
+        while buf.len() < len {
+            let mut chunk = vec![0u8; (len - buf.len()).min(64 * 1024)];
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+            buf.extend_from_slice(&chunk[..n]);
         }
+        Ok(())
+    };
+    match tokio::time::timeout_at(deadline.into(), read).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::from(io::ErrorKind::TimedOut)),
     }
-    buf.drain(..consumed);
-    Ok(Some(head))
 }
 
-/// Parse one request head at the start of `bytes` exactly as a connection does, for fuzzing
-/// and tests: `Ok(None)` when more bytes are needed, `Ok(Some(n))` with the head's length,
-/// `Err` with the reason the connection would answer 400/431 for.
-pub fn parse_request_head(bytes: &[u8]) -> Result<Option<usize>, &'static str> {
-    let mut buf = bytes.to_vec();
-    match try_parse_head(&mut buf) {
-        Ok(Some(_)) => Ok(Some(bytes.len() - buf.len())),
-        Ok(None) => Ok(None),
-        Err(HeadError::TooLarge) => Err("request head too large"),
-        Err(HeadError::Malformed) => Err("malformed request head"),
-        Err(HeadError::Closed) | Err(HeadError::Io) => Err("connection closed"),
+/// A whole response: Supervisor-rs's head (`Server`, `Content-Type`, `Content-Length`, the
+/// `extra` headers, `Connection: close` when closing), then `body`.
+fn response_bytes(
+    status: u16,
+    content_type: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+    close: bool,
+) -> Vec<u8> {
+    let length = body.len().to_string();
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("Server", SERVER),
+        ("Content-Type", content_type),
+        ("Content-Length", &length),
+    ];
+    headers.extend_from_slice(extra);
+    if close {
+        headers.push(("Connection", "close"));
+    }
+    let mut out = encode_response_head(status, &headers);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Write all of `bytes` within [`WRITE_TIMEOUT`] (a client that stops reading is dropped).
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> io::Result<()> {
+    let write = async {
+        stream.write_all(bytes).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::from(io::ErrorKind::TimedOut)),
     }
 }
 
 async fn respond<S: AsyncWrite + Unpin>(
     stream: &mut S,
-    status: &str,
+    status: u16,
     content_type: &str,
     extra: &[(&str, &str)],
     body: &[u8],
     close: bool,
 ) -> io::Result<()> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nServer: supervisor-rs\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in extra {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if close {
-        out.push_str("Connection: close\r\n");
-    }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(body);
-    stream.write_all(&bytes).await?;
-    stream.flush().await
+    send(
+        stream,
+        &response_bytes(status, content_type, extra, body, close),
+    )
+    .await
 }
 
-async fn error_page<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    status: &str,
-    close: bool,
-) -> io::Result<()> {
-    error_page_with(stream, status, "", close).await
-}
-
-/// An error page that also says why (`detail`, HTML-escaped; empty for none).
-async fn error_page_with<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    status: &str,
-    detail: &str,
-    close: bool,
-) -> io::Result<()> {
+/// An HTML error page that also says why (`detail`, HTML-escaped; empty for none).
+fn error_page_bytes(status: u16, detail: &str, close: bool) -> Vec<u8> {
     let detail = if detail.is_empty() {
         String::new()
     } else {
         format!("<p>{}</p>", html_escape(detail))
     };
     let body = format!(
-        "<html><head><title>Error response</title></head><body><h1>Error response</h1><p>{status}</p>{detail}</body></html>"
+        "<html><head><title>Error response</title></head><body><h1>Error response</h1><p>{status} {}</p>{detail}</body></html>",
+        reason_phrase(status)
     );
-    respond(stream, status, "text/html", &[], body.as_bytes(), close).await
+    response_bytes(status, "text/html", &[], body.as_bytes(), close)
+}
+
+async fn error_page<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    close: bool,
+) -> io::Result<()> {
+    error_page_with(stream, status, "", close).await
+}
+
+async fn error_page_with<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    detail: &str,
+    close: bool,
+) -> io::Result<()> {
+    send(stream, &error_page_bytes(status, detail, close)).await
 }
 
 fn html_escape(s: &str) -> String {
@@ -413,32 +728,70 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<ConnCtx>) {
+/// What to do with the body of a request that is not an XML-RPC call.
+enum Discard {
+    /// Read and dropped (or there was none): the connection can go on.
+    Done,
+    /// Answered with an error and must close.
+    Closed,
+}
+
+/// Read and drop the body of a request whose handler has no use for it (a `GET` with a
+/// `Content-Length`), so it is never taken for the next pipelined request.
+async fn discard_body<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    head: &RequestHead,
+) -> Discard {
+    match head.body_framing() {
+        BodyFraming::Empty | BodyFraming::UntilClose => Discard::Done,
+        BodyFraming::Chunked => {
+            let _ = error_page(stream, 411, true).await;
+            Discard::Closed
+        }
+        BodyFraming::Length(n) => {
+            let Some(len) = usize::try_from(n).ok().filter(|&l| l <= MAX_BODY) else {
+                let _ = error_page(stream, 413, true).await;
+                return Discard::Closed;
+            };
+            let deadline = Instant::now() + BODY_TIMEOUT;
+            if read_body(stream, buf, len, deadline).await.is_err() {
+                return Discard::Closed;
+            }
+            buf.drain(..len);
+            Discard::Done
+        }
+    }
+}
+
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    ctx: Rc<ConnCtx>,
+    slot: Slot,
+) {
+    let mut parser = RequestHeadParser::with_limit(MAX_HEAD);
     let mut buf = Vec::new();
     loop {
-        let head = match read_head(&mut stream, &mut buf).await {
+        slot.waiting_on_client();
+        let deadline = Instant::now() + HEAD_TIMEOUT;
+        let head = match read_head(&mut stream, &mut parser, &mut buf, deadline).await {
             Ok(h) => h,
-            Err(HeadError::Closed | HeadError::Io) => return,
+            Err(HeadError::Closed) => return,
             Err(HeadError::TooLarge) => {
-                let _ = error_page(&mut stream, "431 Request Header Fields Too Large", true).await;
+                let _ = error_page(&mut stream, 431, true).await;
                 return;
             }
-            Err(HeadError::Malformed) => {
-                let _ = error_page(&mut stream, "400 Bad Request", true).await;
+            Err(HeadError::Malformed(e)) => {
+                let _ = error_page_with(&mut stream, 400, &e.to_string(), true).await;
                 return;
             }
         };
-        let keep_alive = if head.minor_version >= 1 {
-            !head.connection_close
-        } else {
-            head.connection_keep_alive
-        };
-        let close = !keep_alive;
+        let close = !head.keep_alive();
         if let Some(auth) = &ctx.auth {
-            if !auth.accepts(head.authorization.as_deref()) {
+            if !auth.accepts(head.header("Authorization")) {
                 let _ = respond(
                     &mut stream,
-                    "401 Unauthorized",
+                    401,
                     "text/html",
                     &[("WWW-Authenticate", "Basic realm=\"default\"")],
                     b"<html><head><title>Unauthorized</title></head><body><h1>Unauthorized</h1></body></html>",
@@ -448,22 +801,30 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<Co
                 return;
             }
         }
-        let path = head.path.split('?').next().unwrap_or("");
+        let target = head.target.as_str();
+        let path = target.split('?').next().unwrap_or("");
+        let is_rpc = !ctx.metrics_only && target.starts_with("/RPC2");
+        if !(is_rpc && head.method == "POST") {
+            if let Discard::Closed = discard_body(&mut stream, &mut buf, &head).await {
+                return;
+            }
+        }
         let result = if ctx.metrics_only {
             if head.method == "GET" && path == "/metrics" {
-                metrics(&mut stream, &ctx, close).await
+                metrics(&mut stream, &ctx, &slot, close).await
             } else {
-                error_page(&mut stream, "404 Not Found", close).await
+                error_page(&mut stream, 404, close).await
             }
-        } else if head.path.starts_with("/RPC2") {
-            rpc(&mut stream, &mut buf, &head, &ctx, close).await
+        } else if is_rpc {
+            rpc(&mut stream, &mut buf, &head, &ctx, &slot, close).await
         } else if head.method == "GET" {
-            if let Some(rest) = head.path.strip_prefix("/logtail/") {
+            if let Some(rest) = target.strip_prefix("/logtail/") {
                 let (spec, channel) = match rest.rsplit_once('/') {
                     Some((s, c)) => (percent_decode(s), percent_decode(c)),
                     None => (percent_decode(rest), "stdout".to_string()),
                 };
                 let (tx, rx) = oneshot::channel();
+                slot.set(Phase::Server);
                 let path = if ctx.handle.send(Command::LogPath {
                     namespec: spec,
                     channel,
@@ -475,13 +836,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<Co
                 };
                 match path {
                     Some(p) => {
-                        stream_log(&mut stream, &p, true).await;
+                        tail(&mut stream, &slot, &p, true).await;
                         return;
                     }
-                    None => error_page(&mut stream, "404 Not Found", close).await,
+                    None => error_page(&mut stream, 404, close).await,
                 }
-            } else if head.path == "/mainlogtail" {
+            } else if target == "/mainlogtail" {
                 let (tx, rx) = oneshot::channel();
+                slot.set(Phase::Server);
                 let path = if ctx.handle.send(Command::MainLogPath { reply: tx }) {
                     rx.await.ok().flatten()
                 } else {
@@ -489,22 +851,22 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<Co
                 };
                 match path {
                     Some(p) => {
-                        stream_log(&mut stream, &p, false).await;
+                        tail(&mut stream, &slot, &p, false).await;
                         return;
                     }
-                    None => error_page(&mut stream, "404 Not Found", close).await,
+                    None => error_page(&mut stream, 404, close).await,
                 }
-            } else if head.path == "/ok.html" {
-                respond(&mut stream, "200 OK", "text/html", &[], b"OK", close).await
+            } else if target == "/ok.html" {
+                respond(&mut stream, 200, "text/html", &[], b"OK", close).await
             } else if path == "/metrics" {
-                metrics(&mut stream, &ctx, close).await
+                metrics(&mut stream, &ctx, &slot, close).await
             } else if path == "/api/status" {
-                api_status(&mut stream, &ctx, close).await
+                api_status(&mut stream, &ctx, &slot, close).await
             } else if let Some((content_type, body)) = crate::web::asset(path) {
                 let extra = [("Cache-Control", "no-cache")];
                 respond(
                     &mut stream,
-                    "200 OK",
+                    200,
                     content_type,
                     &extra,
                     body.as_bytes(),
@@ -512,10 +874,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<Co
                 )
                 .await
             } else {
-                error_page(&mut stream, "404 Not Found", close).await
+                error_page(&mut stream, 404, close).await
             }
         } else {
-            error_page(&mut stream, "400 Bad Request", close).await
+            error_page(&mut stream, 400, close).await
         };
         if result.is_err() || close {
             return;
@@ -523,80 +885,113 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ctx: Rc<Co
     }
 }
 
+/// A `/logtail` stream, if the server has room for one more (at most half its slots).
+async fn tail<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    slot: &Slot,
+    path: &Path,
+    accel: bool,
+) {
+    if slot.try_stream() {
+        stream_log(stream, path, accel).await;
+    } else {
+        let _ = error_page_with(stream, 503, "too many log tails", true).await;
+    }
+}
+
 async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
-    head: &Head,
+    head: &RequestHead,
     ctx: &ConnCtx,
+    slot: &Slot,
     close: bool,
 ) -> io::Result<()> {
     if head.method != "POST" {
-        return error_page(stream, "400 Bad Request", close).await;
+        return error_page(stream, 400, close).await;
     }
     if head.chunked {
-        return error_page(stream, "411 Length Required", true).await;
+        return error_page(stream, 411, true).await;
     }
-    let len = head.content_length.unwrap_or(0);
-    if len > MAX_BODY {
-        error_page(stream, "413 Payload Too Large", true).await?;
-        return Err(io::Error::other("body too large"));
-    }
-    let read_body = async {
-        while buf.len() < len {
-            let mut chunk = vec![0u8; (len - buf.len()).min(64 * 1024)];
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-            }
-            buf.extend_from_slice(&chunk[..n]);
+    let len = match head.content_length.map(usize::try_from) {
+        None => 0,
+        Some(Ok(n)) if n <= MAX_BODY => n,
+        Some(_) => {
+            error_page(stream, 413, true).await?;
+            return Err(io::Error::other("body too large"));
         }
-        Ok(())
     };
-    match tokio::time::timeout(BODY_TIMEOUT, read_body).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(io::Error::from(io::ErrorKind::TimedOut)),
-    }
+    read_body(stream, buf, len, Instant::now() + BODY_TIMEOUT).await?;
     let body: Vec<u8> = buf.drain(..len).collect();
     let call = match parse_method_call(&body, MAX_BODY) {
         Ok(c) => c,
         Err(e) => {
             let reason = format!("rejected XML-RPC request: {e}");
             ctx.log.borrow_mut().log(LogLevel::Warn, &reason);
-            return error_page_with(stream, "400 Bad Request", &reason, close).await;
+            return error_page_with(stream, 400, &reason, close).await;
         }
     };
+    drop(body);
     let (tx, rx) = oneshot::channel();
+    slot.set(Phase::Server);
     if !ctx.handle.send(methods::command(call, tx)) {
-        return error_page(stream, "500 Internal Server Error", true).await;
+        return error_page(stream, 500, true).await;
     }
-    match rx.await {
-        Ok(result) => {
-            let body = encode_response(&result);
-            respond(stream, "200 OK", "text/xml", &[], &body, close).await
-        }
-        Err(_) => error_page(stream, "500 Internal Server Error", true).await,
-    }
+    let Ok(result) = rx.await else {
+        return error_page(stream, 500, true).await;
+    };
+    let size = match &result {
+        Ok(v) => encoded_len_bound(v),
+        Err(_) => 0,
+    };
+    let result = if size > MAX_RESPONSE {
+        Err(response_too_large())
+    } else {
+        result
+    };
+    // A large answer is encoded (and its values freed) off the event loop's thread.
+    let body = if size > ENCODE_INLINE_MAX {
+        tokio::task::spawn_blocking(move || encode_response(&result))
+            .await
+            .map_err(io::Error::other)?
+    } else {
+        encode_response(&result)
+    };
+    slot.waiting_on_client();
+    respond(stream, 200, "text/xml", &[], &body, close).await
+}
+
+/// The fault for an answer over [`MAX_RESPONSE`].
+pub fn response_too_large() -> Fault {
+    Fault::new(
+        FaultCode::Failed,
+        Some(&format!(
+            "response larger than {MAX_RESPONSE} bytes; ask for less at a time"
+        )),
+    )
 }
 
 /// `/metrics`: a snapshot from the loop, `/proc` figures added here, rendered as text.
 async fn metrics<S: AsyncWrite + Unpin>(
     stream: &mut S,
     ctx: &ConnCtx,
+    slot: &Slot,
     close: bool,
 ) -> io::Result<()> {
     let (tx, rx) = oneshot::channel();
+    slot.set(Phase::Server);
     if !ctx.handle.send(Command::Metrics { reply: tx }) {
-        return error_page(stream, "503 Service Unavailable", close).await;
+        return error_page(stream, 503, close).await;
     }
     let Ok(mut snapshot) = rx.await else {
-        return error_page(stream, "503 Service Unavailable", close).await;
+        return error_page(stream, 503, close).await;
     };
     snapshot.collect_resources();
     let body = crate::metrics::render(&snapshot);
+    slot.waiting_on_client();
     respond(
         stream,
-        "200 OK",
+        200,
         crate::metrics::CONTENT_TYPE,
         &[],
         body.as_bytes(),
@@ -609,8 +1004,10 @@ async fn metrics<S: AsyncWrite + Unpin>(
 async fn api_status<S: AsyncWrite + Unpin>(
     stream: &mut S,
     ctx: &ConnCtx,
+    slot: &Slot,
     close: bool,
 ) -> io::Result<()> {
+    slot.set(Phase::Server);
     let mut results = Vec::new();
     for name in [
         "supervisor.getState",
@@ -623,7 +1020,7 @@ async fn api_status<S: AsyncWrite + Unpin>(
             params: Vec::new(),
         };
         if !ctx.handle.send(methods::command(call, tx)) {
-            return error_page(stream, "503 Service Unavailable", close).await;
+            return error_page(stream, 503, close).await;
         }
         results.push(match rx.await {
             Ok(Ok(v)) => v,
@@ -637,9 +1034,10 @@ async fn api_status<S: AsyncWrite + Unpin>(
     body.push_str(",\"identification\":");
     crate::web::to_json(&results[2], &mut body);
     body.push('}');
+    slot.waiting_on_client();
     respond(
         stream,
-        "200 OK",
+        200,
         "application/json",
         &[("Cache-Control", "no-store")],
         body.as_bytes(),
@@ -653,14 +1051,18 @@ async fn api_status<S: AsyncWrite + Unpin>(
 /// The stream ends when the client closes its side, even while the log is quiet (a browser
 /// tail that is closed must not keep a task and a descriptor until the next output).
 async fn stream_log<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, path: &Path, accel: bool) {
-    let mut head = String::from(
-        "HTTP/1.1 200 OK\r\nServer: supervisor-rs\r\nContent-Type: text/plain;charset=utf-8\r\nTransfer-Encoding: chunked\r\n",
-    );
+    let mut headers = vec![
+        ("Server", SERVER),
+        ("Content-Type", "text/plain;charset=utf-8"),
+        ("Transfer-Encoding", "chunked"),
+    ];
     if accel {
-        head.push_str("X-Accel-Buffering: no\r\n");
+        headers.push(("X-Accel-Buffering", "no"));
     }
-    head.push_str("\r\n");
-    if stream.write_all(head.as_bytes()).await.is_err() {
+    if send(stream, &encode_response_head(200, &headers))
+        .await
+        .is_err()
+    {
         return;
     }
     let (mut offset, mut inode) = match std::fs::metadata(path) {
@@ -685,13 +1087,8 @@ async fn stream_log<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, path: &Pa
                 out.extend_from_slice(&data);
             }
         }
-        if !out.is_empty() {
-            let mut chunk = format!("{:x}\r\n", out.len()).into_bytes();
-            chunk.extend_from_slice(&out);
-            chunk.extend_from_slice(b"\r\n");
-            if stream.write_all(&chunk).await.is_err() || stream.flush().await.is_err() {
-                return;
-            }
+        if !out.is_empty() && send(stream, &encode_chunk(&out)).await.is_err() {
+            return;
         }
         let mut probe = [0u8; 512];
         tokio::select! {
@@ -748,34 +1145,83 @@ mod tests {
     }
 
     #[test]
-    fn head_parsing() {
-        let mut buf =
-            b"POST /RPC2 HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec();
-        let head = match try_parse_head(&mut buf) {
-            Ok(Some(h)) => h,
-            _ => panic!("head should parse"),
-        };
-        assert_eq!(head.method, "POST");
-        assert_eq!(head.content_length, Some(5));
-        assert!(head.connection_close);
-        assert_eq!(buf, b"hello");
-        let mut partial = b"GET / HTTP/1.1\r\nHost: x".to_vec();
-        assert!(matches!(try_parse_head(&mut partial), Ok(None)));
-        let mut garbage = b"\x00\x01 nonsense\r\n\r\n".to_vec();
-        assert!(matches!(
-            try_parse_head(&mut garbage),
-            Err(HeadError::Malformed)
-        ));
-        // Found by tests/bad_input.rs: a head just over the limit that arrives complete.
-        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
-        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
-        big.extend_from_slice(b"\r\n\r\n");
-        assert!(matches!(try_parse_head(&mut big), Err(HeadError::TooLarge)));
-        assert_eq!(parse_request_head(&big), Err("request head too large"));
-        let mut bad_len = b"POST /RPC2 HTTP/1.1\r\nContent-Length: x\r\n\r\n".to_vec();
-        assert!(matches!(
-            try_parse_head(&mut bad_len),
-            Err(HeadError::Malformed)
-        ));
+    fn responses_keep_their_bytes() {
+        assert_eq!(
+            response_bytes(200, "text/xml", &[], b"<x/>", false),
+            b"HTTP/1.1 200 OK\r\nServer: supervisor-rs\r\nContent-Type: text/xml\r\nContent-Length: 4\r\n\r\n<x/>"
+        );
+        assert_eq!(
+            response_bytes(401, "text/html", &[("WWW-Authenticate", "Basic realm=\"default\"")], b"", true),
+            b"HTTP/1.1 401 Unauthorized\r\nServer: supervisor-rs\r\nContent-Type: text/html\r\nContent-Length: 0\r\nWWW-Authenticate: Basic realm=\"default\"\r\nConnection: close\r\n\r\n"
+        );
+        let page = String::from_utf8(error_page_bytes(431, "", true)).expect("ascii");
+        assert!(page.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(page.ends_with("<p>431 Request Header Fields Too Large</p></body></html>"));
+        let page = String::from_utf8(error_page_bytes(400, "a<b", false)).expect("ascii");
+        assert!(page.ends_with("<p>400 Bad Request</p><p>a&lt;b</p></body></html>"));
+    }
+
+    #[test]
+    fn eviction_picks_the_longest_wait_over_the_grace() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let abort = || Some(tokio::spawn(std::future::pending::<()>()).abort_handle());
+            let mut slots = Slots::new(3);
+            let t0 = Instant::now();
+            slots.conns.insert(1, (Phase::Client(t0), abort()));
+            slots.conns.insert(2, (Phase::Server, abort()));
+            slots.conns.insert(3, (Phase::Stream, abort()));
+            // Only a connection whose task can be ended is a candidate.
+            slots.conns.insert(5, (Phase::Client(t0), None));
+            // Too recent: nobody goes.
+            assert!(slots.evict(t0 + Duration::from_millis(500)).is_none());
+            assert_eq!(slots.conns.len(), 4);
+            slots
+                .conns
+                .insert(4, (Phase::Client(t0 + Duration::from_millis(100)), abort()));
+            assert!(slots.evict(t0 + EVICT_AFTER * 2).is_some());
+            assert!(
+                !slots.conns.contains_key(&1),
+                "the oldest waiting one goes first"
+            );
+            assert!(slots.evict(t0 + EVICT_AFTER * 2).is_some());
+            assert!(!slots.conns.contains_key(&4));
+            // Busy and streaming connections stay.
+            assert!(slots.evict(t0 + EVICT_AFTER * 100).is_none());
+            assert_eq!(slots.streams(), 1);
+            assert_eq!(Slots::new(0).max, 1);
+        });
+    }
+
+    #[test]
+    fn fd_budget() {
+        assert_eq!(fd_reserve(1024), 64);
+        assert_eq!(fd_reserve(100), FD_RESERVE_MIN);
+        assert_eq!(fd_reserve(1 << 20), FD_RESERVE_MAX);
+        let gauge = FdGauge::default();
+        assert!(gauge.headroom(3));
+        assert!(gauge.counted_at.get().is_some());
+        // Pretend our connections hold all but the reserve.
+        let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        gauge
+            .conns
+            .set(limit - fd_reserve(limit) - gauge.others.get());
+        assert!(!gauge.headroom(3));
+        gauge.conns.set(0);
+        assert!(gauge.headroom(3));
+        // A descriptor number in the reserve makes it count again sooner (a tenth of the
+        // interval), and the count still says there is room.
+        gauge
+            .counted_at
+            .set(Some(Instant::now() - FD_COUNT_EVERY / 5));
+        assert!(gauge.headroom(i32::try_from(limit).unwrap_or(i32::MAX) - 1));
+        assert!(gauge
+            .counted_at
+            .get()
+            .is_some_and(|t| t.elapsed() < FD_COUNT_EVERY / 5));
     }
 }

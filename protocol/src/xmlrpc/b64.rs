@@ -1,26 +1,30 @@
-//! Standard base64 (RFC 4648 alphabet, `=` padding), written by hand.
+//! Base64 over the `base64` crate, in the three flavours the wire needs.
 //!
-//! Two users need it: XML-RPC `<base64>` values and HTTP Basic auth. Both need only the standard
-//! alphabet, and the decoder must be tolerant of the line breaks Python's `base64.encodebytes`
-//! puts every 76 characters, so ~80 lines here beat another dependency.
+//! * [`encode`]: standard alphabet, padded, one line (HTTP Basic credentials).
+//! * [`encode_lines`] / [`decode`]: XML-RPC `<base64>` values. Python's `xmlrpc.client` writes
+//!   them with `base64.encodebytes` (76-character lines) and reads them with the lenient
+//!   `base64.decodebytes`, so the decoder skips ASCII whitespace, takes padding or its absence,
+//!   and ignores non-zero trailing bits.
+//! * [`decode_strict`]: RFC 4648 section 3 as RFC 7617 (Basic auth) requires: no whitespace,
+//!   canonical padding, no trailing bits. A credential that a strict peer would reject is
+//!   rejected here too.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+
+/// What Python's `base64.decodebytes` takes (after whitespace is removed).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Encodes `data` on one line (what HTTP Basic auth needs).
 pub fn encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b0 = chunk[0];
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        let sextet = |shift: u32| char::from(ALPHABET[((n >> shift) & 0x3f) as usize]);
-        out.push(sextet(18));
-        out.push(sextet(12));
-        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
-    }
-    out
+    STANDARD.encode(data)
 }
 
 /// Encodes like Python's `base64.encodebytes`: lines of at most 76 characters, each ending in
@@ -38,60 +42,27 @@ pub fn encode_lines(data: &[u8]) -> String {
     out
 }
 
-fn sextet_of(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
+/// Decodes standard base64 leniently: ASCII whitespace anywhere is skipped, padding may be
+/// present or omitted (but nothing may follow it). Any other character is an error.
+pub fn decode(text: &str) -> Result<Vec<u8>, String> {
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    LENIENT.decode(&compact).map_err(describe)
 }
 
-/// Decodes standard base64. ASCII whitespace anywhere is skipped; padding may be present or
-/// omitted, but nothing may follow it. Any other character is an error (described in the `Err`).
-pub fn decode(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut count = 0usize; // sextets in the current quantum
-    let mut padding = 0usize;
-    for (i, c) in text.bytes().enumerate() {
-        if c.is_ascii_whitespace() {
-            continue;
+/// Decodes canonical standard base64 (RFC 4648 section 4 with padding, no whitespace, no
+/// trailing bits), as RFC 7617 requires of Basic credentials.
+pub fn decode_strict(text: &str) -> Result<Vec<u8>, String> {
+    STANDARD.decode(text).map_err(describe)
+}
+
+/// The crate's error, with an invalid byte shown as a character (`'!'`) rather than a number.
+fn describe(e: base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(at, b) => {
+            format!("invalid character {:?} at offset {at}", char::from(b))
         }
-        if c == b'=' {
-            padding += 1;
-            continue;
-        }
-        if padding > 0 {
-            return Err(format!("data after padding at offset {i}"));
-        }
-        let Some(v) = sextet_of(c) else {
-            return Err(format!(
-                "invalid character {:?} at offset {i}",
-                char::from(c)
-            ));
-        };
-        acc = (acc << 6) | v;
-        count += 1;
-        if count == 4 {
-            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
-            acc = 0;
-            count = 0;
-        }
+        other => other.to_string(),
     }
-    match count {
-        0 if padding == 0 => {}
-        2 if padding == 0 || padding == 2 => out.push((acc >> 4) as u8),
-        3 if padding == 0 || padding == 1 => {
-            out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]);
-        }
-        1 => return Err("truncated input (one character in the last group)".into()),
-        _ => return Err("wrong amount of padding".into()),
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -112,6 +83,7 @@ mod tests {
         for (raw, enc) in cases {
             assert_eq!(encode(raw), enc);
             assert_eq!(decode(enc).as_deref(), Ok(raw));
+            assert_eq!(decode_strict(enc).as_deref(), Ok(raw));
         }
         assert_eq!(decode("Zm9vYg").as_deref(), Ok(&b"foob"[..]));
         assert_eq!(decode(" Zm9v\nYmE=\n").as_deref(), Ok(&b"fooba"[..]));
@@ -133,7 +105,17 @@ mod tests {
         assert!(decode("Zg==Zg==").is_err());
         assert!(decode("Z").is_err());
         assert!(decode("Zm9v=").is_err());
-        assert!(decode("Zg=").is_err()); // Python says "Incorrect padding" too
         assert!(decode("é").is_err());
+    }
+
+    #[test]
+    fn strict_rejects_what_rfc_7617_does_not_allow() {
+        assert!(decode_strict("Zm9vYg").is_err()); // missing padding
+        assert!(decode_strict("Zm9v Yg==").is_err()); // embedded space
+        assert!(decode_strict(" Zm9vYg==").is_err());
+        assert!(decode_strict("Zm9vYg==\n").is_err());
+        assert!(decode_strict("Zm9vYh==").is_err()); // non-zero trailing bits
+        assert!(decode_strict("Zm9vYg=").is_err());
+        assert!(decode_strict("Zm9v=").is_err());
     }
 }

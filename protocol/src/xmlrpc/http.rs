@@ -628,15 +628,17 @@ pub fn basic_auth_header(user: &str, password: &str) -> String {
     )
 }
 
-/// Parses an `Authorization` value `Basic <base64(user:password)>` (scheme case-insensitive;
-/// the password may contain `:`). `None` for other schemes or undecodable credentials.
+/// Parses an `Authorization` value `Basic <base64(user:password)>` as RFC 7617 defines it:
+/// the scheme (case-insensitive), one or more spaces, then one canonical base64 token
+/// (padding required, no embedded whitespace, nothing after it). The password may contain
+/// `:`; both parts must be UTF-8. `None` for another scheme or anything malformed.
 pub fn parse_basic_auth(value: &str) -> Option<(String, String)> {
-    let value = value.trim();
+    let value = value.trim_matches([' ', '\t']);
     let (scheme, creds) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = b64::decode(creds.trim()).ok()?;
+    let decoded = b64::decode_strict(creds.trim_start_matches(' ')).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
@@ -691,7 +693,9 @@ pub fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        411 => "Length Required",
         413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
         503 => "Service Unavailable",
@@ -1002,6 +1006,15 @@ mod tests {
         assert_eq!(parse_basic_auth("Basic !!!"), None);
         assert_eq!(parse_basic_auth("Basic dXNlcg=="), None); // no colon
         assert_eq!(parse_basic_auth("Basic"), None);
+        // RFC 7617 / RFC 4648: one canonical token; several spaces after the scheme are fine.
+        assert_eq!(
+            parse_basic_auth("Basic   dXNlcjpwOmFzcw=="),
+            Some(("user".into(), "p:ass".into()))
+        );
+        assert_eq!(parse_basic_auth("Basic dXNlcjpw OmFzcw=="), None);
+        assert_eq!(parse_basic_auth("Basic dXNlcjpwOmFzcw"), None);
+        assert_eq!(parse_basic_auth("Basic dXNlcjpwOmFzcw== x"), None);
+        assert_eq!(parse_basic_auth("Basic\tdXNlcjpwOmFzcw=="), None);
     }
 
     #[test]

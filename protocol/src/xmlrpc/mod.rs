@@ -33,9 +33,9 @@ mod tests;
 
 pub use client::{CallError, CallExchange, CallResult, ServerAddress};
 pub use codec::{
-    encode_fault, encode_method_call, encode_method_response, encode_response, parse_method_call,
-    parse_method_response, sanitize_xml_text, MethodCall, ParseError, DEFAULT_MAX_CALL_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES, MAX_DEPTH,
+    encode_fault, encode_method_call, encode_method_response, encode_response, encoded_len_bound,
+    parse_method_call, parse_method_response, sanitize_xml_text, MethodCall, ParseError,
+    DEFAULT_MAX_CALL_BYTES, DEFAULT_MAX_RESPONSE_BYTES, MAX_DEPTH,
 };
 pub use faults::{fault_string, Fault, FaultCode, MulticallCall};
 pub use structs::{

@@ -734,3 +734,27 @@ sys.stdout.buffer.write(b"\0".join(d.encode("utf-8") for d in docs))
         Ok(vec![Value::from("é☃𝄞\t\n")])
     );
 }
+
+#[test]
+fn encoded_len_bound_is_an_upper_bound_and_close() {
+    let values = [
+        Value::Int(i32::MIN),
+        Value::Boolean(true),
+        Value::String("a<b>&c".repeat(50)),
+        Value::Double(-1.234_567_890_123_456_7e-300),
+        Value::DateTime("20240102T03:04:05".into()),
+        Value::Base64((0..=255u8).collect()),
+        Value::Nil,
+        Value::Array(vec![
+            Value::new_struct([("name<&>", Value::Int(3)), ("x", Value::from("y"))]),
+            Value::Array(vec![]),
+        ]),
+    ];
+    for v in values {
+        let exact = encode_method_response(&v).len();
+        let bound = encoded_len_bound(&v);
+        // The envelope (`<?xml ...><methodResponse><params><param>`) is ~100 bytes.
+        assert!(bound + 120 >= exact, "{v:?}: bound {bound} < {exact}");
+        assert!(bound <= exact * 2, "{v:?}: bound {bound} far above {exact}");
+    }
+}
