@@ -111,12 +111,12 @@ impl Event {
     }
 }
 
-/// `group:name`, or `name` when they are equal.
+/// `group:name`, or `name` when they are equal (or the group is not known).
 pub fn namespec(group: &str, name: &str) -> String {
-    if group == name || group.is_empty() {
+    if group.is_empty() {
         name.to_string()
     } else {
-        format!("{group}:{name}")
+        supervisor_protocol::names::namespec(group, name)
     }
 }
 

@@ -268,34 +268,7 @@ pub fn decode_text(data: &[u8]) -> String {
 }
 
 /// Python `repr()` of a bytes object (`b'...'`).
-pub fn py_repr_bytes(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut out = String::with_capacity(data.len() + 3);
-    out.push('b');
-    out.push(quote as char);
-    for &b in data {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b if b == quote => {
-                out.push('\\');
-                out.push(b as char);
-            }
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push(quote as char);
-    out
-}
+pub use crate::pyrepr::repr_bytes as py_repr_bytes;
 
 /// The bytes written to a listener's stdin for one event (spec 1.2):
 /// `ver:3.0 server:<id> serial:<S> pool:<pool> poolserial:<P> eventname:<NAME> len:<L>\n<payload>`.

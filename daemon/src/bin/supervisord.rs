@@ -20,9 +20,6 @@ use supervisor_daemon::rpc::http;
 use supervisor_daemon::supervisor::runtime::{self, Outcome};
 use supervisor_daemon::supervisor::system;
 
-/// The version reported by `-v` and to clients: the Supervisor release we are compatible with.
-const COMPAT_VERSION: &str = "4.3.0";
-
 /// How long leftovers of a killed supervisord get after SIGTERM (and again after SIGKILL).
 const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -258,7 +255,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     if cli.version {
-        println!("{COMPAT_VERSION}");
+        println!("{}", supervisor_protocol::SUPERVISOR_VERSION);
         return ExitCode::SUCCESS;
     }
     if cli.echo_config {

@@ -5,34 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-/// Python `repr()` of a string (enough for error messages).
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+/// Python `repr()` of a string, for error messages.
+pub use supervisor_protocol::pyrepr::repr_str as py_repr;
 
 /// Python `int(s, base)` for bases 8 and 10: surrounding whitespace, an optional sign,
 /// underscores between digits, and (base 8) an optional `0o` prefix.

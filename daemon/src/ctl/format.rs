@@ -3,14 +3,7 @@
 
 use supervisor_protocol::xmlrpc::{ConfigInfo, ProcessInfo};
 
-/// `make_namespec`: `name` if group == name, else `group:name`.
-pub fn namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
-}
+pub use supervisor_protocol::names::namespec;
 
 /// ANSI colour for a state name (only used when stdout is a terminal and `NO_COLOR` unset).
 fn state_colour(statename: &str) -> Option<&'static str> {
@@ -74,21 +67,8 @@ pub fn avail_line(c: &ConfigInfo) -> String {
 
 /// JSON string literal.
 pub fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    // Serialising a str cannot fail.
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// `status --json`: a JSON array of process info objects (one line).

@@ -21,8 +21,6 @@
 //! ANSI stripping (`strip_ansi=true`) applies to the data after token splitting (tokens are
 //! matched on raw bytes), before logging and before the capture buffer, like upstream.
 
-use std::fmt::Write as _;
-
 /// `<!--XSUPERVISOR:BEGIN-->` (24 bytes).
 pub const BEGIN_TOKEN: &[u8] = b"<!--XSUPERVISOR:BEGIN-->";
 /// `<!--XSUPERVISOR:END-->` (22 bytes).
@@ -358,63 +356,10 @@ pub fn strip_ansi(data: &[u8]) -> Vec<u8> {
 }
 
 /// Python `repr()` of a str, as used by `%r` in Supervisor's log messages.
-pub fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+pub use supervisor_protocol::pyrepr::repr_str as py_repr_str;
 
 /// Python `repr()` of bytes (`b'...'`).
-pub fn py_repr_bytes(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut out = String::with_capacity(data.len() + 3);
-    out.push('b');
-    out.push(quote as char);
-    for &b in data {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b if b == quote => {
-                out.push('\\');
-                out.push(b as char);
-            }
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push(quote as char);
-    out
-}
+pub use supervisor_protocol::pyrepr::repr_bytes as py_repr_bytes;
 
 /// The DEBG main-log mirror of child output: `'<name>' stdout output:\n<data>`; undecodable
 /// UTF-8 becomes `Undecodable: b'...'` like Supervisor.

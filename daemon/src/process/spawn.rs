@@ -113,13 +113,7 @@ fn check_executable(filename: &Path) -> Result<(), String> {
 }
 
 /// Python's `repr()` of a str, which is how Supervisor quotes names in messages.
-pub fn py_repr(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-}
+pub use supervisor_protocol::pyrepr::repr_str as py_repr;
 
 /// The child's environment, in Supervisor's order: supervisord's environment, then the
 /// SUPERVISOR_* variables, then the merged `environment=` (which wins, as in 4.3.0).

@@ -31,6 +31,7 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{Local, TimeZone};
+use supervisor_protocol::xmlrpc::FaultCode;
 use supervisor_protocol::{ProcessState, SupervisorState};
 
 use crate::config::model::{AutoRestart, ProcessConfig};
@@ -136,13 +137,7 @@ pub fn signal_name(sig: i32) -> String {
 }
 
 /// Supervisor's `make_namespec`: `name` when the group has the process's name, else `group:name`.
-pub fn make_namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
-}
+pub use supervisor_protocol::names::namespec as make_namespec;
 
 /// One thing the runtime must do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,40 +199,32 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// The fault this refusal is.
+    pub fn fault_code(&self) -> FaultCode {
+        match self {
+            CommandError::ShutdownState => FaultCode::ShutdownState,
+            CommandError::BadName(_) => FaultCode::BadName,
+            CommandError::BadSignal(_) => FaultCode::BadSignal,
+            CommandError::NoFile(_) => FaultCode::NoFile,
+            CommandError::NotExecutable(_) => FaultCode::NotExecutable,
+            CommandError::Failed(_) => FaultCode::Failed,
+            CommandError::AbnormalTermination(_) => FaultCode::AbnormalTermination,
+            CommandError::SpawnError(_) => FaultCode::SpawnError,
+            CommandError::AlreadyStarted(_) => FaultCode::AlreadyStarted,
+            CommandError::NotRunning(_) => FaultCode::NotRunning,
+            CommandError::AlreadyAdded(_) => FaultCode::AlreadyAdded,
+            CommandError::StillRunning(_) => FaultCode::StillRunning,
+        }
+    }
+
     /// The XML-RPC fault code.
     pub fn code(&self) -> i32 {
-        match self {
-            CommandError::ShutdownState => 6,
-            CommandError::BadName(_) => 10,
-            CommandError::BadSignal(_) => 11,
-            CommandError::NoFile(_) => 20,
-            CommandError::NotExecutable(_) => 21,
-            CommandError::Failed(_) => 30,
-            CommandError::AbnormalTermination(_) => 40,
-            CommandError::SpawnError(_) => 50,
-            CommandError::AlreadyStarted(_) => 60,
-            CommandError::NotRunning(_) => 70,
-            CommandError::AlreadyAdded(_) => 90,
-            CommandError::StillRunning(_) => 91,
-        }
+        self.fault_code().code()
     }
 
     /// The fault name, the first part of `faultString`.
     pub fn fault_name(&self) -> &'static str {
-        match self {
-            CommandError::ShutdownState => "SHUTDOWN_STATE",
-            CommandError::BadName(_) => "BAD_NAME",
-            CommandError::BadSignal(_) => "BAD_SIGNAL",
-            CommandError::NoFile(_) => "NO_FILE",
-            CommandError::NotExecutable(_) => "NOT_EXECUTABLE",
-            CommandError::Failed(_) => "FAILED",
-            CommandError::AbnormalTermination(_) => "ABNORMAL_TERMINATION",
-            CommandError::SpawnError(_) => "SPAWN_ERROR",
-            CommandError::AlreadyStarted(_) => "ALREADY_STARTED",
-            CommandError::NotRunning(_) => "NOT_RUNNING",
-            CommandError::AlreadyAdded(_) => "ALREADY_ADDED",
-            CommandError::StillRunning(_) => "STILL_RUNNING",
-        }
+        self.fault_code().name()
     }
 
     /// The extra text after `NAME: `, if any.

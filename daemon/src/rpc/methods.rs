@@ -16,7 +16,7 @@ use supervisor_protocol::xmlrpc::structs::{clamp_int, RpcStruct};
 use supervisor_protocol::xmlrpc::{
     ConfigInfo, Fault, FaultCode, GroupResult, MethodCall, MulticallCall, ProcessInfo, Value,
 };
-use supervisor_protocol::{ProcessState, SupervisorState};
+use supervisor_protocol::{ProcessState, SupervisorState, API_VERSION, SUPERVISOR_VERSION};
 
 use crate::config::{values, LogFile, ProcessConfig};
 use crate::logs::{self, Channel, ReadError};
@@ -25,11 +25,6 @@ use crate::process::state::CommandError;
 use crate::supervisor::core::{ProcKey, Target};
 use crate::supervisor::host::{Host, Request};
 use crate::supervisor::runtime::Command;
-
-/// The Supervisor release we speak for (`getSupervisorVersion`).
-pub const SUPERVISOR_VERSION: &str = "4.3.0";
-/// `getAPIVersion`.
-pub const API_VERSION: &str = "3.0";
 
 /// The outcome of one call.
 pub enum Reply {
@@ -124,7 +119,7 @@ fn group_result(name: &str, group: &str, r: Result<Value, Fault>) -> GroupResult
 }
 
 fn fault(e: CommandError) -> Fault {
-    Fault::from_code(e.code(), e.detail())
+    Fault::new(e.fault_code(), e.detail())
 }
 
 fn fault_of(code: FaultCode, extra: &str) -> Fault {

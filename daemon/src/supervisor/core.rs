@@ -186,11 +186,7 @@ impl Core {
     /// `group:` or `group:*`. Anything unknown is BAD_NAME with the namespec as given.
     pub fn resolve_target(&self, namespec: &str) -> Result<Target, CommandError> {
         let bad = || CommandError::BadName(namespec.to_string());
-        let (group_name, process_name) = match namespec.split_once(':') {
-            Some((g, "" | "*")) => (g, None),
-            Some((g, p)) => (g, Some(p)),
-            None => (namespec, Some(namespec)),
-        };
+        let (group_name, process_name) = supervisor_protocol::names::split_namespec(namespec);
         let group = self
             .groups
             .iter()

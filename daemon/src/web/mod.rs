@@ -22,22 +22,12 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// A JSON string literal.
+/// A JSON string literal, with `<` escaped too so the text can never close a script element
+/// it is embedded in.
 pub fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // `<` too, so the text can never close a script element it is embedded in.
-            c if (c as u32) < 0x20 || c == '<' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    // Serialising a str cannot fail; `<` only occurs inside the literal.
+    let literal = serde_json::to_string(s).unwrap_or_default();
+    out.push_str(&literal.replace('<', "\\u003c"));
 }
 
 /// An XML-RPC value as JSON (base64 as a string of its bytes, dates as their text).

@@ -8,7 +8,30 @@ use std::fmt;
 
 use super::value::Value;
 
-/// The codes of `supervisor.xmlrpc.Faults`. There is no code 5.
+/// The numeric fault codes of `supervisor.xmlrpc.Faults` (there is no code 5), for matching on a code received over the wire
+/// (`match r.status { code::BAD_NAME => ... }`). [`FaultCode::code`] returns these.
+pub mod code {
+    pub const UNKNOWN_METHOD: i32 = 1;
+    pub const INCORRECT_PARAMETERS: i32 = 2;
+    pub const BAD_ARGUMENTS: i32 = 3;
+    pub const SIGNATURE_UNSUPPORTED: i32 = 4;
+    pub const SHUTDOWN_STATE: i32 = 6;
+    pub const BAD_NAME: i32 = 10;
+    pub const BAD_SIGNAL: i32 = 11;
+    pub const NO_FILE: i32 = 20;
+    pub const NOT_EXECUTABLE: i32 = 21;
+    pub const FAILED: i32 = 30;
+    pub const ABNORMAL_TERMINATION: i32 = 40;
+    pub const SPAWN_ERROR: i32 = 50;
+    pub const ALREADY_STARTED: i32 = 60;
+    pub const NOT_RUNNING: i32 = 70;
+    pub const SUCCESS: i32 = 80;
+    pub const ALREADY_ADDED: i32 = 90;
+    pub const STILL_RUNNING: i32 = 91;
+    pub const CANT_REREAD: i32 = 92;
+}
+
+/// The faults of `supervisor.xmlrpc.Faults`, typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FaultCode {
     UnknownMethod,
@@ -56,24 +79,24 @@ impl FaultCode {
 
     pub fn code(self) -> i32 {
         match self {
-            FaultCode::UnknownMethod => 1,
-            FaultCode::IncorrectParameters => 2,
-            FaultCode::BadArguments => 3,
-            FaultCode::SignatureUnsupported => 4,
-            FaultCode::ShutdownState => 6,
-            FaultCode::BadName => 10,
-            FaultCode::BadSignal => 11,
-            FaultCode::NoFile => 20,
-            FaultCode::NotExecutable => 21,
-            FaultCode::Failed => 30,
-            FaultCode::AbnormalTermination => 40,
-            FaultCode::SpawnError => 50,
-            FaultCode::AlreadyStarted => 60,
-            FaultCode::NotRunning => 70,
-            FaultCode::Success => 80,
-            FaultCode::AlreadyAdded => 90,
-            FaultCode::StillRunning => 91,
-            FaultCode::CantReread => 92,
+            FaultCode::UnknownMethod => code::UNKNOWN_METHOD,
+            FaultCode::IncorrectParameters => code::INCORRECT_PARAMETERS,
+            FaultCode::BadArguments => code::BAD_ARGUMENTS,
+            FaultCode::SignatureUnsupported => code::SIGNATURE_UNSUPPORTED,
+            FaultCode::ShutdownState => code::SHUTDOWN_STATE,
+            FaultCode::BadName => code::BAD_NAME,
+            FaultCode::BadSignal => code::BAD_SIGNAL,
+            FaultCode::NoFile => code::NO_FILE,
+            FaultCode::NotExecutable => code::NOT_EXECUTABLE,
+            FaultCode::Failed => code::FAILED,
+            FaultCode::AbnormalTermination => code::ABNORMAL_TERMINATION,
+            FaultCode::SpawnError => code::SPAWN_ERROR,
+            FaultCode::AlreadyStarted => code::ALREADY_STARTED,
+            FaultCode::NotRunning => code::NOT_RUNNING,
+            FaultCode::Success => code::SUCCESS,
+            FaultCode::AlreadyAdded => code::ALREADY_ADDED,
+            FaultCode::StillRunning => code::STILL_RUNNING,
+            FaultCode::CantReread => code::CANT_REREAD,
         }
     }
 

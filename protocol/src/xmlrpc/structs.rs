@@ -206,11 +206,7 @@ impl ProcessInfo {
 
     /// `group:name`, or `name` when they are equal (Supervisor's `make_namespec`).
     pub fn namespec(&self) -> String {
-        if self.group == self.name {
-            self.name.clone()
-        } else {
-            format!("{}:{}", self.group, self.name)
-        }
+        crate::names::namespec(&self.group, &self.name)
     }
 }
 

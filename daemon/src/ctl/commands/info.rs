@@ -1,6 +1,7 @@
 //! Asking the daemon: `status`, `pid`, `avail`, `version`, and `open` (another server).
 
 use supervisor_protocol::xmlrpc::ProcessInfo;
+use supervisor_protocol::ProcessState;
 
 use crate::ctl::client::CallError;
 use crate::ctl::format;
@@ -8,7 +9,7 @@ use crate::ctl::transport::ServerUrl;
 
 use super::{
     split_namespec, Cmd, Controller, BAD_NAME, EXIT_GENERIC, EXIT_NOT_RUNNING,
-    EXIT_STATUS_NOT_RUNNING, EXIT_STATUS_UNKNOWN, SHUTDOWN_STATE, STOPPED_STATES,
+    EXIT_STATUS_NOT_RUNNING, EXIT_STATUS_UNKNOWN, SHUTDOWN_STATE,
 };
 
 impl Controller {
@@ -72,7 +73,10 @@ impl Controller {
                 self.output(&line);
             }
         }
-        if matching.iter().any(|i| STOPPED_STATES.contains(&i.state)) {
+        if matching
+            .iter()
+            .any(|i| i.process_state().is_some_and(ProcessState::is_stopped))
+        {
             self.exitstatus = EXIT_STATUS_NOT_RUNNING;
         }
         Ok(())

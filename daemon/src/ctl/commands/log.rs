@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use supervisor_protocol::xmlrpc::GroupResult;
+use supervisor_protocol::ProcessState;
 
 use crate::ctl::client::{py_str_repr, CallError};
 use crate::ctl::format::namespec;
@@ -13,7 +14,7 @@ use crate::ctl::transport::{Transport, TransportError};
 
 use super::{
     fault_result, fault_str, parse_py_int, split_namespec, Cmd, Controller, Raise, BAD_NAME,
-    EXIT_GENERIC, FAILED, NOT_RUNNING, NO_FILE, STATE_RUNNING, SUCCESS,
+    EXIT_GENERIC, FAILED, NOT_RUNNING, NO_FILE, SUCCESS,
 };
 
 /// The line `clear` prints for one result.
@@ -49,11 +50,11 @@ impl Controller {
         for name in names {
             let (group, process) = split_namespec(name);
             // Python formats a missing process name as the string `None`.
-            let pname = process.clone().unwrap_or_else(|| "None".to_string());
+            let pname = process.unwrap_or("None");
             match client.clear_process_logs(name) {
-                Ok(_) => self.output(&format!("{}: cleared", namespec(&group, &pname))),
+                Ok(_) => self.output(&format!("{}: cleared", namespec(group, pname))),
                 Err(CallError::Fault(f)) => {
-                    let r = fault_result(&group, &pname, &f);
+                    let r = fault_result(group, pname, &f);
                     self.print_results(&[r], clear_result, None)?;
                 }
                 Err(e) => return Err(e.into()),
@@ -238,7 +239,7 @@ impl Controller {
             }
             Err(e) => return Err(e.into()),
         };
-        if info.state != STATE_RUNNING {
+        if info.process_state() != Some(ProcessState::Running) {
             self.output("ERROR: process not running");
             self.exitstatus = EXIT_GENERIC;
             return Ok(());
@@ -287,7 +288,7 @@ impl Controller {
                         }
                     }
                     match client.get_process_info(&name) {
-                        Ok(i) if i.state == STATE_RUNNING => {}
+                        Ok(i) if i.process_state() == Some(ProcessState::Running) => {}
                         Ok(_) => {
                             finish(self, &["Process got killed", "Exiting foreground"]);
                             break;

@@ -27,21 +27,11 @@ use crate::ctl::transport::{ServerUrl, Transport, TransportError};
 use crate::ctl::Options;
 
 // Fault codes (spec 4.2).
-const UNKNOWN_METHOD: i32 = 1;
-const SHUTDOWN_STATE: i32 = 6;
-const BAD_NAME: i32 = 10;
-const BAD_SIGNAL: i32 = 11;
-const NO_FILE: i32 = 20;
-const NOT_EXECUTABLE: i32 = 21;
-const FAILED: i32 = 30;
-const ABNORMAL_TERMINATION: i32 = 40;
-const SPAWN_ERROR: i32 = 50;
-const ALREADY_STARTED: i32 = 60;
-const NOT_RUNNING: i32 = 70;
-const SUCCESS: i32 = 80;
-const ALREADY_ADDED: i32 = 90;
-const STILL_RUNNING: i32 = 91;
-const CANT_REREAD: i32 = 92;
+use supervisor_protocol::xmlrpc::faults::code::{
+    ABNORMAL_TERMINATION, ALREADY_ADDED, ALREADY_STARTED, BAD_NAME, BAD_SIGNAL, CANT_REREAD,
+    FAILED, NOT_EXECUTABLE, NOT_RUNNING, NO_FILE, SHUTDOWN_STATE, SPAWN_ERROR, STILL_RUNNING,
+    SUCCESS, UNKNOWN_METHOD,
+};
 
 // Exit statuses (spec 5.2).
 pub const EXIT_SUCCESS: i32 = 0;
@@ -53,11 +43,6 @@ pub const EXIT_STATUS_UNKNOWN: i32 = 4;
 pub const EXIT_INSUFFICIENT_PRIVILEGES: i32 = 4;
 pub const EXIT_NOT_INSTALLED: i32 = 5;
 pub const EXIT_NOT_RUNNING: i32 = 7;
-
-/// RUNNING process state code.
-const STATE_RUNNING: i32 = 20;
-/// STOPPED, EXITED, FATAL, UNKNOWN.
-const STOPPED_STATES: [i32; 4] = [0, 100, 200, 1000];
 
 /// Every action, in `help` order.
 pub const COMMANDS: &[&str] = &[
@@ -82,14 +67,7 @@ impl From<CallError> for Raise {
 
 type Cmd = Result<(), Raise>;
 
-/// `split_namespec`: `g:` / `g:*` → whole group (`None`), `g:p` → (g, p), `p` → (p, p).
-pub fn split_namespec(name: &str) -> (String, Option<String>) {
-    match name.split_once(':') {
-        Some((g, p)) if p.is_empty() || p == "*" => (g.to_string(), None),
-        Some((g, p)) => (g.to_string(), Some(p.to_string())),
-        None => (name.to_string(), Some(name.to_string())),
-    }
-}
+pub use supervisor_protocol::names::split_namespec;
 
 /// `cmd.Cmd.parseline`: `(command, argument, stripped line)`.
 pub fn parseline(line: &str) -> (Option<String>, String, String) {
@@ -289,7 +267,7 @@ impl Controller {
     fn upcheck(&mut self) -> Result<bool, Raise> {
         let client = self.client()?;
         match client.get_version() {
-            Ok(v) if v == "3.0" => Ok(true),
+            Ok(v) if v == supervisor_protocol::API_VERSION => Ok(true),
             Ok(v) => {
                 self.output(&format!(
                     "Sorry, this version of supervisorctl expects to talk to a server with API \
@@ -386,14 +364,6 @@ mod tests {
         assert_eq!(parseline("!ls").0, None);
         assert_eq!(parseline("tail-f").1, "-f");
         assert_eq!(parseline("").2, "");
-    }
-
-    #[test]
-    fn ctl_split_namespec() {
-        assert_eq!(split_namespec("g:*"), ("g".into(), None));
-        assert_eq!(split_namespec("g:"), ("g".into(), None));
-        assert_eq!(split_namespec("g:p"), ("g".into(), Some("p".into())));
-        assert_eq!(split_namespec("p"), ("p".into(), Some("p".into())));
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Controller {
         for name in names {
             let (group, process) = split_namespec(name);
             match process {
-                None => match client.start_process_group(&group) {
+                None => match client.start_process_group(group) {
                     Ok(results) => self.print_results(&results, start_result, ignored)?,
                     Err(CallError::Fault(f)) if f.code == BAD_NAME => {
                         self.output(&format!("{group}: ERROR (no such group)"));
@@ -90,9 +90,9 @@ impl Controller {
                     }
                 },
                 Some(process) => match client.start_process(name) {
-                    Ok(_) => self.output(&format!("{}: started", namespec(&group, &process))),
+                    Ok(_) => self.output(&format!("{}: started", namespec(group, process))),
                     Err(CallError::Fault(f)) => {
-                        let r = fault_result(&group, &process, &f);
+                        let r = fault_result(group, process, &f);
                         self.print_results(&[r], start_result, ignored)?;
                     }
                     Err(e) => return Err(e.into()),
@@ -122,7 +122,7 @@ impl Controller {
         for name in names {
             let (group, process) = split_namespec(name);
             match process {
-                None => match client.stop_process_group(&group) {
+                None => match client.stop_process_group(group) {
                     Ok(results) => self.print_results(&results, stop_result, ignored)?,
                     Err(e) => {
                         self.exitstatus = EXIT_GENERIC;
@@ -135,9 +135,9 @@ impl Controller {
                     }
                 },
                 Some(process) => match client.stop_process(name) {
-                    Ok(_) => self.output(&format!("{}: stopped", namespec(&group, &process))),
+                    Ok(_) => self.output(&format!("{}: stopped", namespec(group, process))),
                     Err(CallError::Fault(f)) => {
-                        let r = fault_result(&group, &process, &f);
+                        let r = fault_result(group, process, &f);
                         self.print_results(&[r], stop_result, ignored)?;
                     }
                     Err(e) => return Err(e.into()),
@@ -168,7 +168,7 @@ impl Controller {
         for name in names {
             let (group, process) = split_namespec(name);
             match process {
-                None => match client.signal_process_group(&group, sig) {
+                None => match client.signal_process_group(group, sig) {
                     Ok(results) => self.print_results(&results, signalled_result, None)?,
                     Err(CallError::Fault(f)) if f.code == BAD_NAME => {
                         self.output(&format!("{group}: ERROR (no such group)"));
@@ -177,9 +177,9 @@ impl Controller {
                     Err(e) => return Err(e.into()),
                 },
                 Some(process) => match client.signal_process(name, sig) {
-                    Ok(_) => self.output(&format!("{}: signalled", namespec(&group, &process))),
+                    Ok(_) => self.output(&format!("{}: signalled", namespec(group, process))),
                     Err(CallError::Fault(f)) => {
-                        let r = fault_result(&group, &process, &f);
+                        let r = fault_result(group, process, &f);
                         self.print_results(&[r], signalled_result, None)?;
                     }
                     Err(e) => return Err(e.into()),
