@@ -391,6 +391,21 @@ fn ours_every_config_example_starts_and_stops() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        if let Some(port) = ini_value(&text, "inet_http_server", "port") {
+            // The dashboard answers on the configured address.
+            let port: u16 = port
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim().parse().ok())
+                .expect("inet port");
+            let page = RpcClient::tcp(port, None).get("/");
+            assert!(
+                page.as_ref().is_ok_and(|r| r.status == 200),
+                "{}: GET / on port {port}: {:?}",
+                conf.display(),
+                page.map(|r| r.status)
+            );
+        }
         if text.contains("[supervisorctl]") {
             let mut cmd = Command::new(Kind::Ours.bin("supervisorctl"));
             cmd.arg("-c").arg(&conf).arg("status");
@@ -649,4 +664,165 @@ fn ours_as_pid_1_sigint_and_essential_exit_codes() {
     let status = ns.wait();
     assert_eq!(status.code(), Some(0), "{}", ns.log());
     assert!(ns.log().contains("received SIGINT indicating exit request"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packaging: systemd Type=notify
+
+#[test]
+fn ours_notifies_systemd_ready_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::Builder::new()
+        .prefix("sv-notify-")
+        .tempdir()
+        .expect("temp dir");
+    let notify = dir.path().join("notify.sock");
+    let rx = UnixDatagram::bind(&notify).expect("bind the notification socket");
+    rx.set_read_timeout(Some(secs(20.0))).expect("timeout");
+    let text = rpc_config("[program:up]\ncommand=sleep 1000\nstartsecs=1\n", None)
+        .replace("{dir}", dir.path().to_str().expect("utf-8 dir"));
+    let conf = dir.path().join("supervisord.conf");
+    std::fs::write(&conf, text).expect("write config");
+    let mut child = Command::new(Kind::Ours.supervisord())
+        .arg("-n")
+        .arg("-c")
+        .arg(&conf)
+        .current_dir(dir.path())
+        .env("NOTIFY_SOCKET", &notify)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start supervisord");
+    let pid = child.id() as i32;
+    let recv = || {
+        let mut buf = vec![0u8; 4096];
+        let n = rx.recv(&mut buf).expect("a notification datagram");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = recv();
+    assert!(ready.starts_with("READY=1\n"), "{ready:?}");
+    assert!(ready.contains(&format!("MAINPID={pid}\n")), "{ready:?}");
+    // Ready means ready: the control socket answers right away, without any retry.
+    let c = RpcClient::unix(socket_path(dir.path()));
+    let state = c.call("supervisor.getState", &[]);
+    assert!(state.is_ok(), "{state:?}");
+
+    // SIGHUP: RELOADING=1, then READY=1 once the new configuration runs.
+    // SAFETY: signalling the daemon this test started.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    let reloading = recv();
+    assert!(reloading.starts_with("RELOADING=1\n"), "{reloading:?}");
+    let ready = recv();
+    assert!(ready.starts_with("READY=1\n"), "{ready:?}");
+
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let stopping = recv();
+    assert!(stopping.starts_with("STOPPING=1\n"), "{stopping:?}");
+    let status = wait_for(secs(20.0), || child.try_wait().ok().flatten());
+    let _ = child.kill();
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
+
+/// `packaging/etc/supervisor/` (the Debian layout) with its paths moved into a temp dir runs a
+/// program from `conf.d/*.conf` and answers `supervisorctl` on its control socket.
+#[test]
+fn ours_runs_the_debian_layout() {
+    let root = tempfile::Builder::new()
+        .prefix("sv-debian-")
+        .tempdir()
+        .expect("temp dir");
+    let r = root.path().to_str().expect("utf-8 dir");
+    let src = workspace_root().join("packaging/etc/supervisor/supervisord.conf");
+    let text = std::fs::read_to_string(&src)
+        .expect("packaging config")
+        .replace("/etc/supervisor", &format!("{r}/etc/supervisor"))
+        .replace("/var/", &format!("{r}/var/"));
+    for d in ["etc/supervisor/conf.d", "var/log/supervisor", "var/run"] {
+        std::fs::create_dir_all(root.path().join(d)).expect("mkdir");
+    }
+    let conf = root.path().join("etc/supervisor/supervisord.conf");
+    std::fs::write(&conf, text).expect("write");
+    std::fs::write(
+        root.path().join("etc/supervisor/conf.d/web.conf"),
+        "[program:web]\ncommand=sleep 1000\nstartsecs=1\n",
+    )
+    .expect("write conf.d");
+    std::fs::copy(
+        workspace_root().join("packaging/etc/supervisor/conf.d/README"),
+        root.path().join("etc/supervisor/conf.d/README"),
+    )
+    .expect("copy README");
+    let mut child = Command::new(Kind::Ours.supervisord())
+        .arg("-n")
+        .arg("-c")
+        .arg(&conf)
+        .current_dir(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start supervisord");
+    let c = RpcClient::unix(root.path().join("var/run/supervisor.sock"));
+    let ready = c.wait_ready(secs(15.0));
+    let mut status = String::new();
+    if ready.is_ok() {
+        let pid = running_pid(&c, "web");
+        assert!(pid > 0);
+        let mut cmd = Command::new(Kind::Ours.bin("supervisorctl"));
+        cmd.arg("-c").arg(&conf).arg("status");
+        status = run_command(cmd, secs(20.0)).stdout;
+    }
+    // SAFETY: signalling the daemon this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let exit = wait_for(secs(20.0), || child.try_wait().ok().flatten());
+    let _ = child.kill();
+    let log = std::fs::read_to_string(root.path().join("var/log/supervisor/supervisord.log"))
+        .unwrap_or_default();
+    ready.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert!(
+        status.contains("web") && status.contains("RUNNING"),
+        "{status}"
+    );
+    assert!(!status.contains("README"));
+    assert_eq!(exit.and_then(|s| s.code()), Some(0), "{log}");
+}
+
+/// The systemd unit passes `systemd-analyze verify` (skipped where systemd-analyze is missing).
+#[test]
+fn systemd_unit_verifies() {
+    let unit =
+        std::fs::read_to_string(workspace_root().join("packaging/systemd/supervisor.service"))
+            .expect("unit file");
+    assert!(
+        unit.contains("Type=notify")
+            && unit.contains("supervisord -n -c /etc/supervisor/supervisord.conf")
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("supervisor.service");
+    // Point ExecStart at the binary we built, so verify can find it.
+    let ours = Kind::Ours.supervisord();
+    std::fs::write(
+        &path,
+        unit.replace(
+            "/usr/local/bin/supervisord",
+            ours.to_str().expect("utf-8 path"),
+        ),
+    )
+    .expect("write unit");
+    let out = match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("SKIPPED: systemd-analyze not available ({e})");
+            return;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("supervisor.service"),
+        "systemd-analyze verify: {stderr}"
+    );
 }

@@ -18,7 +18,7 @@ use supervisor_daemon::process::registry;
 use supervisor_daemon::process::socket::FcgiSockets;
 use supervisor_daemon::rpc::http;
 use supervisor_daemon::supervisor::runtime::{self, Outcome};
-use supervisor_daemon::supervisor::system;
+use supervisor_daemon::supervisor::{sd_notify, system};
 
 /// How long leftovers of a killed supervisord get after SIGTERM (and again after SIGKILL).
 const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -347,6 +347,7 @@ fn start(
         let (handle, mut commands) = runtime::channel();
         sockets = http::spawn_servers(servers, handle, log.clone())
             .map_err(|e| format!("cannot start the HTTP servers: {e}"))?;
+        notify_systemd(&mut log.borrow_mut(), &sd_notify::ready_message());
         let mut config = config;
         loop {
             let path = config_path.clone();
@@ -411,6 +412,7 @@ fn start(
                         }
                     }
                     write_pidfile(&mut l, &pidfile);
+                    notify_systemd(&mut l, &sd_notify::ready_message());
                 }
             }
         }
@@ -445,6 +447,16 @@ fn stop_leftovers(mainlog: &mut MainLog, pidfile: &std::path::Path) {
                  supervisord will not be stopped at the next start)",
                 record.display()
             ),
+        );
+    }
+}
+
+/// Tell systemd (`Type=notify`, `$NOTIFY_SOCKET`) about a state change; a failure is logged.
+fn notify_systemd(mainlog: &mut MainLog, state: &str) {
+    if let Err(e) = sd_notify::notify(state) {
+        mainlog.log(
+            LogLevel::Warn,
+            &format!("could not notify systemd through $NOTIFY_SOCKET: {e}"),
         );
     }
 }

@@ -4,9 +4,11 @@
 //! * `host`: what the control plane may ask of the running daemon ([`host::Host`]), with no
 //!   wire format in it.
 //! * `runtime`: the tokio loop that feeds `core` and carries out its actions.
+//! * `sd_notify`: `READY=1` / `STOPPING=1` to systemd's `$NOTIFY_SOCKET` (Type=notify units).
 //! * `system`: the daemon's own process set-up (privileges, rlimits, daemonize, pidfile).
 
 pub mod core;
 pub mod host;
 pub mod runtime;
+pub mod sd_notify;
 pub mod system;

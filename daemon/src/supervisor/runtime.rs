@@ -427,6 +427,16 @@ impl Runtime {
         if !self.stopping_published {
             self.stopping_published = true;
             self.publish(Event::supervisor_state_change(false));
+            let state = match self.ending {
+                Some(Ending::Restart) => "RELOADING=1\nSTATUS=supervisord is restarting\n",
+                _ => "STOPPING=1\nSTATUS=supervisord is stopping\n",
+            };
+            if let Err(e) = super::sd_notify::notify(state) {
+                self.log(
+                    LogLevel::Warn,
+                    &format!("could not notify systemd through $NOTIFY_SOCKET: {e}"),
+                );
+            }
         }
     }
 
