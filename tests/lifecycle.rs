@@ -173,6 +173,21 @@ fn daemonizes(kind: Kind) {
         "the main log does not report the daemon's pid {pid}\n{}",
         d.diagnostics()
     );
+    // Upstream's daemonize() lines (INFO; the BLAT `supervisord forked` is below the level).
+    let sub = d.path("sub").display().to_string();
+    let lines: Vec<String> = supervisor_tests::parse_log(&d.log_text())
+        .into_iter()
+        .map(|e| format!("{} {}", e.level, e.message))
+        .collect();
+    let at = |wanted: &str| lines.iter().position(|l| l == wanted);
+    let daemonizing = at("INFO daemonizing the supervisord process");
+    let chdir = at(&format!("INFO set current directory: '{sub}'"));
+    let started = at(&format!("INFO supervisord started with pid {pid}"));
+    assert!(
+        daemonizing.is_some() && daemonizing < chdir && chdir < started,
+        "daemonize lines missing or out of order: {daemonizing:?} {chdir:?} {started:?}\n{}",
+        d.diagnostics()
+    );
     // Drop finds the daemon through the environment tag (it left the launcher's group).
     assert!(
         supervisor_tests::pids_with_env("SUPERVISOR_RS_TEST_TAG", d.tag()).contains(&pid),
@@ -1023,6 +1038,89 @@ fn ours_sample_config_has_pythons_heading_and_settings() {
         sample_from(Kind::Ours, &["--echo-config"], "supervisord"),
         ours
     );
+}
+
+both!(parse_infos => python_main_log_included_files_and_set_uid, ours_main_log_included_files_and_set_uid);
+/// Upstream's `parse_infos`: INFO `Included extra file "<path>" during parsing` for each
+/// included file (sorted, as the glob matched them) and `Set uid to user <uid> succeeded`
+/// when `user=` is set, after the config warnings and before the servers and the `started`
+/// line, again at each SIGHUP restart.
+fn parse_infos(kind: Kind) {
+    // SAFETY: plain libc call.
+    let uid = unsafe { libc::geteuid() };
+    let mut d = Daemon::prepare(
+        kind,
+        &format!(
+            "{SUPERVISORD_SECTION}user={uid}\n\n[include]\nfiles = conf.d/*.conf none/*.ini\n"
+        ),
+    );
+    fs::create_dir(d.path("conf.d")).unwrap();
+    fs::write(d.path("conf.d/b.conf"), "[program:b]\ncommand=sleep 1000\n").unwrap();
+    fs::write(d.path("conf.d/a.conf"), "[program:a]\ncommand=sleep 1000\n").unwrap();
+    d.spawn();
+    d.expect_log("supervisord started with pid", secs(10.0));
+    let dir = d.dir().display().to_string();
+    let expected = vec![
+        format!("WARN No file matches via include \"{dir}/none/*.ini\""),
+        format!("INFO Included extra file \"{dir}/conf.d/a.conf\" during parsing"),
+        format!("INFO Included extra file \"{dir}/conf.d/b.conf\" during parsing"),
+        format!("INFO Set uid to user {uid} succeeded"),
+    ];
+    let block = |log: &str, nth: usize| -> Vec<String> {
+        let lines: Vec<String> = supervisor_tests::parse_log(log)
+            .into_iter()
+            .map(|e| format!("{} {}", e.level, e.message))
+            .collect();
+        let start = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("WARN No file matches"))
+            .map(|(i, _)| i)
+            .nth(nth)
+            .unwrap_or_else(|| panic!("start-up block {nth} missing:\n{log}"));
+        lines[start..(start + 4).min(lines.len())].to_vec()
+    };
+    assert_eq!(block(&d.log_text(), 0), expected, "{}", d.diagnostics());
+    d.signal(libc::SIGHUP);
+    d.wait_log_count("supervisord started with pid", 2, secs(20.0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(block(&d.log_text(), 1), expected, "{}", d.diagnostics());
+    d.stop();
+}
+
+both!(sigchld_debug => python_debug_logs_sigchld, ours_debug_logs_sigchld);
+/// Upstream's `test_issue_638`: at loglevel debug a child's exit is followed by DEBG
+/// `received SIGCHLD indicating a child quit` (after its `exited:` line), and undecodable
+/// output is logged as `Undecodable: b'\x88\n'`.
+fn sigchld_debug(kind: Kind) {
+    let mut d = Daemon::start(
+        kind,
+        &format!(
+            "{}\n[program:produce-unicode-error]\n\
+             command=bash -c 'echo -e \"\\x88\"'\nstartretries=0\nautorestart=false\n",
+            SUPERVISORD_SECTION.replace("loglevel=info", "loglevel=debug")
+        ),
+    );
+    d.expect_log("received SIGCHLD indicating a child quit", secs(30.0));
+    let log = d.log_text();
+    assert!(
+        log.contains("Undecodable: b'\\x88\\n'"),
+        "{}",
+        d.diagnostics()
+    );
+    let entries = supervisor_tests::parse_log(&log);
+    let exited = entries
+        .iter()
+        .position(|e| e.message.starts_with("exited: produce-unicode-error"));
+    let sigchld = entries
+        .iter()
+        .position(|e| e.message == "received SIGCHLD indicating a child quit");
+    assert!(
+        exited.is_some() && exited < sigchld,
+        "exited: {exited:?}, SIGCHLD: {sigchld:?}\n{log}"
+    );
+    assert_eq!(entries[sigchld.unwrap_or(0)].level, "DEBG");
+    d.stop();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -296,14 +296,15 @@ fn start(
     mainlog.set_stdout(sd.nodaemon && !sd.silent);
 
     let as_root_without_user = system::is_root() && sd.user.is_none();
+    // Upstream's parse_infos: the included files (from parsing), then these.
+    let mut infos = Vec::new();
     if let Some(user) = &sd.user {
-        system::drop_privileges(user)?;
+        let uid = system::drop_privileges(user)?;
+        infos.push(format!("Set uid to user {uid} succeeded"));
     }
-    for msg in system::raise_limits(sd.minfds, sd.minprocs)? {
-        mainlog.log(LogLevel::Info, &msg);
-    }
+    infos.extend(system::raise_limits(sd.minfds, sd.minprocs)?);
     open_main_log(&mut mainlog, &config)?;
-    announce(&mut mainlog, &config, as_root_without_user);
+    announce(&mut mainlog, &config, as_root_without_user, &infos);
     clean_auto_logs(&mut mainlog, &config);
     // Bind the HTTP servers before forking so a busy port stops start-up with a clear error.
     let servers = http::bind_all(&config)?;
@@ -318,7 +319,9 @@ fn start(
     }
     http::log_servers(&mut mainlog, &config);
     if !sd.nodaemon {
-        system::daemonize(sd.directory.as_deref(), sd.umask)?;
+        system::daemonize(sd.directory.as_deref(), sd.umask, &mut |level, msg| {
+            mainlog.log(level, msg)
+        })?;
     }
     if let Err(e) = system::become_subreaper() {
         mainlog.log(
@@ -384,7 +387,21 @@ fn start(
                     if let Err(e) = open_main_log(&mut l, &config) {
                         l.log(LogLevel::Error, &e);
                     }
-                    announce(&mut l, &config, as_root_without_user);
+                    // Upstream runs set_uid_or_exit again on a restart (rlimits only at the
+                    // first start).
+                    let sd = &config.supervisord;
+                    let as_root_without_user = system::is_root() && sd.user.is_none();
+                    let mut infos = Vec::new();
+                    if let Some(user) = &sd.user {
+                        match system::drop_privileges(user) {
+                            Ok(uid) => infos.push(format!("Set uid to user {uid} succeeded")),
+                            Err(e) => l.log(
+                                LogLevel::Error,
+                                &format!("could not set uid to user {user} on restart: {e}"),
+                            ),
+                        }
+                    }
+                    announce(&mut l, &config, as_root_without_user, &infos);
                     clean_auto_logs(&mut l, &config);
                     // Unchanged fcgi sockets stay open across the restart: connections wait
                     // in their backlog instead of being refused. A socket that cannot be
@@ -461,8 +478,10 @@ fn notify_systemd(mainlog: &mut MainLog, state: &str) {
     }
 }
 
-/// The CRIT root warning and the config warnings, as Supervisor logs them at each start.
-fn announce(mainlog: &mut MainLog, config: &Config, as_root_without_user: bool) {
+/// The CRIT root warning, the config warnings and the INFO lines of parsing and set-up
+/// (`Included extra file ...`, `Set uid to user <uid> succeeded`, `Increased ... limit`), in
+/// Supervisor's order, at each start.
+fn announce(mainlog: &mut MainLog, config: &Config, as_root_without_user: bool, infos: &[String]) {
     if as_root_without_user {
         mainlog.log(
             LogLevel::Critical,
@@ -473,6 +492,9 @@ fn announce(mainlog: &mut MainLog, config: &Config, as_root_without_user: bool) 
     }
     for w in &config.warnings {
         mainlog.log(LogLevel::Warn, w);
+    }
+    for i in config.infos.iter().chain(infos) {
+        mainlog.log(LogLevel::Info, i);
     }
 }
 

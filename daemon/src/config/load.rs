@@ -158,6 +158,8 @@ struct Ctx {
     /// `ENV_*` of the process environment, then of `[supervisord] environment=`.
     env_exp: Expansions,
     warnings: Vec<String>,
+    /// INFO lines for the main log (`Included extra file ...`).
+    infos: Vec<String>,
     main: PathBuf,
 }
 
@@ -290,6 +292,7 @@ pub fn parse_with_env(
         host: host_node_name(),
         env_exp,
         warnings: Vec::new(),
+        infos: Vec::new(),
         main: main.clone(),
     };
     read_includes(&mut ctx)?;
@@ -319,6 +322,7 @@ pub fn parse_with_env(
         metrics,
         groups,
         warnings: ctx.warnings,
+        infos: ctx.infos,
     })
 }
 
@@ -364,6 +368,10 @@ fn read_includes(ctx: &mut Ctx) -> Result<(), ConfigError> {
         }
         matches.sort_by_key(|p| p.display().to_string());
         for file in matches {
+            ctx.infos.push(format!(
+                "Included extra file \"{}\" during parsing",
+                file.display()
+            ));
             if file.is_dir() {
                 // Python's parser.read() silently skips what it cannot open.
                 continue;

@@ -28,6 +28,9 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// Non-fatal problems found while parsing (replayed into the main log at startup).
     pub warnings: Vec<String>,
+    /// What parsing did that the main log reports at INFO after the warnings (upstream's
+    /// `parse_infos`: `Included extra file "<path>" during parsing`, one per included file).
+    pub infos: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -314,7 +314,11 @@ pub async fn run(
         tokio::select! {
             biased;
             Some(cmd) = commands.recv() => rt.command(cmd),
-            _ = sigchld.recv() => rt.reap(),
+            _ = sigchld.recv() => {
+                // Upstream reaps, then handles the signal.
+                rt.reap();
+                rt.log(LogLevel::Debug, "received SIGCHLD indicating a child quit");
+            }
             _ = sigterm.recv() => rt.request_stop(Ending::Shutdown, "SIGTERM"),
             _ = sigint.recv() => rt.request_stop(Ending::Shutdown, "SIGINT"),
             _ = sigquit.recv() => rt.request_stop(Ending::Shutdown, "SIGQUIT"),

@@ -9,12 +9,16 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::stat::Mode;
 use nix::unistd::{ForkResult, Uid, User};
 
+use crate::config::values::py_repr;
+use crate::logs::LogLevel;
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// setuid/setgid to `user` (name or numeric uid). A non-root daemon may only name itself.
-pub fn drop_privileges(user: &str) -> Result<(), String> {
+/// setuid/setgid to `user` (name or numeric uid) and return its uid. A non-root daemon may
+/// only name itself.
+pub fn drop_privileges(user: &str) -> Result<u32, String> {
     let entry = match user.parse::<u32>() {
         Ok(uid) => User::from_uid(Uid::from_raw(uid)),
         Err(_) => User::from_name(user),
@@ -24,7 +28,7 @@ pub fn drop_privileges(user: &str) -> Result<(), String> {
     .ok_or_else(|| format!("Invalid user name {user} in [supervisord] user"))?;
     let current = nix::unistd::geteuid();
     if current == entry.uid {
-        return Ok(());
+        return Ok(entry.uid.as_raw());
     }
     if !current.is_root() {
         return Err("Can't drop privilege as nonroot user".to_string());
@@ -34,7 +38,8 @@ pub fn drop_privileges(user: &str) -> Result<(), String> {
     nix::unistd::initgroups(&name, entry.gid)
         .and_then(|_| nix::unistd::setgid(entry.gid))
         .and_then(|_| nix::unistd::setuid(entry.uid))
-        .map_err(|e| format!("Could not set user id of supervisord to {user}: {e}"))
+        .map_err(|e| format!("Could not set user id of supervisord to {user}: {e}"))?;
+    Ok(entry.uid.as_raw())
 }
 
 /// Raise RLIMIT_NOFILE / RLIMIT_NPROC to `minfds` / `minprocs`, like Supervisor's `set_rlimits`.
@@ -70,17 +75,34 @@ pub fn raise_limits(minfds: u64, minprocs: u64) -> Result<Vec<String>, String> {
 }
 
 /// Fork into the background: the parent exits, the child starts a new session, changes to
-/// `directory` (if set), sets the umask and points stdio at /dev/null.
-pub fn daemonize(directory: Option<&Path>, umask: u32) -> Result<(), String> {
+/// `directory` (if set), sets the umask and points stdio at /dev/null. `log` receives
+/// Supervisor's lines: BLAT `supervisord forked; parent exiting`, INFO
+/// `daemonizing the supervisord process`, INFO `set current directory: '<dir>'` or CRIT
+/// `can't chdir into '<dir>': <error>` (start-up goes on, as upstream).
+pub fn daemonize(
+    directory: Option<&Path>,
+    umask: u32,
+    log: &mut dyn FnMut(LogLevel, &str),
+) -> Result<(), String> {
+    // Logged before the fork (upstream logs it in the parent after the fork), so it cannot
+    // land after the child's first lines.
+    log(LogLevel::Blather, "supervisord forked; parent exiting");
     // SAFETY: called before any runtime or thread exists; the child continues normally.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Parent { .. }) => std::process::exit(0),
         Ok(ForkResult::Child) => {}
         Err(e) => return Err(format!("could not fork to daemonize: {e}")),
     }
+    log(LogLevel::Info, "daemonizing the supervisord process");
     if let Some(dir) = directory {
-        std::env::set_current_dir(dir)
-            .map_err(|e| format!("can't chdir into {}: {e}", dir.display()))?;
+        let shown = py_repr(&dir.display().to_string());
+        match std::env::set_current_dir(dir) {
+            Ok(()) => log(LogLevel::Info, &format!("set current directory: {shown}")),
+            Err(e) => log(
+                LogLevel::Critical,
+                &format!("can't chdir into {shown}: {e}"),
+            ),
+        }
     }
     nix::unistd::setsid().map_err(|e| format!("setsid failed: {e}"))?;
     nix::sys::stat::umask(Mode::from_bits_truncate(umask as libc::mode_t));
