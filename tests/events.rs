@@ -946,3 +946,41 @@ fn flood(kind: Kind) {
     }
     d.stop();
 }
+
+both!(one_event_per_chunk => python_process_log_keeps_one_event_per_write_while_the_listener_is_busy, ours_process_log_keeps_one_event_per_write_while_the_listener_is_busy);
+fn one_event_per_chunk(kind: Kind) {
+    // Issue 13: tools that relay one record per PROCESS_LOG event (supervisor-logging to
+    // syslog) must see one event per write while the pool's buffer has room, even when the
+    // listener is slow; ours used to merge everything written while the listener was busy.
+    let conf = config_with(&format!(
+        "{RPC}{}[program:talk]\ncommand=sh -c 'for i in $(seq 1 40); do echo line $i; \
+         sleep 0.02; done; exec sleep 1000'\nstdout_events_enabled=true\nstartsecs=0\n",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "--sleep 0.05",
+            "PROCESS_LOG",
+            "buffer_size=100\n"
+        )
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    let recs = wait_rec(&d, "40 lines", |r| {
+        find(r, "PROCESS_LOG_STDOUT", "talk")
+            .iter()
+            .map(|r| r.payload.matches("line ").count())
+            .sum::<usize>()
+            >= 40
+    });
+    let data: Vec<String> = find(&recs, "PROCESS_LOG_STDOUT", "talk")
+        .iter()
+        .map(|r| {
+            r.payload
+                .split_once('\n')
+                .map_or("", |(_, d)| d)
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<String> = (1..=40).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(data, expected, "{}", d.diagnostics());
+    d.stop();
+}

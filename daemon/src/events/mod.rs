@@ -17,6 +17,10 @@
 //!   in-process restarts by the runtime ([`EventBus::next_serial`]); pool counters restart.
 //! * **Buffers** are FIFO with `buffer_size` slots. Accepting into a full buffer drops the
 //!   *oldest* event with an ERRO line, and the pool counts its drops ([`EventBus::dropped`]).
+//!   Exception: a PROCESS_LOG chunk that a full buffer would make room for is first offered to
+//!   the event at the buffer's tail (same output, never sent, at most 128 KiB and
+//!   `buffer_size` chunks), so a chatty program loses nothing where it can be avoided; while
+//!   the buffer has room every chunk stays its own event, as upstream.
 //! * **Dispatch**: for every pool with an eligible listener (process RUNNING and listener
 //!   READY), pop the oldest event and give it to the first eligible listener in pool order;
 //!   stop at the first event that cannot be placed and put it back at the head.
@@ -84,6 +88,9 @@ fn backoff(streak: u32) -> Duration {
 /// Largest PROCESS_LOG payload built by merging chunks (upstream reads at most 128 KiB).
 const MAX_COALESCED_LOG: usize = 128 * 1024;
 
+/// How a PROCESS_LOG payload that is not UTF-8 starts (never merged: it is one `repr`).
+const UNDECODABLE: &str = "Undecodable: b";
+
 /// One event in a pool's buffer (or in flight to a listener), with its serials.
 #[derive(Debug, Clone)]
 struct Queued {
@@ -92,6 +99,9 @@ struct Queued {
     poolserial: u64,
     /// Never handed to a listener yet (only such events may absorb later PROCESS_LOG chunks).
     fresh: bool,
+    /// PROCESS_LOG chunks (reads) this event carries: 1, more once it absorbed chunks that a
+    /// full buffer would otherwise have dropped.
+    chunks: usize,
 }
 
 /// One listener process of a pool, keyed by the runtime's process key `K`.
@@ -140,6 +150,42 @@ impl<K> Pool<K> {
             ),
         ));
         self.insert(q, head, logs);
+    }
+
+    /// Append PROCESS_LOG chunk `event` to the event waiting at the tail of the buffer, when
+    /// that event is the same output (process, group, pid, channel), was never sent, and stays
+    /// within [`MAX_COALESCED_LOG`] bytes and `buffer_size` chunks. Chunk boundaries are kept
+    /// wherever the buffer has room; merging only replaces upstream's drop of the oldest event.
+    fn absorb(&mut self, event: &Event) -> bool {
+        if !matches!(
+            event.kind,
+            EventKind::ProcessLogStdout | EventKind::ProcessLogStderr
+        ) {
+            return false;
+        }
+        let Some((head, data)) = event.payload.split_once('\n') else {
+            return false;
+        };
+        let Some(tail) = self.buffer.back_mut() else {
+            return false;
+        };
+        if !tail.fresh || tail.event.kind != event.kind || tail.chunks >= self.buffer_size {
+            return false;
+        }
+        let Some((thead, tdata)) = tail.event.payload.split_once('\n') else {
+            return false;
+        };
+        if thead != head
+            || tdata.starts_with(UNDECODABLE)
+            || data.starts_with(UNDECODABLE)
+            || tail.event.payload.len() + data.len() > MAX_COALESCED_LOG
+        {
+            return false;
+        }
+        // Unshared (one subscribed pool): appended in place; else this pool gets its own copy.
+        Rc::make_mut(&mut tail.event).payload.push_str(data);
+        tail.chunks += 1;
+        true
     }
 
     fn insert(&mut self, q: Queued, head: bool, logs: &mut Vec<Log>) {
@@ -312,118 +358,52 @@ impl<K: Copy + Eq + Debug> EventBus<K> {
 
     /// Offer an event to every subscribed pool (upstream `notify`).
     pub fn publish(&mut self, event: Event) -> Vec<Log> {
-        if self.coalesce_log(&event) {
-            return Vec::new();
-        }
         let mut logs = Vec::new();
-        let event = Rc::new(event);
+        let kind = event.kind;
+        let mut event = Some(event);
+        let mut shared: Option<Rc<Event>> = None;
         let mut serial: Option<u64> = None;
         for pool in &mut self.pools {
-            let mut poolserial: Option<u64> = None;
-            for sub in pool.subscriptions.clone() {
-                if !sub.matches(event.kind) {
+            let matches = pool
+                .subscriptions
+                .iter()
+                .filter(|s| s.matches(kind))
+                .count();
+            if matches == 0 {
+                continue;
+            }
+            // Where upstream would drop the oldest event, a PROCESS_LOG chunk joins the waiting
+            // event of the same output at the tail instead (subscribed twice: kept apart).
+            if matches == 1 && pool.buffer.len() >= pool.buffer_size {
+                let ev = shared.as_deref().or(event.as_ref());
+                if ev.is_some_and(|ev| pool.absorb(ev)) {
                     continue;
                 }
-                let serial = *serial.get_or_insert_with(|| bump(&mut self.next_serial));
-                match poolserial {
-                    None => {
-                        let ps = bump(&mut pool.next_poolserial);
-                        poolserial = Some(ps);
-                        let q = Queued {
-                            event: event.clone(),
-                            serial,
-                            poolserial: ps,
-                            fresh: true,
-                        };
-                        pool.insert(q, false, &mut logs);
-                    }
+            }
+            let ev = match (&shared, event.take()) {
+                (Some(rc), _) => rc.clone(),
+                (None, Some(e)) => shared.insert(Rc::new(e)).clone(),
+                (None, None) => continue,
+            };
+            let serial = *serial.get_or_insert_with(|| bump(&mut self.next_serial));
+            let poolserial = bump(&mut pool.next_poolserial);
+            for i in 0..matches {
+                let q = Queued {
+                    event: ev.clone(),
+                    serial,
+                    poolserial,
+                    fresh: true,
+                    chunks: 1,
+                };
+                if i == 0 {
+                    pool.insert(q, false, &mut logs);
+                } else {
                     // Subscribed twice (parent and child): upstream accepts it again.
-                    Some(ps) => {
-                        let q = Queued {
-                            event: event.clone(),
-                            serial,
-                            poolserial: ps,
-                            fresh: true,
-                        };
-                        pool.rebuffer(q, false, &mut logs);
-                    }
+                    pool.rebuffer(q, false, &mut logs);
                 }
             }
         }
         logs
-    }
-
-    /// Append a PROCESS_LOG chunk to the same process's and channel's PROCESS_LOG event when
-    /// that event is still waiting at the tail of every subscribed pool's buffer (not sent,
-    /// not shared with anything else). Upstream makes one event per `read()`, and its slow loop
-    /// reads big chunks; we read every write at once, so without this a chatty program would
-    /// flood a slow listener with one-line events and overflow its buffer. Chunk boundaries
-    /// carry no meaning, so merging loses nothing, and no serial is consumed by the merged part.
-    fn coalesce_log(&mut self, event: &Event) -> bool {
-        if !matches!(
-            event.kind,
-            EventKind::ProcessLogStdout | EventKind::ProcessLogStderr
-        ) {
-            return false;
-        }
-        let Some((head, data)) = event.payload.split_once('\n') else {
-            return false;
-        };
-        if data.starts_with("Undecodable: b") {
-            return false;
-        }
-        let mut target: Option<Rc<Event>> = None;
-        let mut tails = 0usize;
-        for pool in &self.pools {
-            let subscribed = pool
-                .subscriptions
-                .iter()
-                .filter(|s| s.matches(event.kind))
-                .count();
-            match subscribed {
-                0 => continue,
-                1 => {}
-                // Subscribed twice: each copy is its own delivery; keep them apart.
-                _ => return false,
-            }
-            let Some(tail) = pool.buffer.back().filter(|t| t.fresh) else {
-                return false;
-            };
-            match &target {
-                None => target = Some(tail.event.clone()),
-                Some(t) if Rc::ptr_eq(t, &tail.event) => {}
-                Some(_) => return false,
-            }
-            tails += 1;
-        }
-        let Some(t) = target else {
-            return false;
-        };
-        // Only the pool tails (and our clone) may hold it: not in flight to a listener.
-        if Rc::strong_count(&t) != tails + 1 || t.kind != event.kind {
-            return false;
-        }
-        let Some((thead, tdata)) = t.payload.split_once('\n') else {
-            return false;
-        };
-        if thead != head
-            || tdata.starts_with("Undecodable: b")
-            || t.payload.len() + data.len() > MAX_COALESCED_LOG
-        {
-            return false;
-        }
-        let merged = Rc::new(Event {
-            kind: t.kind,
-            payload: format!("{}{}", t.payload, data),
-        });
-        for pool in &mut self.pools {
-            if pool.subscriptions.iter().any(|s| s.matches(event.kind)) {
-                if let Some(tail) = pool.buffer.back_mut() {
-                    tail.event = merged.clone();
-                }
-            }
-        }
-        true
     }
 
     /// Check the tick slices at wall-clock time `now` (UNIX seconds) and publish the ticks

@@ -382,12 +382,12 @@ fn serial_wraps_like_python() {
 }
 
 #[test]
-fn waiting_process_log_chunks_are_merged_not_dropped() {
+fn process_log_chunks_stay_apart_while_the_buffer_has_room() {
     use supervisor_protocol::events::OutputChannel;
     let log =
         |pid: i32, data: &[u8]| Event::process_log(OutputChannel::Stdout, "p", "p", pid, data);
     let mut w = World::new();
-    w.add("lis", &["PROCESS_LOG"], 2, &[(1, "lis")]);
+    w.add("lis", &["PROCESS_LOG"], 3, &[(1, "lis")]);
     w.up(1);
     // The first chunk goes out at once; the listener is then BUSY.
     w.publish(log(7, b"a\n"));
@@ -396,25 +396,69 @@ fn waiting_process_log_chunks_are_merged_not_dropped() {
         w.take_sent(),
         vec![(1, header(0, "lis", 0, &log(7, b"a\n")))]
     );
-    // Many small chunks while it is busy: merged into one waiting event, nothing dropped.
-    for line in [&b"b\n"[..], b"c\n", b"d\n", b"e\n"] {
+    // One event per chunk while the buffer has room, as upstream (one per read).
+    for line in [&b"b\n"[..], b"c\n", b"d\n"] {
         w.publish(log(7, line));
     }
-    w.publish(log(8, b"other pid\n"));
-    assert_eq!(w.bus.dropped("lis"), Some(0));
-    w.take_logs();
-    w.answer(1, b"RESULT 2\nOKREADY\n");
-    w.dispatch();
+    assert_eq!(w.bus.buffered("lis"), Some(3));
+    // Full: upstream would drop the oldest; the chunk joins the tail event instead, up to
+    // buffer_size chunks in one event.
+    w.publish(log(7, b"e\n"));
+    w.publish(log(7, b"f\n"));
     assert_eq!(
-        w.take_sent(),
-        vec![(1, header(1, "lis", 1, &log(7, b"b\nc\nd\ne\n")))]
+        (w.bus.buffered("lis"), w.bus.dropped("lis")),
+        (Some(3), Some(0))
     );
+    // The tail now holds 3 chunks (d, e, f): the next one overflows as upstream.
+    w.publish(log(7, b"g\n"));
+    assert_eq!(
+        (w.bus.buffered("lis"), w.bus.dropped("lis")),
+        (Some(3), Some(1))
+    );
+    // A different pid is a different output: never merged.
+    w.publish(log(8, b"other pid\n"));
+    assert_eq!(w.bus.dropped("lis"), Some(2));
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        w.answer(1, b"RESULT 2\nOKREADY\n");
+        w.dispatch();
+        got.extend(w.take_sent());
+    }
+    assert_eq!(
+        got,
+        vec![
+            (1, header(3, "lis", 3, &log(7, b"d\ne\nf\n"))),
+            (1, header(4, "lis", 4, &log(7, b"g\n"))),
+            (1, header(5, "lis", 5, &log(8, b"other pid\n"))),
+        ]
+    );
+}
+
+#[test]
+fn merging_in_one_pool_leaves_the_other_pools_copy_alone() {
+    use supervisor_protocol::events::OutputChannel;
+    let log = |data: &[u8]| Event::process_log(OutputChannel::Stdout, "p", "p", 7, data);
+    let mut w = World::new();
+    w.add("small", &["PROCESS_LOG"], 2, &[(1, "s")]);
+    w.add("big", &["PROCESS_LOG"], 10, &[(2, "b")]);
+    for data in [&b"a\n"[..], b"b\n", b"c\n"] {
+        w.publish(log(data));
+    }
+    assert_eq!(w.bus.buffered("small"), Some(2), "c joined b");
+    assert_eq!(w.bus.buffered("big"), Some(3));
+    w.up(1);
+    w.up(2);
+    w.dispatch();
+    w.take_sent();
     w.answer(1, b"RESULT 2\nOKREADY\n");
+    w.answer(2, b"RESULT 2\nOKREADY\n");
     w.dispatch();
     assert_eq!(
         w.take_sent(),
-        vec![(1, header(2, "lis", 2, &log(8, b"other pid\n")))],
-        "a different pid is a different event"
+        vec![
+            (1, header(1, "small", 1, &log(b"b\nc\n"))),
+            (2, header(1, "big", 1, &log(b"b\n"))),
+        ]
     );
 }
 
