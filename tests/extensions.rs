@@ -189,6 +189,16 @@ fn ours_retry_fatal_after_leaves_fatal_n_times_and_stop_cancels() {
     assert_eq!(int(member(&info, "retry_fatal_limit")), 0);
     let (status, _) = ctl(&d, &["status", "forever"]);
     assert!(status.contains("(retry_fatal_after)"), "{status}");
+    let metrics = c.get("/metrics").expect("GET /metrics").text();
+    for family in [
+        "supervisor_process_next_start_timestamp_seconds",
+        "supervisor_process_fatal_retries",
+    ] {
+        assert!(
+            metrics.contains(&format!("{family}{{group=\"forever\",name=\"forever\"}}")),
+            "{family} missing\n{metrics}"
+        );
+    }
     let (out, code) = ctl(&d, &["stop", "forever"]);
     assert_eq!(code, Some(0), "{out}");
     d.expect_log(

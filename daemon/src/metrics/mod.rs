@@ -35,6 +35,10 @@ pub struct ProcessMetrics {
     pub stderr_bytes: u64,
     /// From `/proc/<pid>`; `None` when there is no live pid or it could not be read.
     pub resources: Option<procfs::Resources>,
+    /// UNIX time of a start put off by `restart_delay` / `retry_fatal_after` (extensions).
+    pub next_start: Option<f64>,
+    /// Starts out of FATAL since the last RUNNING; `None` without `retry_fatal_after`.
+    pub fatal_retries: Option<u32>,
 }
 
 /// The daemon process itself.
@@ -204,6 +208,24 @@ pub fn render(s: &Snapshot) -> String {
     per_process(
         &mut out,
         s,
+        "supervisor_process_next_start_timestamp_seconds",
+        "gauge",
+        "UNIX time of a start put off by restart_delay or retry_fatal_after (supervisor-rs \
+         extensions; only while one is pending).",
+        |p| p.next_start.map(num),
+    );
+    per_process(
+        &mut out,
+        s,
+        "supervisor_process_fatal_retries",
+        "gauge",
+        "Starts out of FATAL (retry_fatal_after) since the process was last RUNNING (only for \
+         processes with retry_fatal_after).",
+        |p| p.fatal_retries.map(|n| n.to_string()),
+    );
+    per_process(
+        &mut out,
+        s,
         "supervisor_process_resident_memory_bytes",
         "gauge",
         "Resident set size of the process, from /proc (live processes only).",
@@ -325,6 +347,8 @@ mod tests {
                 resident_memory_bytes: 4096,
                 cpu_seconds: 1.5,
             }),
+            next_start: None,
+            fatal_retries: None,
         }
     }
 
@@ -341,6 +365,8 @@ mod tests {
         crash.resources = None;
         crash.pid = None;
         crash.uptime = None;
+        crash.next_start = Some(1_700_000_060.0);
+        crash.fatal_retries = Some(2);
         let s = Snapshot {
             processes: vec![proc("web", ProcessState::Running), crash],
             pools: vec![PoolStats {
@@ -384,6 +410,11 @@ mod tests {
         has(r#"supervisor_event_pool_queue_length{pool="alerts"} 3"#);
         has("supervisor_daemon_resident_memory_bytes 1000");
         has("supervisor_daemon_open_fds 9");
+        has(
+            r#"supervisor_process_next_start_timestamp_seconds{group="g",name="we\"ird\\name"} 1700000060"#,
+        );
+        has(r#"supervisor_process_fatal_retries{group="g",name="we\"ird\\name"} 2"#);
+        assert!(!text.contains(r#"supervisor_process_fatal_retries{group="g",name="web"}"#));
         assert!(
             !text.contains(r#"resident_memory_bytes{group="g",name="we\""#),
             "no RSS without a live pid"
@@ -392,6 +423,6 @@ mod tests {
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
         assert_eq!(types, helps);
-        assert_eq!(types, 17);
+        assert_eq!(types, 19);
     }
 }

@@ -932,6 +932,11 @@ impl Runtime {
                     stdout_bytes: bytes[0],
                     stderr_bytes: bytes[1],
                     resources: None,
+                    next_start: p.scheduled_start().map(|t| {
+                        let ahead = t.saturating_duration_since(now).as_secs_f64();
+                        wall - ago(t) + ahead
+                    }),
+                    fatal_retries: p.config.ext.retry_fatal.map(|_| p.fatal_retries()),
                 }
             })
             .collect();
