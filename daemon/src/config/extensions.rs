@@ -70,16 +70,18 @@ pub(super) fn process_options(
 /// The largest environment file read (a bound on what a config can make supervisord load).
 pub const MAX_ENVIRONMENT_FILE_BYTES: u64 = 1 << 20;
 
+/// The variables read from environment files, and the files.
+type EnvFiles = (Vec<(String, String)>, Vec<PathBuf>);
+
 /// `environment_file=`: the variables of the listed files (later files win) and the files'
 /// paths. Paths are separated by commas or newlines; a relative path is relative to the
 /// directory of the config file that holds the option; a leading `-` makes a missing file
 /// silently skipped (any other read error is still an error).
-#[allow(clippy::type_complexity)]
 pub(super) fn environment_files(
     ctx: &Ctx,
     section: &str,
     exp: &Expansions,
-) -> Result<(Vec<(String, String)>, Vec<PathBuf>), ConfigError> {
+) -> Result<EnvFiles, ConfigError> {
     const OPT: &str = "environment_file";
     let Some((text, v)) = ctx.get(section, OPT, exp)? else {
         return Ok((Vec::new(), Vec::new()));

@@ -27,7 +27,13 @@ fn int(n: u64) -> Value {
 }
 
 /// The extra members, appended after Supervisor's own (same names as the config options).
-pub fn process_extras(p: &Process, now: Instant, wall: SystemTime) -> Vec<(String, Value)> {
+/// `next_start` is the put-off start ([`crate::supervisor::core::Core::scheduled_start`]).
+pub fn process_extras(
+    p: &Process,
+    next_start: Option<Instant>,
+    now: Instant,
+    wall: SystemTime,
+) -> Vec<(String, Value)> {
     let ext = &p.config.ext;
     let retry = ext.retry_fatal;
     let members = [
@@ -39,10 +45,7 @@ pub fn process_extras(p: &Process, now: Instant, wall: SystemTime) -> Vec<(Strin
             int(retry.and_then(|r| r.limit).map_or(0, u64::from)),
         ),
         ("fatal_retries", int(u64::from(p.fatal_retries()))),
-        (
-            "next_start",
-            Value::Int(unix(p.scheduled_start(), now, wall)),
-        ),
+        ("next_start", Value::Int(unix(next_start, now, wall))),
         ("exit_on_fatal", Value::Boolean(ext.exit_on_fatal)),
         ("essential", Value::Boolean(ext.essential)),
         (

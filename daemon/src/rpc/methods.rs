@@ -393,8 +393,10 @@ fn extension_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Resu
 fn extended_process_info(host: &dyn Host, key: ProcKey) -> Value {
     let mut value = process_info(host, key).to_value();
     if let (Value::Struct(members), Some(p)) = (&mut value, host.core().process(key)) {
+        let next_start = host.core().scheduled_start(key);
         members.extend(crate::rpc::extensions::process_extras(
             p,
+            next_start,
             Instant::now(),
             SystemTime::now(),
         ));
@@ -959,7 +961,8 @@ fn process_info(host: &dyn Host, key: ProcKey) -> ProcessInfo {
             pid: 0,
         };
     };
-    let snap = p.snapshot();
+    let mut snap = p.snapshot();
+    snap.scheduled_start = host.core().scheduled_start(key);
     let stdout = path(Channel::Stdout);
     ProcessInfo {
         name: snap.name.clone(),

@@ -134,6 +134,15 @@ impl Core {
         self.mood
     }
 
+    /// [`Process::scheduled_start`] of `key`, unless the daemon's mood forbids starts (during
+    /// a shutdown or restart the put-off start will not happen).
+    pub fn scheduled_start(&self, key: ProcKey) -> Option<Instant> {
+        if !mood_allows_starts(self.mood) {
+            return None;
+        }
+        self.procs.get(&key).and_then(Process::scheduled_start)
+    }
+
     /// The exit code an `essential` / `exit_on_fatal` process (extension) has set; when it is
     /// `Some`, the core has begun a shutdown on its own.
     pub fn exit_code(&self) -> Option<i32> {

@@ -690,3 +690,18 @@ fn fatal_without_an_exit_status_and_stock_configs_never_trigger() {
     core.reaped(pid_of(&pids, "job"), ExitStatus::Code(7), t0 + secs(6));
     assert_eq!(core.exit_code(), None);
 }
+
+#[test]
+fn scheduled_start_is_hidden_once_starts_are_forbidden() {
+    let t0 = Instant::now();
+    let mut core = Core::new(vec![
+        with_ext(program("paced", 1), |e| e.restart_delay = 5),
+        program("other", 2),
+    ]);
+    let pids = start_everything(&mut core, t0);
+    let paced = key(&core, "paced");
+    core.reaped(pid_of(&pids, "paced"), ExitStatus::Code(1), t0 + secs(10));
+    assert_eq!(core.scheduled_start(paced), Some(t0 + secs(15)));
+    core.begin_shutdown(t0 + secs(11), false);
+    assert_eq!(core.scheduled_start(paced), None);
+}

@@ -932,7 +932,7 @@ impl Runtime {
                     stdout_bytes: bytes[0],
                     stderr_bytes: bytes[1],
                     resources: None,
-                    next_start: p.scheduled_start().map(|t| {
+                    next_start: self.core.scheduled_start(key).map(|t| {
                         let ahead = t.saturating_duration_since(now).as_secs_f64();
                         wall - ago(t) + ahead
                     }),
