@@ -716,6 +716,13 @@ fn ours_notifies_systemd_ready_reloading_and_stopping() {
     let c = RpcClient::unix(socket_path(dir.path()));
     let state = c.call("supervisor.getState", &[]);
     assert!(state.is_ok(), "{state:?}");
+    // Children do not inherit supervisord's NOTIFY_SOCKET.
+    let env = environ_of(running_pid(&c, "up"));
+    assert!(
+        env.iter().any(|v| v.starts_with("SUPERVISOR_ENABLED="))
+            && !env.iter().any(|v| v.starts_with("NOTIFY_SOCKET=")),
+        "{env:?}"
+    );
 
     // SIGHUP: RELOADING=1, then READY=1 once the new configuration runs.
     // SAFETY: signalling the daemon this test started.

@@ -46,7 +46,11 @@ pub struct SpawnContext {
 impl SpawnContext {
     pub fn from_current_process(server_url: Option<String>) -> SpawnContext {
         SpawnContext {
-            base_env: std::env::vars_os().collect(),
+            // supervisord's own systemd notification socket is not passed on (as sd_notify's
+            // `unset_environment`): a child calling sd_notify would speak for supervisord.
+            base_env: std::env::vars_os()
+                .filter(|(k, _)| k != crate::supervisor::sd_notify::NOTIFY_SOCKET)
+                .collect(),
             server_url,
         }
     }
