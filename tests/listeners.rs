@@ -1053,3 +1053,222 @@ fn stdin_httpok_basic_auth_and_status_codes() {
     });
     assert!(seen.is_some(), "{}", l.stderr());
 }
+
+// ---------------------------------------------------------------------------------------------
+// supervisor-event-listener (drop-in for the Go tool)
+// ---------------------------------------------------------------------------------------------
+
+/// The pid in the `spawned: '<name>' with pid N` line of the main log.
+fn spawned_pid(d: &Daemon, name: &str) -> String {
+    let needle = format!("spawned: '{name}' with pid ");
+    d.log_text()
+        .lines()
+        .find_map(|l| l.split_once(&needle).map(|(_, p)| p.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// Two programs that exit (3: unexpected, 0: expected) and one `supervisor-event-listener`
+/// per INI file in `inis` (name, text), subscribed to PROCESS_STATE_EXITED as the Go tool's
+/// README says.
+fn event_listener_daemon(kind: Kind, inis: &[(&str, String)]) -> Daemon {
+    let mut sections = String::new();
+    for (name, _) in inis {
+        sections.push_str(&listener_section(
+            name,
+            &format!("{} -c {{dir}}/{name}.ini", bin("supervisor-event-listener")),
+            "PROCESS_STATE_EXITED",
+        ));
+        sections.push('\n');
+    }
+    let conf = config_with(&format!(
+        "{RPC_SECTIONS}\n{sections}\
+         [program:crasher]\ncommand=sh -c 'sleep 3; exit 3'\nstartsecs=1\nautorestart=false\n\n\
+         [program:clean]\ncommand=sh -c 'sleep 3; exit 0'\nstartsecs=1\nautorestart=false\n"
+    ));
+    let mut d = Daemon::prepare(kind, &conf);
+    for (name, text) in inis {
+        fs::write(d.path(&format!("{name}.ini")), text).expect("write ini");
+    }
+    d.spawn();
+    d
+}
+
+both_daemons!(event_listener_mail => python_supervisor_event_listener_mail, ours_supervisor_event_listener_mail);
+/// `notify_type = mail`: every EXITED event (expected or not, as the Go tool) is mailed with
+/// its text, through STARTTLS (offered by the server on a port other than 465) and AUTH with
+/// `mail.server.user/password`, to every `mail.user` recipient.
+fn event_listener_mail(kind: Kind) {
+    let smtp = SmtpSink::start_tls(false, "sv@example.com", "s3cret");
+    let ini = format!(
+        "[default]\n# as the Go tool's sample\nnotify_type = mail\n\n\
+         mail.server.user = sv@example.com\nmail.server.password = s3cret\n\
+         mail.server.host = 127.0.0.1\nmail.server.port = {}\n\
+         mail.user = ops@example.com,oncall@example.com\n\
+         ; the test server's certificate is self-signed\ninsecure = true\n",
+        smtp.port
+    );
+    let mut d = event_listener_daemon(kind, &[("sel", ini)]);
+    d.expect_log("exited: crasher (exit status 3; not expected)", secs(20.0));
+    d.expect_log("exited: clean (exit status 0; expected)", secs(20.0));
+    let mails = smtp.wait_messages(2, secs(20.0));
+    assert_eq!(
+        mails.len(),
+        2,
+        "{}\n{}",
+        read(&d, "sel.err"),
+        d.diagnostics()
+    );
+    for (name, pid) in [
+        ("crasher", spawned_pid(&d, "crasher")),
+        ("clean", spawned_pid(&d, "clean")),
+    ] {
+        let mail = mails
+            .iter()
+            .find(|m| {
+                m.contains(&format!("Process: {name}\r\n"))
+                    || m.contains(&format!("Process: {name}\n"))
+            })
+            .unwrap_or_else(|| panic!("no mail for {name}: {mails:#?}"));
+        let body = mail.replace("\r\n", "\n");
+        let host = format!("({})\n", supervisor_listeners_hostname());
+        assert!(body.contains("\nHost: ") && body.contains(&host), "{body}");
+        assert!(
+            body.contains(&format!(
+                "Process: {name}\nPID: {pid}\nEXITED FROM state: RUNNING"
+            )),
+            "{body}"
+        );
+        assert!(body.contains("X-Auth-Login: sv@example.com"), "{body}");
+        assert!(
+            body.contains("ops@example.com") && body.contains("oncall@example.com"),
+            "{body}"
+        );
+        // The Go tool's subject, `Supervisor事件通知`, RFC 2047-encoded.
+        assert!(body.contains("Subject: =?utf-8?"), "{body}");
+    }
+    d.stop();
+}
+
+/// The host name as the listener reports it (`gethostname`).
+fn supervisor_listeners_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    assert_eq!(rc, 0, "gethostname");
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+both_daemons!(event_listener_http => python_supervisor_event_listener_webhook_and_slack, ours_supervisor_event_listener_webhook_and_slack);
+/// `notify_type = webhook` posts the event as the Go tool's JSON (`Header` and `Payload` with
+/// its field names and types); `notify_type = slack` posts `text`, `username` and `channel`.
+fn event_listener_http(kind: Kind) {
+    let sink = HttpSink::start();
+    let hook = format!(
+        "[default]\nnotify_type = webhook\nwebhook_url = {}\n",
+        sink.url("/hook")
+    );
+    let slack = format!(
+        "[default]\nnotify_type = slack\nslack.webhook_url = {}\nslack.channel = exception\n",
+        sink.url("/services/T0/B0/x")
+    );
+    let mut d = event_listener_daemon(kind, &[("hook", hook), ("slack", slack)]);
+    d.expect_log("exited: crasher (exit status 3; not expected)", secs(20.0));
+    d.expect_log("exited: clean (exit status 0; expected)", secs(20.0));
+    let reqs = sink.wait_requests(4, secs(20.0));
+    assert_eq!(
+        reqs.len(),
+        4,
+        "{reqs:#?}\n{}\n{}\n{}",
+        read(&d, "hook.err"),
+        read(&d, "slack.err"),
+        d.diagnostics()
+    );
+    let host = supervisor_listeners_hostname();
+    for (name, expected) in [("crasher", 0), ("clean", 1)] {
+        let pid = spawned_pid(&d, name);
+        let hook = reqs
+            .iter()
+            .find(|r| r.path == "/hook" && r.body.contains(&kv("ProcessName", name)))
+            .unwrap_or_else(|| panic!("no webhook for {name}: {reqs:#?}"));
+        let b = &hook.body;
+        assert!(
+            b.starts_with("{\"Header\":{\"Ver\":\"3.0\",\"Server\":\"supervisor\",\"Serial\":"),
+            "{b}"
+        );
+        assert!(
+            b.contains(",\"Pool\":\"hook\",\"PoolSerial\":")
+                && b.contains(",\"EventName\":\"PROCESS_STATE_EXITED\",\"Len\":"),
+            "{b}"
+        );
+        assert!(b.contains("},\"Payload\":{\"Ip\":\""), "{b}");
+        assert!(
+            b.contains(&format!("({host})\",\"ProcessName\":\"{name}\"")),
+            "{b}"
+        );
+        assert!(
+            b.ends_with(&format!(
+                "\"GroupName\":\"{name}\",\"FromState\":\"RUNNING\",\"Expected\":{expected},\
+                 \"Pid\":{pid}}}}}"
+            )),
+            "{b}"
+        );
+        assert!(
+            hook.headers
+                .iter()
+                .any(|(k, v)| k == "content-type" && v.starts_with("application/json")),
+            "{hook:?}"
+        );
+        let slack = reqs
+            .iter()
+            .find(|r| {
+                r.path == "/services/T0/B0/x" && r.body.contains(&format!("Process: {name}\\n"))
+            })
+            .unwrap_or_else(|| panic!("no Slack message for {name}: {reqs:#?}"));
+        assert!(
+            slack.body.starts_with("{\"text\":\"Host: ")
+                && slack.body.contains(&format!(
+                    "({host})\\nProcess: {name}\\nPID: {pid}\\nEXITED FROM state: RUNNING\",\
+                     \"username\":\"Supervisor事件通知\", \"channel\":\"exception\"}}"
+                )),
+            "{}",
+            slack.body
+        );
+    }
+    d.stop();
+}
+
+/// A bad file stops the listener at once with a message naming the file and the key (the
+/// Go tool exits 1 too, with a terse message).
+#[test]
+fn stdin_supervisor_event_listener_config_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ini = tmp.path().join("l.ini");
+    for (text, wanted) in [
+        ("[default]\nnotify_type = pager\n", "notify_type = \"pager\": use mail, slack or webhook"),
+        ("[default]\nnotify_type = webhook\n", "[default] webhook_url is missing or empty"),
+        (
+            "[default]\nnotify_type = mail\nmail.server.host = h\nmail.server.port = 25x\nmail.user = a@b\n",
+            "mail.server.port = \"25x\" is not a port number",
+        ),
+    ] {
+        fs::write(&ini, text).unwrap();
+        let out = run(
+            &ours_bin("supervisor-event-listener"),
+            &["-c", ini.to_str().unwrap()],
+            tmp.path(),
+            secs(10.0),
+        );
+        assert_eq!(out.code(), Some(1), "{out}");
+        assert!(out.stderr.contains(ini.to_str().unwrap()), "{out}");
+        assert!(out.stderr.contains(wanted), "{wanted}\n{out}");
+    }
+    let out = run(
+        &ours_bin("supervisor-event-listener"),
+        &["-c", tmp.path().join("missing.ini").to_str().unwrap()],
+        tmp.path(),
+        secs(10.0),
+    );
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("missing.ini"), "{out}");
+}

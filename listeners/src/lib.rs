@@ -1,8 +1,8 @@
 //! # supervisor-listeners
 //!
 //! The event-listener binaries (`crashmail`, `crashmailbatch`, `fatalmailbatch`, `crashsms`,
-//! `memmon`, `httpok`, `webhook`) and the one runtime they share. They are separate programs
-//! because they must also run unchanged under Python supervisord.
+//! `memmon`, `httpok`, `webhook`, `supervisor-event-listener`) and the one runtime they share.
+//! They are separate programs because they must also run unchanged under Python supervisord.
 //!
 //! * [`runtime`]: the READY / notification / RESULT loop over stdin and stdout, typed events,
 //!   and a handler that can never kill the listener (a panic or a malformed event is logged on

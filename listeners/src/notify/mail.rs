@@ -51,6 +51,9 @@ pub enum Security {
     Plain,
     /// STARTTLS, required.
     StartTls,
+    /// STARTTLS when the server offers it, plain otherwise (gomail's behaviour, used by
+    /// `supervisor-event-listener`).
+    Opportunistic,
     /// Implicit TLS (port 465).
     Tls,
 }
@@ -164,6 +167,7 @@ pub fn send_smtp(cfg: &SmtpConfig, mail: &Mail) -> Result<String, String> {
             .map_err(|e| format!("TLS setup: {e}"))?;
         transport = transport.tls(match cfg.security {
             Security::Tls => Tls::Wrapper(params),
+            Security::Opportunistic => Tls::Opportunistic(params),
             _ => Tls::Required(params),
         });
     }
