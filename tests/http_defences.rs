@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use supervisor_protocol::xmlrpc::encode_method_call;
-use supervisor_tests::rpc::{free_port, rpc_config, s, socket_path, RpcClient};
+use supervisor_tests::rpc::{free_port, rpc_config, s, socket_path, RpcClient, Value};
 use supervisor_tests::{run, secs, Daemon, Kind};
 
 /// Starts ours on `config` and waits for the unix socket.
@@ -290,5 +290,132 @@ fn ours_basic_auth_base64_is_strict() {
     assert_eq!(status("dXNl cjpzM2NyZXQ="), 401, "embedded space");
     assert_eq!(status("dXNlcjpzM2NyZXQ"), 401, "missing padding");
     assert_eq!(status("dXNlcjpzM2NyZXQ=\tx"), 401, "trailing garbage");
+    d.stop();
+}
+
+/// `VmHWM` (peak RSS) of `pid`, in KiB.
+fn peak_rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Item 5: a small `system.multicall` of 200 `getAllProcessInfo` with 600 programs would
+/// answer about 100 MB. Before: the daemon built all of it in one loop turn (other clients
+/// waited) and its peak RSS grew by hundreds of MB. Now the multicall is built in slices
+/// between other work and stops with a fault once past the 64 MiB response limit.
+#[test]
+fn ours_multicall_amplification_is_bounded() {
+    let mut programs = String::new();
+    for n in 0..600 {
+        programs.push_str(&format!(
+            "[program:p{n:03}]\ncommand=sleep 1000\nautostart=false\n\n"
+        ));
+    }
+    let (mut d, c) = boot(&rpc_config(&programs, None));
+    let one = Value::new_struct([
+        ("methodName", s("supervisor.getAllProcessInfo")),
+        ("params", Value::Array(vec![])),
+    ]);
+    let calls = Value::Array(vec![one; 200]);
+    let before = peak_rss_kib(d.pid());
+    let stop = Arc::new(AtomicBool::new(false));
+    let prober = {
+        let (c, stop) = (c.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut worst = Duration::ZERO;
+            while !stop.load(Ordering::SeqCst) {
+                let t0 = Instant::now();
+                let _ = c.try_call("supervisor.getState", &[]);
+                worst = worst.max(t0.elapsed());
+                thread::sleep(Duration::from_millis(20));
+            }
+            worst
+        })
+    };
+    let t0 = Instant::now();
+    let answer = c.try_call("system.multicall", &[calls]);
+    let took = t0.elapsed();
+    thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::SeqCst);
+    let worst = prober.join().unwrap_or(Duration::MAX);
+    let grown = peak_rss_kib(d.pid()).saturating_sub(before);
+    println!(
+        "multicall of 200 getAllProcessInfo x 600 programs: {took:.2?}, worst getState \
+         meanwhile {worst:.2?}, peak RSS grew {grown} KiB"
+    );
+    match answer {
+        Ok(Err(f)) => assert!(
+            f.code == 30 && f.string.contains("response larger than 67108864 bytes"),
+            "{f:?}"
+        ),
+        other => {
+            let shown = format!("{:?}", other.map(|r| r.map(|_| "a value")));
+            panic!(
+                "want a FAILED fault, got {}",
+                shown.chars().take(300).collect::<String>()
+            )
+        }
+    }
+    assert!(
+        worst < secs(1.0),
+        "getState waited {worst:?} behind the multicall"
+    );
+    assert!(grown < 400 * 1024, "peak RSS grew by {grown} KiB");
+    d.stop();
+}
+
+/// Item 5: `sendProcessStdin` to a program that never reads. Before: every call was accepted
+/// and queued in the daemon's memory. Now at most 1 MiB waits per process; past that the call
+/// faults with NO_FILE (what Supervisor answers when a stdin cannot take input) and says why.
+#[test]
+fn ours_stdin_queue_of_a_program_that_never_reads_is_bounded() {
+    let (mut d, c) = boot(&rpc_config(
+        "[program:deaf]\ncommand=sleep 1000\nstartsecs=0\n",
+        None,
+    ));
+    let started = Instant::now();
+    while c
+        .ok("supervisor.getProcessInfo", &[s("deaf")])
+        .get("statename")
+        != Some(&s("RUNNING"))
+    {
+        assert!(started.elapsed() < secs(10.0), "deaf never ran");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let chunk = s(&"x".repeat(256 * 1024));
+    let mut accepted = 0usize;
+    let mut fault = None;
+    for _ in 0..40 {
+        match c.call("supervisor.sendProcessStdin", &[s("deaf"), chunk.clone()]) {
+            Ok(_) => accepted += 256 * 1024,
+            Err(f) => {
+                fault = Some(f);
+                break;
+            }
+        }
+    }
+    let fault = fault.unwrap_or_else(|| panic!("{accepted} bytes accepted, never refused"));
+    assert_eq!(fault.code, 20, "NO_FILE: {fault:?}");
+    assert!(
+        fault.string.contains("deaf: stdin not accepting input")
+            && fault.string.contains("limit 1048576"),
+        "{}",
+        fault.string
+    );
+    // The pipe (64 KiB) plus the 1 MiB queue, in 256 KiB calls.
+    assert!(
+        (1024 * 1024..=1536 * 1024).contains(&accepted),
+        "{accepted} bytes accepted"
+    );
+    // Still running, still answering.
+    assert_eq!(
+        c.ok("supervisor.getProcessInfo", &[s("deaf")])
+            .get("statename"),
+        Some(&s("RUNNING"))
+    );
     d.stop();
 }

@@ -22,6 +22,9 @@ pub enum ReadError {
     /// FAILED: any other I/O error.
     #[error("read failed: {0}")]
     Failed(#[from] io::Error),
+    /// The slice asked for is over the caller's limit (this many bytes); nothing was read.
+    #[error("{0} bytes asked for")]
+    TooLarge(u64),
 }
 
 fn read_at(file: &mut File, offset: u64, limit: Option<u64>) -> io::Result<Vec<u8>> {
@@ -41,8 +44,9 @@ fn read_at(file: &mut File, offset: u64, limit: Option<u64>) -> io::Result<Vec<u
 /// `readLog` semantics: offset ≥ 0 and length 0 → offset..EOF; offset ≥ 0 and length > 0 →
 /// up to `length` bytes from offset (empty past EOF); offset < 0 and length 0 → the last
 /// `|offset|` bytes (whole file if shorter). Missing file → `NoFile` (checked first, like
-/// Supervisor's `os.path.exists` before parsing the arguments).
-pub fn read_range(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
+/// Supervisor's `os.path.exists` before parsing the arguments). A slice of more than `max`
+/// bytes is `TooLarge`, found from the file's size before anything is read.
+pub fn read_range(path: &Path, offset: i64, length: i64, max: u64) -> Result<Vec<u8>, ReadError> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadError::NoFile),
@@ -55,6 +59,9 @@ pub fn read_range(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, Read
         let size = file.seek(SeekFrom::End(0))?;
         let back = offset.unsigned_abs();
         let pos = size.saturating_sub(back);
+        if size - pos > max {
+            return Err(ReadError::TooLarge(size - pos));
+        }
         return Ok(read_at(&mut file, pos, Some(back))?);
     }
     if length < 0 {
@@ -66,6 +73,11 @@ pub fn read_range(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, Read
     } else {
         Some(length.unsigned_abs())
     };
+    let avail = file.seek(SeekFrom::End(0))?.saturating_sub(offset);
+    let n = limit.map_or(avail, |l| l.min(avail));
+    if n > max {
+        return Err(ReadError::TooLarge(n));
+    }
     Ok(read_at(&mut file, offset, limit)?)
 }
 
@@ -81,8 +93,9 @@ pub fn read_range(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, Read
 /// ```
 ///
 /// A missing file gives `(empty, 0, false)` (what the RPC answers). Other I/O errors are
-/// returned; Supervisor answers `['', offset, false]` (the caller's offset) for those.
-pub fn tail(path: &Path, offset: u64, length: u64) -> io::Result<(Vec<u8>, u64, bool)> {
+/// returned; Supervisor answers `['', offset, false]` (the caller's offset) for those. A slice
+/// of more than `max` bytes is an error of kind `FileTooLarge`, before anything is read.
+pub fn tail(path: &Path, offset: u64, length: u64, max: u64) -> io::Result<(Vec<u8>, u64, bool)> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0, false)),
@@ -105,6 +118,13 @@ pub fn tail(path: &Path, offset: u64, length: u64) -> io::Result<(Vec<u8>, u64, 
     }
     let off = u64::try_from(off.max(0)).unwrap_or(0);
     let len = u64::try_from(len.max(0)).unwrap_or(0);
+    let n = len.min(sz_u.saturating_sub(off));
+    if n > max {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!("{n} bytes asked for"),
+        ));
+    }
     let data = if len == 0 {
         Vec::new()
     } else {
@@ -125,8 +145,27 @@ mod tests {
         Ok((dir, path))
     }
 
+    #[test]
+    fn slices_over_the_limit_are_refused_before_reading() -> io::Result<()> {
+        let (_d, p) = file_with(b"0123456789")?;
+        assert!(matches!(
+            read_range(&p, 0, 0, 9),
+            Err(ReadError::TooLarge(10))
+        ));
+        assert!(matches!(
+            read_range(&p, -10, 0, 9),
+            Err(ReadError::TooLarge(10))
+        ));
+        assert_eq!(read_range(&p, 2, 0, 9).ok(), Some(b"23456789".to_vec()));
+        assert_eq!(read_range(&p, 0, 5, 5).ok(), Some(b"01234".to_vec()));
+        let err = tail(&p, 0, 10, 9).expect_err("over the limit");
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(tail(&p, 0, 1000, 10)?, (b"0123456789".to_vec(), 10, false));
+        Ok(())
+    }
+
     fn rr(path: &Path, o: i64, l: i64) -> Vec<u8> {
-        read_range(path, o, l).unwrap_or_else(|e| format!("ERR {e}").into_bytes())
+        read_range(path, o, l, u64::MAX).unwrap_or_else(|e| format!("ERR {e}").into_bytes())
     }
 
     #[test]
@@ -141,15 +180,15 @@ mod tests {
         assert_eq!(rr(&p, -3, 0), b"789");
         assert_eq!(rr(&p, -100, 0), b"0123456789");
         assert!(matches!(
-            read_range(&p, -3, 2),
+            read_range(&p, -3, 2, u64::MAX),
             Err(ReadError::BadArguments)
         ));
         assert!(matches!(
-            read_range(&p, 0, -1),
+            read_range(&p, 0, -1, u64::MAX),
             Err(ReadError::BadArguments)
         ));
         assert!(matches!(
-            read_range(&p, i64::MIN, 0),
+            read_range(&p, i64::MIN, 0, u64::MAX),
             Ok(ref d) if d == b"0123456789"
         ));
         assert_eq!(rr(&p, 0, i64::MAX), b"0123456789");
@@ -160,17 +199,17 @@ mod tests {
     fn read_range_missing_and_failed() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
         assert!(matches!(
-            read_range(&dir.path().join("nope"), 0, 0),
+            read_range(&dir.path().join("nope"), 0, 0, u64::MAX),
             Err(ReadError::NoFile)
         ));
         // Missing file wins over bad arguments.
         assert!(matches!(
-            read_range(&dir.path().join("nope"), -1, 1),
+            read_range(&dir.path().join("nope"), -1, 1, u64::MAX),
             Err(ReadError::NoFile)
         ));
         // A directory: reading fails.
         assert!(matches!(
-            read_range(dir.path(), 0, 0),
+            read_range(dir.path(), 0, 0, u64::MAX),
             Err(ReadError::Failed(_))
         ));
         Ok(())
@@ -180,29 +219,38 @@ mod tests {
     fn tail_observed_cases() -> io::Result<()> {
         let (_d, p) = file_with(b"abe\n")?;
         // Spec 4.8, observed on a 4-byte file.
-        assert_eq!(tail(&p, 0, 2)?, (b"e\n".to_vec(), 4, true));
-        assert_eq!(tail(&p, 100, 2)?, (Vec::new(), 4, false));
+        assert_eq!(tail(&p, 0, 2, u64::MAX)?, (b"e\n".to_vec(), 4, true));
+        assert_eq!(tail(&p, 100, 2, u64::MAX)?, (Vec::new(), 4, false));
         // Typical supervisorctl tail: offset 0, length 1600 on a small file.
-        assert_eq!(tail(&p, 0, 1600)?, (b"abe\n".to_vec(), 4, false));
+        assert_eq!(tail(&p, 0, 1600, u64::MAX)?, (b"abe\n".to_vec(), 4, false));
         // Follow: offset == size.
-        assert_eq!(tail(&p, 4, 1600)?, (Vec::new(), 4, false));
+        assert_eq!(tail(&p, 4, 1600, u64::MAX)?, (Vec::new(), 4, false));
         // Grown beyond offset + length: overflow, last `length` bytes.
-        assert_eq!(tail(&p, 1, 1)?, (b"\n".to_vec(), 4, true));
+        assert_eq!(tail(&p, 1, 1, u64::MAX)?, (b"\n".to_vec(), 4, true));
         // length 0.
-        assert_eq!(tail(&p, 0, 0)?, (Vec::new(), 4, true));
-        assert_eq!(tail(&p, 4, 0)?, (Vec::new(), 4, false));
+        assert_eq!(tail(&p, 0, 0, u64::MAX)?, (Vec::new(), 4, true));
+        assert_eq!(tail(&p, 4, 0, u64::MAX)?, (Vec::new(), 4, false));
         // Huge values do not overflow.
-        assert_eq!(tail(&p, u64::MAX, u64::MAX)?, (Vec::new(), 4, false));
-        assert_eq!(tail(&p, 2, u64::MAX)?, (b"abe\n".to_vec(), 4, false));
+        assert_eq!(
+            tail(&p, u64::MAX, u64::MAX, u64::MAX)?,
+            (Vec::new(), 4, false)
+        );
+        assert_eq!(
+            tail(&p, 2, u64::MAX, u64::MAX)?,
+            (b"abe\n".to_vec(), 4, false)
+        );
         Ok(())
     }
 
     #[test]
     fn tail_empty_and_missing() -> io::Result<()> {
         let (d, p) = file_with(b"")?;
-        assert_eq!(tail(&p, 0, 1600)?, (Vec::new(), 0, false));
-        assert_eq!(tail(&p, 10, 5)?, (Vec::new(), 0, false));
-        assert_eq!(tail(&d.path().join("nope"), 7, 5)?, (Vec::new(), 0, false));
+        assert_eq!(tail(&p, 0, 1600, u64::MAX)?, (Vec::new(), 0, false));
+        assert_eq!(tail(&p, 10, 5, u64::MAX)?, (Vec::new(), 0, false));
+        assert_eq!(
+            tail(&d.path().join("nope"), 7, 5, u64::MAX)?,
+            (Vec::new(), 0, false)
+        );
         Ok(())
     }
 }

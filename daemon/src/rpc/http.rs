@@ -31,10 +31,7 @@ use supervisor_protocol::xmlrpc::http::{
     encode_chunk, encode_response_head, reason_phrase, BodyFraming, HttpError, RequestHead,
     RequestHeadParser,
 };
-use supervisor_protocol::xmlrpc::{
-    encode_response, encoded_len_bound, parse_method_call, Fault, FaultCode,
-    DEFAULT_MAX_RESPONSE_BYTES,
-};
+use supervisor_protocol::xmlrpc::{encode_response, encoded_len_bound, parse_method_call};
 
 use crate::config::Config;
 use crate::logs::{LogLevel, MainLog};
@@ -47,7 +44,7 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body accepted (XML-RPC calls are small; multicalls of thousands fit).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Largest answer sent: what our own clients accept. A bigger one becomes a `FAILED` fault.
-pub const MAX_RESPONSE: usize = DEFAULT_MAX_RESPONSE_BYTES;
+pub use methods::MAX_RESPONSE;
 /// Answers estimated above this are encoded on a blocking thread, not the event loop's.
 const ENCODE_INLINE_MAX: usize = 256 * 1024;
 /// A whole request head (including the idle time before it on a kept-alive connection) must
@@ -945,7 +942,7 @@ async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
         Err(_) => 0,
     };
     let result = if size > MAX_RESPONSE {
-        Err(response_too_large())
+        Err(methods::response_too_large())
     } else {
         result
     };
@@ -959,16 +956,6 @@ async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
     };
     slot.waiting_on_client();
     respond(stream, 200, "text/xml", &[], &body, close).await
-}
-
-/// The fault for an answer over [`MAX_RESPONSE`].
-pub fn response_too_large() -> Fault {
-    Fault::new(
-        FaultCode::Failed,
-        Some(&format!(
-            "response larger than {MAX_RESPONSE} bytes; ask for less at a time"
-        )),
-    )
 }
 
 /// `/metrics`: a snapshot from the loop, `/proc` figures added here, rendered as text.

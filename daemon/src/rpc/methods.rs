@@ -14,7 +14,8 @@ use tokio::sync::oneshot;
 
 use supervisor_protocol::xmlrpc::structs::{clamp_int, RpcStruct};
 use supervisor_protocol::xmlrpc::{
-    ConfigInfo, Fault, FaultCode, GroupResult, MethodCall, MulticallCall, ProcessInfo, Value,
+    encoded_len_bound, ConfigInfo, Fault, FaultCode, GroupResult, MethodCall, MulticallCall,
+    ProcessInfo, Value, DEFAULT_MAX_RESPONSE_BYTES,
 };
 use supervisor_protocol::{ProcessState, SupervisorState, API_VERSION, SUPERVISOR_VERSION};
 
@@ -23,8 +24,28 @@ use crate::logs::{self, Channel, ReadError};
 use crate::process::spawn;
 use crate::process::state::CommandError;
 use crate::supervisor::core::{ProcKey, Target};
-use crate::supervisor::host::{Host, Request};
+use crate::supervisor::host::{Host, Request, StdinError};
 use crate::supervisor::runtime::Command;
+
+/// Largest answer built: what our own clients read. Bigger ones become
+/// [`response_too_large`] (a multicall stops building as soon as it is over).
+pub const MAX_RESPONSE: usize = DEFAULT_MAX_RESPONSE_BYTES;
+
+/// How much of a `system.multicall` one poll may build (estimated encoded bytes) before it
+/// lets the loop serve others; the rest follows on the next polls.
+const MULTICALL_SLICE: usize = 1024 * 1024;
+/// What each call of a multicall counts for in [`MULTICALL_SLICE`] besides its result.
+const MULTICALL_CALL_COST: usize = 1024;
+
+/// The fault for an answer over [`MAX_RESPONSE`].
+pub fn response_too_large() -> Fault {
+    Fault::new(
+        FaultCode::Failed,
+        Some(&format!(
+            "response larger than {MAX_RESPONSE} bytes; ask for less at a time"
+        )),
+    )
+}
 
 /// The outcome of one call.
 pub enum Reply {
@@ -46,11 +67,13 @@ enum PendingKind {
         done: Vec<GroupResult>,
         waiting: Vec<(Box<Pending>, String, String)>,
     },
-    /// `system.multicall`: calls run one after the other, each awaited.
+    /// `system.multicall`: calls run one after the other, each awaited, at most
+    /// [`MULTICALL_SLICE`] of work per poll; `size` bounds what the results encode to.
     Multicall {
         current: Option<Box<Pending>>,
         remaining: VecDeque<Value>,
         results: Vec<Value>,
+        size: usize,
     },
 }
 
@@ -79,19 +102,42 @@ impl Pending {
                 current,
                 remaining,
                 results,
+                size,
             } => {
+                let mut work = 0usize;
+                let mut push = |results: &mut Vec<Value>, r| {
+                    let v = multicall_value(r);
+                    let n = encoded_len_bound(&v);
+                    *size = size.saturating_add(n);
+                    work = work.saturating_add(n + MULTICALL_CALL_COST);
+                    results.push(v);
+                    (*size > MAX_RESPONSE, work > MULTICALL_SLICE)
+                };
                 if let Some(p) = current {
                     match p.poll(host) {
                         Some(r) => {
-                            results.push(multicall_value(r));
                             *current = None;
+                            if push(results, r).0 {
+                                drop_elsewhere(std::mem::take(results));
+                                return Some(Err(response_too_large()));
+                            }
                         }
                         None => return None,
                     }
                 }
                 while let Some(call) = remaining.pop_front() {
                     match multicall_one(host, &call) {
-                        Reply::Ready(r) => results.push(multicall_value(r)),
+                        Reply::Ready(r) => {
+                            let (too_large, slice_used) = push(results, r);
+                            if too_large {
+                                drop_elsewhere(std::mem::take(results));
+                                remaining.clear();
+                                return Some(Err(response_too_large()));
+                            }
+                            if slice_used && !remaining.is_empty() {
+                                return None;
+                            }
+                        }
                         Reply::Pending(p) => {
                             *current = Some(Box::new(p));
                             return None;
@@ -101,6 +147,19 @@ impl Pending {
                 Some(Ok(Value::Array(std::mem::take(results))))
             }
         }
+    }
+}
+
+/// Free up to [`MAX_RESPONSE`] worth of values on another thread: on the loop's thread it
+/// would hold up every other client for a noticeable time.
+fn drop_elsewhere(values: Vec<Value>) {
+    if std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(values))
+        .is_err()
+    {
+        // No thread to be had: the values were moved into the failed closure and are freed
+        // here after all.
     }
 }
 
@@ -439,6 +498,7 @@ fn system_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Result<
                 current: None,
                 remaining: calls.iter().cloned().collect(),
                 results: Vec::new(),
+                size: 0,
             });
             Ok(match pending.poll(host) {
                 Some(r) => Reply::Ready(r),
@@ -671,8 +731,20 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
             if p.pid().is_none() || p.state() == ProcessState::Stopping {
                 return Err(fault_of(FaultCode::NotRunning, name));
             }
-            if !host.send_stdin(key, chars) {
-                return Err(fault_of(FaultCode::NoFile, name));
+            // Supervisor: `RPCError(NO_FILE, name)` when the stdin cannot take the bytes;
+            // a full queue (a child that does not read) is the same fault with the reason.
+            match host.send_stdin(key, chars) {
+                Ok(()) => {}
+                Err(StdinError::Closed) => return Err(fault_of(FaultCode::NoFile, name)),
+                Err(StdinError::Full { queued, limit }) => {
+                    return Err(fault_of(
+                        FaultCode::NoFile,
+                        &format!(
+                            "{name}: stdin not accepting input ({queued} bytes already queued, \
+                             limit {limit})"
+                        ),
+                    ))
+                }
             }
             ready(Value::Boolean(true))
         }
@@ -710,12 +782,14 @@ fn supervisor_method(host: &mut dyn Host, method: &str, params: &[Value]) -> Res
                 &path,
                 u64::try_from(offset).unwrap_or(0),
                 u64::try_from(length).unwrap_or(0),
+                MAX_RESPONSE as u64,
             ) {
                 Ok((data, size, overflow)) => ready(Value::Array(vec![
                     Value::from(String::from_utf8_lossy(&data).into_owned()),
                     Value::Int(clamp_int(i64::try_from(size).unwrap_or(i64::MAX))),
                     Value::Boolean(overflow),
                 ])),
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Err(response_too_large()),
                 Err(_) => ready(Value::Array(vec![
                     Value::from(""),
                     Value::Int(offset),
@@ -778,11 +852,17 @@ fn read_log(path: Option<PathBuf>, offset: i32, length: i32) -> Result<Reply, Fa
         // `RPCError(NO_FILE, None)`: no detail.
         return Err(Fault::new(FaultCode::NoFile, None));
     };
-    match logs::read_range(&path, i64::from(offset), i64::from(length)) {
+    match logs::read_range(
+        &path,
+        i64::from(offset),
+        i64::from(length),
+        MAX_RESPONSE as u64,
+    ) {
         Ok(data) => ready(Value::from(String::from_utf8_lossy(&data).into_owned())),
         Err(ReadError::NoFile) => Err(fault_of(FaultCode::NoFile, &path.display().to_string())),
         Err(ReadError::BadArguments) => Err(Fault::new(FaultCode::BadArguments, None)),
         Err(ReadError::Failed(e)) => Err(fault_of(FaultCode::Failed, &e.to_string())),
+        Err(ReadError::TooLarge(_)) => Err(response_too_large()),
     }
 }
 

@@ -182,11 +182,12 @@ impl Host for FakeHost {
     fn clear_process_logs(&mut self, _key: ProcKey) -> io::Result<()> {
         Ok(())
     }
-    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> bool {
-        if self.stdin_open {
-            self.stdin.push((key, data));
+    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> Result<(), StdinError> {
+        if !self.stdin_open {
+            return Err(StdinError::Closed);
         }
-        self.stdin_open
+        self.stdin.push((key, data));
+        Ok(())
     }
     fn request_shutdown(&mut self) {
         self.shutdown_requested = true;
@@ -709,6 +710,63 @@ fn multicall_waits_for_a_waiting_call_in_order() {
     assert_eq!(results[0], b(true));
     // The second call ran after the first was done.
     assert_eq!(results[1].get("statename"), Some(&s("RUNNING")));
+}
+
+/// `n` copies of `system.methodHelp("supervisor.tailProcessLog")` (about 1 KB of answer each).
+fn help_calls(n: usize) -> Value {
+    let one = Value::new_struct([
+        ("methodName", s("system.methodHelp")),
+        ("params", Value::Array(vec![s("supervisor.tailProcessLog")])),
+    ]);
+    Value::Array(vec![one; n])
+}
+
+/// Poll a multicall to its end; the answer and how many polls it took.
+fn run_multicall(h: &mut FakeHost, calls: Value) -> (Result<Value, Fault>, usize) {
+    match dispatch(h, &method_call("system.multicall", &[calls])) {
+        Reply::Ready(r) => (r, 1),
+        Reply::Pending(mut p) => {
+            for polls in 2.. {
+                if let Some(r) = p.poll(h) {
+                    return (r, polls);
+                }
+            }
+            unreachable!()
+        }
+    }
+}
+
+#[test]
+fn a_large_multicall_is_built_in_slices() {
+    let mut h = FakeHost::new();
+    let (r, polls) = run_multicall(&mut h, help_calls(5000));
+    let results = r.expect("answer");
+    assert_eq!(results.as_array().map(<[Value]>::len), Some(5000));
+    // About 5 MB of answer and 5 MB of per-call cost, in slices of 1 MiB.
+    assert!((5..=20).contains(&polls), "{polls} polls");
+    // A small one still answers at once.
+    let (r, polls) = run_multicall(&mut h, help_calls(3));
+    assert!(r.is_ok());
+    assert_eq!(polls, 1);
+}
+
+#[test]
+fn a_multicall_over_the_response_limit_is_a_fault() {
+    let mut h = FakeHost::new();
+    let per_call = supervisor_protocol::xmlrpc::encoded_len_bound(&ok(
+        &mut h,
+        "system.methodHelp",
+        &[s("supervisor.tailProcessLog")],
+    ));
+    let n = MAX_RESPONSE / per_call + 10;
+    let (r, _) = run_multicall(&mut h, help_calls(n));
+    let fault = r.expect_err("too large");
+    assert_eq!(fault.code, code(FaultCode::Failed));
+    assert!(
+        fault.string.contains("response larger than"),
+        "{}",
+        fault.string
+    );
 }
 
 #[test]

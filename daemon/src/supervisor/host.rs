@@ -28,8 +28,8 @@ pub trait Host {
     /// The resolved log file of a process channel, if it has one.
     fn log_path(&self, key: ProcKey, channel: Channel) -> Option<PathBuf>;
     fn clear_process_logs(&mut self, key: ProcKey) -> io::Result<()>;
-    /// Queue bytes for the child's stdin; `false` when its stdin is closed.
-    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> bool;
+    /// Queue bytes for the child's stdin (bounded: see `supervisor::stdin`).
+    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> Result<(), StdinError>;
     fn request_shutdown(&mut self);
     fn request_restart(&mut self);
     /// Re-read the config file(s); the result becomes the stored config.
@@ -40,6 +40,15 @@ pub trait Host {
     fn add_group(&mut self, config: GroupConfig) -> Result<(), CommandError>;
     fn remove_group(&mut self, name: &str) -> Result<(), CommandError>;
     fn remote_comm_event(&mut self, kind: &str, data: &str);
+}
+
+/// Why bytes for a child's stdin were not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinError {
+    /// The child has no stdin any more (not running, or it closed its end).
+    Closed,
+    /// Too much is already waiting for it: `queued` bytes for this child, `limit` per child.
+    Full { queued: usize, limit: usize },
 }
 
 /// One control-plane request, run on the loop. The loop polls it once when it arrives, then

@@ -5,10 +5,12 @@
 //!   wire format in it.
 //! * `runtime`: the tokio loop that feeds `core` and carries out its actions.
 //! * `sd_notify`: `READY=1` / `STOPPING=1` to systemd's `$NOTIFY_SOCKET` (Type=notify units).
+//! * `stdin`: the bounded queue in front of each child's stdin.
 //! * `system`: the daemon's own process set-up (privileges, rlimits, daemonize, pidfile).
 
 pub mod core;
 pub mod host;
 pub mod runtime;
 pub mod sd_notify;
+pub mod stdin;
 pub mod system;

@@ -42,7 +42,8 @@ use crate::process::socket::FcgiSockets;
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CommandError, ExitStatus};
 use crate::supervisor::core::{Core, Output, ProcKey, Target};
-use crate::supervisor::host::{Host, Request};
+use crate::supervisor::host::{Host, Request, StdinError};
+use crate::supervisor::stdin::StdinQueue;
 
 /// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
 const PENDING_POLL: Duration = Duration::from_millis(50);
@@ -160,7 +161,7 @@ struct ProcIo {
     stdout_log: Option<SharedLog>,
     stderr_log: Option<SharedLog>,
     /// Bytes for the current run's stdin, written by a task so a full pipe never blocks us.
-    stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    stdin: Option<StdinQueue>,
     /// The current run's output pipes.
     pumps: Vec<PumpHandle>,
     /// Output bytes received on stdout and stderr over every run.
@@ -484,7 +485,7 @@ impl Runtime {
         let mut send = |key: ProcKey, bytes: Vec<u8>| {
             io.get(&key)
                 .and_then(|io| io.stdin.as_ref())
-                .is_some_and(|tx| tx.send(bytes).is_ok())
+                .is_some_and(|q| q.send(bytes))
         };
         let logs = self.bus.dispatch(Instant::now(), &running, &mut send);
         self.log_all(logs);
@@ -785,11 +786,7 @@ impl Runtime {
         io.stdin = child
             .stdin
             .and_then(|fd| pipe::Sender::from_owned_fd(fd).ok())
-            .map(|sender| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::task::spawn_local(write_stdin(sender, rx));
-                tx
-            });
+            .map(StdinQueue::spawn);
         let mirror = self.log.borrow().enabled(LogLevel::Debug);
         let pumps = [
             (
@@ -1003,11 +1000,11 @@ impl Host for Runtime {
         Ok(())
     }
 
-    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> bool {
-        self.io
-            .get(&key)
-            .and_then(|io| io.stdin.as_ref())
-            .is_some_and(|sender| sender.send(data).is_ok())
+    fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> Result<(), StdinError> {
+        match self.io.get(&key).and_then(|io| io.stdin.as_ref()) {
+            Some(queue) => queue.send_bounded(data),
+            None => Err(StdinError::Closed),
+        }
     }
 
     fn request_shutdown(&mut self) {
@@ -1270,17 +1267,5 @@ impl Pump {
             LogLevel::Error,
             &format!("'{}' {} {msg}", self.name, self.channel.name()),
         );
-    }
-}
-
-/// Feed one run's stdin. Ends (closing the pipe) when the sender is dropped at exit, or when
-/// the child closed its end.
-async fn write_stdin(mut pipe: pipe::Sender, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
-    use tokio::io::AsyncWriteExt;
-    while let Some(data) = rx.recv().await {
-        if pipe.write_all(&data).await.is_err() {
-            rx.close();
-            return;
-        }
     }
 }
