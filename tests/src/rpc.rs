@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use supervisor_protocol::xmlrpc::{
-    base64_encode, encode_method_call, parse_method_response, DEFAULT_MAX_RESPONSE_BYTES,
+    encode_method_call, parse_method_response, DEFAULT_MAX_RESPONSE_BYTES,
 };
 pub use supervisor_protocol::xmlrpc::{Fault, Value};
 
@@ -115,8 +115,8 @@ impl RpcClient {
         let mut h = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
         if let Some((u, p)) = &self.auth {
             h.push_str(&format!(
-                "Authorization: Basic {}\r\n",
-                base64_encode(format!("{u}:{p}").as_bytes())
+                "Authorization: {}\r\n",
+                supervisor_protocol::xmlrpc::http::basic_auth_header(u, p)
             ));
         }
         for (k, v) in extra {

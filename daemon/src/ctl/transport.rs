@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use supervisor_protocol::xmlrpc::base64_encode;
+use supervisor_protocol::xmlrpc::http::basic_auth_header;
 
 /// Where the server listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,10 +169,7 @@ impl Transport {
     fn auth_header(&self) -> String {
         match (&self.username, &self.password) {
             (Some(u), Some(p)) => {
-                format!(
-                    "Authorization: Basic {}\r\n",
-                    base64_encode(format!("{u}:{p}").as_bytes())
-                )
+                format!("Authorization: {}\r\n", basic_auth_header(u, p))
             }
             _ => String::new(),
         }

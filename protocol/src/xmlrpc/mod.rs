@@ -42,13 +42,3 @@ pub use structs::{
     clamp_int, ConfigInfo, GroupResult, ProcessInfo, RpcStruct, StateInfo, StructError,
 };
 pub use value::Value;
-
-/// Base64 as used by `<base64>` and HTTP Basic auth (standard alphabet, padded).
-pub fn base64_encode(data: &[u8]) -> String {
-    b64::encode(data)
-}
-
-/// Decodes standard base64, skipping ASCII whitespace; the error says what was wrong.
-pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
-    b64::decode(text)
-}
