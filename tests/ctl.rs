@@ -1059,6 +1059,17 @@ fn python_ours_terminal_shell() {
 /// Runs `ctl args` with stdin, stdout and stderr on a fresh pty and returns everything it
 /// wrote there until it exits (at most 30 s).
 fn pty_run(ctl: &std::path::Path, args: &[&str], cwd: &std::path::Path) -> String {
+    pty_session(ctl, args, cwd, &[])
+}
+
+/// [`pty_run`] typing each of `keys` after the output has been quiet for a moment (with
+/// `TERM=xterm`, so line editors behave the same everywhere).
+fn pty_session(
+    ctl: &std::path::Path,
+    args: &[&str],
+    cwd: &std::path::Path,
+    keys: &[&[u8]],
+) -> String {
     let (mut master, slave) = open_pty();
     let open_slave = || {
         std::fs::OpenOptions::new()
@@ -1071,6 +1082,7 @@ fn pty_run(ctl: &std::path::Path, args: &[&str], cwd: &std::path::Path) -> Strin
         .args(args)
         .current_dir(cwd)
         .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
         .stdin(open_slave())
         .stdout(open_slave())
         .stderr(open_slave())
@@ -1078,6 +1090,10 @@ fn pty_run(ctl: &std::path::Path, args: &[&str], cwd: &std::path::Path) -> Strin
         .expect("spawn supervisorctl on a pty");
     let start = Instant::now();
     let mut seen = String::new();
+    for k in keys {
+        seen.push_str(&pty_read(&mut master, Duration::from_millis(1500)));
+        master.write_all(k).expect("type on the pty");
+    }
     loop {
         seen.push_str(&pty_read(&mut master, Duration::from_millis(100)));
         if child.try_wait().expect("try_wait").is_some() {
@@ -1159,4 +1175,32 @@ fn python_ours_status_on_a_pty() {
 #[test]
 fn ours_ours_status_on_a_pty() {
     status_on_a_pty(Kind::Ours);
+}
+
+/// The interactive shell through a pty (how pexpect/expect scripts drive it): the same bytes
+/// as Python's supervisorctl once rustyline's line redraw (`\r ESC[K` before the prompt,
+/// `\r ESC[<n>C` after it) is taken out; in particular no bracketed-paste or
+/// synchronized-update sequences around each prompt.
+#[test]
+fn python_ours_interactive_shell_on_a_pty() {
+    let s = Session::start(Kind::Python, Kind::Ours, FG_PROGRAMS);
+    let conf = s.conf();
+    let keys: &[&[u8]] = &[b"status sleeper\r", b"pid sleeper\r", b"quit\r"];
+    let run = |ctl: &std::path::Path| {
+        s.normalise(&pty_session(ctl, &["-c", conf.as_str()], s.d.dir(), keys))
+    };
+    let python = run(&python_bin("supervisorctl"));
+    let ours = run(&s.ctl);
+    assert!(python.contains("supervisor> status sleeper"), "{python:?}");
+    assert!(!ours.contains("\x1b[?"), "{ours:?}");
+    let mut plain = ours.replace("\r\x1b[K", "");
+    while let Some(i) = plain.find("\r\x1b[") {
+        let rest = &plain[i + 3..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        if digits == 0 || !rest[digits..].starts_with('C') {
+            break;
+        }
+        plain.replace_range(i..i + 3 + digits + 1, "");
+    }
+    assert_eq!(plain, python);
 }

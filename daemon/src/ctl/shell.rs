@@ -34,7 +34,16 @@ pub fn run(ctl: &mut Controller) {
     INTERRUPTED.store(false, Ordering::SeqCst);
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let editor = if tty {
-        Editor::<CtlHelper, DefaultHistory>::new().ok()
+        // No bracketed-paste or synchronized-update escapes around each prompt: tools that
+        // drive the shell through a pty (pexpect, expect) read what they would read from
+        // Python's supervisorctl, apart from rustyline's line redraw.
+        let config = rustyline::Config::builder().bracketed_paste(false).build();
+        Editor::<CtlHelper, DefaultHistory>::with_config(config)
+            .ok()
+            .map(|mut rl| {
+                rustyline::config::Configurer::enable_synchronized_output(&mut rl, false);
+                rl
+            })
     } else {
         None
     };
