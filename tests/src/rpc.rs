@@ -1,7 +1,7 @@
 //! A tiny blocking XML-RPC / HTTP client for the end-to-end tests: plain std sockets, one
-//! connection per request, HTTP/1.1 `POST /RPC2` with `Content-Length`, responses read by
-//! `Content-Length` (or to EOF / chunked). Built on `supervisor_protocol::xmlrpc`, so it checks
-//! our codec against Python's server too.
+//! connection per request. XML-RPC calls are protocol's `CallExchange` (so Python's server
+//! checks our client too); the raw helpers (`raw`, `post`, `get`, `Stream`) write requests by
+//! hand on purpose, to send the server what a well-behaved client never would.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,9 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use supervisor_protocol::xmlrpc::{
-    encode_method_call, parse_method_response, DEFAULT_MAX_RESPONSE_BYTES,
-};
+use supervisor_protocol::xmlrpc::{CallExchange, DEFAULT_MAX_RESPONSE_BYTES};
 pub use supervisor_protocol::xmlrpc::{Fault, Value};
 
 /// The result of one XML-RPC call.
@@ -154,14 +152,39 @@ impl RpcClient {
         self.raw(self.head("GET", path, &[]).as_bytes())
     }
 
-    /// One call; `Err` for transport or HTTP problems (not for faults).
+    /// One call; `Err` for transport or HTTP problems (not for faults). The bytes are
+    /// protocol's [`CallExchange`], the client every part of supervisor-rs uses.
     pub fn try_call(&self, method: &str, params: &[Value]) -> Result<CallResult, String> {
-        let resp = self.post("/RPC2", &encode_method_call(method, params))?;
-        if resp.status != 200 {
-            return Err(format!("{method}: HTTP {} {:?}", resp.status, resp.text()));
+        let auth = self.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        let (mut exchange, request) = CallExchange::start(
+            "/RPC2",
+            "localhost",
+            auth,
+            method,
+            params,
+            DEFAULT_MAX_RESPONSE_BYTES,
+        );
+        let mut conn = self
+            .connect()
+            .map_err(|e| format!("{method}: connect: {e}"))?;
+        conn.write_all(&request)
+            .map_err(|e| format!("{method}: write: {e}"))?;
+        let mut chunk = [0u8; 16384];
+        loop {
+            let n = conn
+                .read(&mut chunk)
+                .map_err(|e| format!("{method}: read: {e}"))?;
+            let step = if n == 0 {
+                exchange.finish()
+            } else {
+                exchange.feed(&chunk[..n])
+            };
+            match step.map_err(|e| format!("{method}: {e}"))? {
+                Some(result) => return Ok(result),
+                None if n == 0 => return Err(format!("{method}: connection closed")),
+                None => {}
+            }
         }
-        parse_method_response(&resp.body, DEFAULT_MAX_RESPONSE_BYTES)
-            .map_err(|e| format!("{method}: unparsable response {e:?}: {:?}", resp.text()))
     }
 
     /// One call; panics on transport problems.

@@ -1,37 +1,34 @@
 //! Typed XML-RPC calls over [`Transport`].
 
-use supervisor_protocol::xmlrpc::{
-    encode_method_call, parse_method_response, ConfigInfo, Fault, GroupResult, ProcessInfo,
-    RpcStruct, Value, DEFAULT_MAX_RESPONSE_BYTES,
-};
+use supervisor_protocol::xmlrpc::{ConfigInfo, Fault, GroupResult, ProcessInfo, RpcStruct, Value};
 
 use super::transport::{Transport, TransportError};
 
 /// A call failed: the server answered with a fault, or there was no usable answer.
 #[derive(Debug)]
-pub enum CallError {
+pub enum RpcError {
     Fault(Fault),
     Transport(TransportError),
 }
 
-impl From<TransportError> for CallError {
+impl From<TransportError> for RpcError {
     fn from(e: TransportError) -> Self {
-        CallError::Transport(e)
+        RpcError::Transport(e)
     }
 }
 
-impl CallError {
+impl RpcError {
     pub fn fault_code(&self) -> Option<i32> {
         match self {
-            CallError::Fault(f) => Some(f.code),
-            CallError::Transport(_) => None,
+            RpcError::Fault(f) => Some(f.code),
+            RpcError::Transport(_) => None,
         }
     }
 
     pub fn is_401(&self) -> bool {
         matches!(
             self,
-            CallError::Transport(TransportError::Status { code: 401, .. })
+            RpcError::Transport(TransportError::Status { code: 401, .. })
         )
     }
 
@@ -40,11 +37,11 @@ impl CallError {
     /// own code, so they cannot match Python's.
     pub fn python_error_line(&self, host: &str) -> String {
         let (class, msg) = match self {
-            CallError::Fault(f) => (
+            RpcError::Fault(f) => (
                 "xmlrpc.client.Fault".to_string(),
                 format!("<Fault {}: {}>", f.code, py_str_repr(&f.string)),
             ),
-            CallError::Transport(t) => match t {
+            RpcError::Transport(t) => match t {
                 TransportError::Refused => (
                     "ConnectionRefusedError".to_string(),
                     "[Errno 111] Connection refused".to_string(),
@@ -88,10 +85,10 @@ impl CallError {
 /// Python's `repr()` of a str, for fault strings.
 pub use supervisor_protocol::pyrepr::repr_str as py_str_repr;
 
-pub type CallResult<T> = Result<T, CallError>;
+pub type CallResult<T> = Result<T, RpcError>;
 
-fn bad_reply(method: &str, what: impl std::fmt::Display) -> CallError {
-    CallError::Transport(TransportError::Protocol(format!(
+fn bad_reply(method: &str, what: impl std::fmt::Display) -> RpcError {
+    RpcError::Transport(TransportError::Protocol(format!(
         "unexpected reply to {method}: {what}"
     )))
 }
@@ -108,13 +105,9 @@ impl Client {
     }
 
     pub fn call(&self, method: &str, params: &[Value]) -> CallResult<Value> {
-        let body = encode_method_call(method, params);
-        let reply = self.transport.post_rpc(&body)?;
-        match parse_method_response(&reply, DEFAULT_MAX_RESPONSE_BYTES) {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(f)) => Err(CallError::Fault(f)),
-            Err(e) => Err(bad_reply(method, e)),
-        }
+        self.transport
+            .call(method, params)?
+            .map_err(RpcError::Fault)
     }
 
     fn call_str(&self, method: &str, params: &[Value]) -> CallResult<String> {

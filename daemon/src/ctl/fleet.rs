@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use supervisor_protocol::xmlrpc::{ProcessInfo, Value};
 
-use super::client::{CallError, Client};
+use super::client::{Client, RpcError};
 use super::format::{namespec, pad};
-use super::transport::{Endpoint, ServerUrl, Transport, TransportError};
+use supervisor_protocol::xmlrpc::ServerAddress;
+
+use super::transport::{ServerUrl, Transport, TransportError};
 use super::Options;
 
 /// Memory (KiB) and CPU seconds of one process.
@@ -152,24 +154,24 @@ fn table(rows: &[Row], with_host: bool) -> Vec<String> {
 }
 
 /// Why a server could not be asked, in a few words.
-fn describe(e: &CallError) -> String {
+fn describe(e: &RpcError) -> String {
     match e {
-        CallError::Fault(f) => format!("fault {}: {}", f.code, f.string),
-        CallError::Transport(TransportError::Refused) => "connection refused".to_string(),
-        CallError::Transport(TransportError::NoSuchFile) => "no such socket file".to_string(),
-        CallError::Transport(TransportError::Status { code, reason }) => {
+        RpcError::Fault(f) => format!("fault {}: {}", f.code, f.string),
+        RpcError::Transport(TransportError::Refused) => "connection refused".to_string(),
+        RpcError::Transport(TransportError::NoSuchFile) => "no such socket file".to_string(),
+        RpcError::Transport(TransportError::Status { code, reason }) => {
             format!("HTTP {code} {reason}")
         }
-        CallError::Transport(TransportError::Io(e)) => e.to_string(),
-        CallError::Transport(TransportError::Protocol(m)) => m.clone(),
+        RpcError::Transport(TransportError::Io(e)) => e.to_string(),
+        RpcError::Transport(TransportError::Protocol(m)) => m.clone(),
     }
 }
 
 /// A short name for a server in the HOST column: `host:port` or the socket path.
 pub fn host_label(url: &str) -> String {
-    match ServerUrl::parse(url).map(|u| u.endpoint) {
-        Ok(Endpoint::Tcp { host, port }) => format!("{host}:{port}"),
-        Ok(Endpoint::Unix(path)) => path.display().to_string(),
+    match ServerAddress::parse(url) {
+        Ok(ServerAddress::Tcp { host, port }) => format!("{host}:{port}"),
+        Ok(ServerAddress::Unix(path)) => path,
         Err(_) => url.to_string(),
     }
 }

@@ -11,7 +11,8 @@ use std::fmt;
 use super::codec::{encode_method_call, parse_method_response, ParseError};
 use super::faults::Fault;
 use super::http::{
-    encode_request, BodyFraming, ChunkedDecoder, HttpError, ResponseHead, ResponseHeadParser,
+    encode_get_request, encode_request, BodyFraming, ChunkedDecoder, HttpError, ResponseHead,
+    ResponseHeadParser,
 };
 use super::value::Value;
 
@@ -50,9 +51,8 @@ impl ServerAddress {
                 None => (authority, None),
             }
         };
-        if host.is_empty() {
-            return Err(format!("no host in serverurl {url}"));
-        }
+        // An empty host is the local one, as for Python's HTTPConnection.
+        let host = if host.is_empty() { "localhost" } else { host };
         let port = match port {
             None | Some("") => 80,
             Some(p) => p
@@ -158,11 +158,6 @@ impl CallExchange {
         }
     }
 
-    /// The response head, once received.
-    pub fn head(&self) -> Option<&ResponseHead> {
-        self.head.as_ref()
-    }
-
     /// Whether the connection may carry another request after this response.
     pub fn keep_alive(&self) -> bool {
         self.finished
@@ -256,6 +251,99 @@ impl CallExchange {
     }
 }
 
+/// A streaming `GET` (the `/logtail/...` and `/mainlogtail` endpoints behind `tail -f`), as a
+/// sans-IO exchange like [`CallExchange`]: the body is handed out as it arrives, never
+/// collected, so an endless stream costs no memory. A non-200 status is
+/// [`CallError::Status`].
+#[derive(Debug)]
+pub struct StreamExchange {
+    head_parser: ResponseHeadParser,
+    head: Option<ResponseHead>,
+    framing: BodyFraming,
+    chunked: ChunkedDecoder,
+    /// Body bytes still expected with `Content-Length` framing.
+    remaining: u64,
+    finished: bool,
+}
+
+impl StreamExchange {
+    /// The exchange and the request bytes to write.
+    pub fn start(
+        path: &str,
+        host: &str,
+        basic_auth: Option<(&str, &str)>,
+    ) -> (StreamExchange, Vec<u8>) {
+        let exchange = StreamExchange {
+            head_parser: ResponseHeadParser::new(),
+            head: None,
+            framing: BodyFraming::Empty,
+            chunked: ChunkedDecoder::new(),
+            remaining: 0,
+            finished: false,
+        };
+        (exchange, encode_get_request(path, host, basic_auth))
+    }
+
+    /// Feeds bytes read from the connection and appends the body bytes among them to `out`.
+    /// `Ok(true)` once the body is complete (bytes after it are ignored).
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<bool, CallError> {
+        if self.finished {
+            return Ok(true);
+        }
+        let rest;
+        let data = match self.head {
+            Some(_) => data,
+            None => {
+                let Some((head, after)) = self.head_parser.feed(data)? else {
+                    return Ok(false);
+                };
+                if head.status != 200 {
+                    self.finished = true;
+                    return Err(CallError::Status {
+                        status: head.status,
+                        reason: head.reason,
+                    });
+                }
+                self.framing = head.body_framing(false);
+                if let BodyFraming::Length(n) = self.framing {
+                    self.remaining = n;
+                }
+                self.head = Some(head);
+                rest = after;
+                &rest[..]
+            }
+        };
+        match self.framing {
+            BodyFraming::Empty => self.finished = true,
+            BodyFraming::Length(_) => {
+                let take = usize::try_from(self.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                out.extend_from_slice(&data[..take]);
+                self.remaining -= take as u64;
+                self.finished = self.remaining == 0;
+            }
+            BodyFraming::Chunked => {
+                self.chunked.feed(data, out)?;
+                self.finished = self.chunked.is_done();
+            }
+            BodyFraming::UntilClose => out.extend_from_slice(data),
+        }
+        Ok(self.finished)
+    }
+
+    /// Call when the peer closed the connection: fine for a body delimited by close (or one
+    /// already complete), [`CallError::Truncated`] otherwise.
+    pub fn finish(&mut self) -> Result<(), CallError> {
+        if self.finished || (self.head.is_some() && self.framing == BodyFraming::UntilClose) {
+            self.finished = true;
+            return Ok(());
+        }
+        self.finished = true;
+        Err(CallError::Truncated)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +380,13 @@ mod tests {
             .unwrap_err()
             .starts_with("Unknown protocol"));
         assert!(ServerAddress::parse("unix://").is_err());
-        assert!(ServerAddress::parse("http://:9001").is_err());
+        assert_eq!(
+            ServerAddress::parse("http://:9001"),
+            Ok(ServerAddress::Tcp {
+                host: "localhost".into(),
+                port: 9001
+            })
+        );
         assert!(ServerAddress::parse("http://h:99999").is_err());
     }
 
@@ -496,5 +590,61 @@ s.handle_request()
         );
         let status = child.wait().expect("python exits");
         assert!(status.success());
+    }
+
+    #[test]
+    fn stream_exchange_hands_out_the_body_as_it_comes() {
+        let (_, request) =
+            StreamExchange::start("/logtail/a b/stdout", "localhost", Some(("u", "p")));
+        let (head, _) = RequestHeadParser::new()
+            .feed(&request)
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(head.basic_auth(), Some(("u".into(), "p".into())));
+        assert!(
+            String::from_utf8_lossy(&request).starts_with("GET /logtail/a%20b/stdout HTTP/1.1\r\n")
+        );
+
+        let mut response = encode_response_head_for_test(&[("Transfer-Encoding", "chunked")]);
+        response.extend(encode_chunk(b"hello "));
+        response.extend(encode_chunk(b"world"));
+        response.extend_from_slice(LAST_CHUNK);
+        for split in 0..response.len() {
+            let (mut ex, _) = StreamExchange::start("/x", "h", None);
+            let mut out = Vec::new();
+            let (a, b) = response.split_at(split);
+            let done_a = ex.feed(a, &mut out).expect("valid");
+            let done_b = ex.feed(b, &mut out).expect("valid");
+            assert!(!done_a || b.is_empty());
+            assert!(done_b, "split {split}");
+            assert_eq!(out, b"hello world");
+        }
+
+        // Until close: every byte is body; closing ends it.
+        let (mut ex, _) = StreamExchange::start("/x", "h", None);
+        let mut out = Vec::new();
+        assert_eq!(ex.feed(b"HTTP/1.0 200 OK\r\n\r\nabc", &mut out), Ok(false));
+        assert_eq!(ex.finish(), Ok(()));
+        assert_eq!(out, b"abc");
+
+        // A refusal.
+        let (mut ex, _) = StreamExchange::start("/x", "h", None);
+        let err = ex.feed(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+            &mut out,
+        );
+        assert!(matches!(err, Err(CallError::Status { status: 401, .. })));
+
+        // Cut short.
+        let (mut ex, _) = StreamExchange::start("/x", "h", None);
+        assert_eq!(
+            ex.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", &mut out),
+            Ok(false)
+        );
+        assert_eq!(ex.finish(), Err(CallError::Truncated));
+    }
+
+    fn encode_response_head_for_test(headers: &[(&str, &str)]) -> Vec<u8> {
+        crate::xmlrpc::http::encode_response_head(200, headers)
     }
 }

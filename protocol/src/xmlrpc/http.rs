@@ -680,6 +680,21 @@ pub fn encode_request(
     out
 }
 
+/// A `GET` a client sends for a streamed body (`supervisorctl tail -f`: `/logtail/...`,
+/// `/mainlogtail`), with optional Basic auth; `path` and `host` made safe as in
+/// [`encode_request`].
+pub fn encode_get_request(path: &str, host: &str, basic_auth: Option<(&str, &str)>) -> Vec<u8> {
+    let path = header_safe(path).replace(' ', "%20");
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", header_safe(host));
+    if let Some((user, password)) = basic_auth {
+        head.push_str("Authorization: ");
+        head.push_str(&basic_auth_header(user, password));
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
 /// The standard reason phrase for the statuses Supervisor's server uses.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {

@@ -1,6 +1,6 @@
 //! XML-RPC as Supervisor speaks it, without I/O.
 //!
-//! Supervisor's whole control API (spec section 4) is XML-RPC over HTTP POST to `/RPC2`. The
+//! Supervisor's whole control API (upstream-reference §4) is XML-RPC over HTTP POST to `/RPC2`. The
 //! daemon's HTTP server, `supervisorctl` and the listener binaries all need the same three
 //! things, so they live here as pure functions over bytes that tests can pin byte for byte:
 //!
@@ -31,7 +31,7 @@ pub mod value;
 #[cfg(test)]
 mod tests;
 
-pub use client::{CallError, CallExchange, CallResult, ServerAddress};
+pub use client::{CallError, CallExchange, CallResult, ServerAddress, StreamExchange};
 pub use codec::{
     encode_fault, encode_method_call, encode_method_response, encode_response, encoded_len_bound,
     parse_method_call, parse_method_response, sanitize_xml_text, MethodCall, ParseError,

@@ -1,6 +1,6 @@
 //! The daemon itself: `shutdown`, `reload`.
 
-use crate::ctl::client::CallError;
+use crate::ctl::client::RpcError;
 use crate::ctl::term::{self, LineRead};
 use crate::ctl::transport::TransportError;
 
@@ -29,21 +29,21 @@ impl Controller {
         }
         match self.client()?.shutdown() {
             Ok(_) => self.output("Shut down"),
-            Err(CallError::Fault(f)) if f.code == SHUTDOWN_STATE => {
+            Err(RpcError::Fault(f)) if f.code == SHUTDOWN_STATE => {
                 self.output("ERROR: already shutting down")
             }
-            Err(CallError::Fault(f)) => {
+            Err(RpcError::Fault(f)) => {
                 self.exitstatus = EXIT_GENERIC;
-                return Err(CallError::Fault(f).into());
+                return Err(RpcError::Fault(f).into());
             }
-            Err(CallError::Transport(TransportError::Refused)) => {
+            Err(RpcError::Transport(TransportError::Refused)) => {
                 self.exitstatus = EXIT_GENERIC;
                 self.output(&format!(
                     "ERROR: {} refused connection (already shut down?)",
                     self.options.serverurl
                 ));
             }
-            Err(CallError::Transport(TransportError::NoSuchFile)) => {
+            Err(RpcError::Transport(TransportError::NoSuchFile)) => {
                 self.exitstatus = EXIT_GENERIC;
                 self.output(&format!(
                     "ERROR: {} no such file (already shut down?)",
@@ -72,12 +72,12 @@ impl Controller {
         }
         match self.client()?.restart() {
             Ok(_) => self.output("Restarted supervisord"),
-            Err(CallError::Fault(f)) => {
+            Err(RpcError::Fault(f)) => {
                 self.exitstatus = EXIT_GENERIC;
                 if f.code == SHUTDOWN_STATE {
                     self.output("ERROR: already shutting down");
                 } else {
-                    return Err(CallError::Fault(f).into());
+                    return Err(RpcError::Fault(f).into());
                 }
             }
             Err(e) => return Err(e.into()),

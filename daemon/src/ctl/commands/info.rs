@@ -3,7 +3,7 @@
 use supervisor_protocol::xmlrpc::ProcessInfo;
 use supervisor_protocol::ProcessState;
 
-use crate::ctl::client::CallError;
+use crate::ctl::client::RpcError;
 use crate::ctl::format;
 use crate::ctl::transport::ServerUrl;
 
@@ -105,12 +105,12 @@ impl Controller {
                             self.exitstatus = EXIT_NOT_RUNNING;
                         }
                     }
-                    Err(CallError::Fault(f)) => {
+                    Err(RpcError::Fault(f)) => {
                         self.exitstatus = EXIT_GENERIC;
                         if f.code == BAD_NAME {
                             self.output(&format!("No such process {name}"));
                         } else {
-                            return Err(CallError::Fault(f).into());
+                            return Err(RpcError::Fault(f).into());
                         }
                     }
                     Err(e) => return Err(e.into()),
@@ -136,7 +136,7 @@ impl Controller {
             Err(e) => {
                 self.exitstatus = EXIT_GENERIC;
                 match e {
-                    CallError::Fault(f) if f.code == SHUTDOWN_STATE => {
+                    RpcError::Fault(f) if f.code == SHUTDOWN_STATE => {
                         self.output("ERROR: supervisor shutting down")
                     }
                     e => return Err(e.into()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use supervisor_protocol::xmlrpc::GroupResult;
 use supervisor_protocol::ProcessState;
 
-use crate::ctl::client::{py_str_repr, CallError};
+use crate::ctl::client::{py_str_repr, RpcError};
 use crate::ctl::format::namespec;
 use crate::ctl::term::{self, install_sigint_handler, LineRead, INTERRUPTED};
 use crate::ctl::transport::{Transport, TransportError};
@@ -53,7 +53,7 @@ impl Controller {
             let pname = process.unwrap_or("None");
             match client.clear_process_logs(name) {
                 Ok(_) => self.output(&format!("{}: cleared", namespec(group, pname))),
-                Err(CallError::Fault(f)) => {
+                Err(RpcError::Fault(f)) => {
                     let r = fault_result(group, pname, &f);
                     self.print_results(&[r], clear_result, None)?;
                 }
@@ -124,13 +124,13 @@ impl Controller {
         let offset = i32::try_from(-bytes).unwrap_or(if bytes > 0 { i32::MIN } else { i32::MAX });
         match client.read_process_log(&name, channel == "stderr", offset) {
             Ok(out) => self.output(&out),
-            Err(CallError::Fault(f)) => {
+            Err(RpcError::Fault(f)) => {
                 self.exitstatus = EXIT_GENERIC;
                 let text = match f.code {
                     NO_FILE => "no log file",
                     FAILED => "unknown error reading log",
                     BAD_NAME => "no such process name",
-                    _ => return Err(CallError::Fault(f).into()),
+                    _ => return Err(RpcError::Fault(f).into()),
                 };
                 self.output(&format!("{name}: ERROR ({text})"));
             }
@@ -176,12 +176,12 @@ impl Controller {
         let offset = i32::try_from(-bytes).unwrap_or(if bytes > 0 { i32::MIN } else { i32::MAX });
         match client.read_log(offset) {
             Ok(out) => self.output(&out),
-            Err(CallError::Fault(f)) => {
+            Err(RpcError::Fault(f)) => {
                 self.exitstatus = EXIT_GENERIC;
                 let text = match f.code {
                     NO_FILE => "no log file",
                     FAILED => "unknown error reading log",
-                    _ => return Err(CallError::Fault(f).into()),
+                    _ => return Err(RpcError::Fault(f).into()),
                 };
                 self.output(&format!("supervisord: ERROR ({text})"));
             }
@@ -228,7 +228,7 @@ impl Controller {
         let client = self.client()?;
         let info = match client.get_process_info(&name) {
             Ok(i) => i,
-            Err(CallError::Fault(f)) => {
+            Err(RpcError::Fault(f)) => {
                 if f.code == BAD_NAME {
                     self.output("ERROR: bad process name supplied");
                     self.exitstatus = EXIT_GENERIC;
@@ -273,7 +273,7 @@ impl Controller {
                 LineRead::Line(l) => {
                     match client.send_process_stdin(&name, &format!("{l}\n")) {
                         Ok(_) => {}
-                        Err(CallError::Fault(f)) => {
+                        Err(RpcError::Fault(f)) => {
                             if f.code == NOT_RUNNING {
                                 finish(self, &["Process got killed", "Exiting foreground"]);
                             } else {

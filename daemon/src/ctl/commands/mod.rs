@@ -1,5 +1,5 @@
 //! The command interpreter: one method per supervisorctl action, printing exactly what
-//! Python's `supervisorctl` 4.3.0 prints and setting the same exit status (spec 5.2-5.5).
+//! Python's `supervisorctl` 4.3.0 prints and setting the same exit status (upstream-reference §5.2-5.5).
 //! This file holds the session ([`Controller`]: parsing a line, dispatching it, reporting
 //! errors, the liveness check); the commands live by family:
 //!
@@ -21,19 +21,19 @@ use std::io::{self, Write};
 
 use supervisor_protocol::xmlrpc::{Fault, GroupResult};
 
-use crate::ctl::client::{py_str_repr, CallError, Client};
+use crate::ctl::client::{py_str_repr, Client, RpcError};
 use crate::ctl::term::{self, LineRead};
 use crate::ctl::transport::{ServerUrl, Transport, TransportError};
 use crate::ctl::Options;
 
-// Fault codes (spec 4.2).
+// Fault codes (upstream-reference §4.2).
 use supervisor_protocol::xmlrpc::faults::code::{
     ABNORMAL_TERMINATION, ALREADY_ADDED, ALREADY_STARTED, BAD_NAME, BAD_SIGNAL, CANT_REREAD,
     FAILED, NOT_EXECUTABLE, NOT_RUNNING, NO_FILE, SHUTDOWN_STATE, SPAWN_ERROR, STILL_RUNNING,
     SUCCESS, UNKNOWN_METHOD,
 };
 
-// Exit statuses (spec 5.2).
+// Exit statuses (upstream-reference §5.2).
 pub const EXIT_SUCCESS: i32 = 0;
 pub const EXIT_GENERIC: i32 = 1;
 pub const EXIT_INVALID_ARGS: i32 = 2;
@@ -54,13 +54,13 @@ pub const COMMANDS: &[&str] = &[
 /// Something a command could not handle; printed as Python's `error: <class ...>` line.
 #[derive(Debug)]
 pub enum Raise {
-    Call(CallError),
+    Call(RpcError),
     /// Python's `ValueError` (e.g. an unmapped result code).
     Value(String),
 }
 
-impl From<CallError> for Raise {
-    fn from(e: CallError) -> Self {
+impl From<RpcError> for Raise {
+    fn from(e: RpcError) -> Self {
         Raise::Call(e)
     }
 }
@@ -276,7 +276,7 @@ impl Controller {
                 self.exitstatus = EXIT_NOT_INSTALLED;
                 Ok(false)
             }
-            Err(CallError::Fault(f)) if f.code == UNKNOWN_METHOD => {
+            Err(RpcError::Fault(f)) if f.code == UNKNOWN_METHOD => {
                 self.output(
                     "Sorry, supervisord responded but did not recognize the supervisor namespace \
                      commands that supervisorctl uses to control it.  Please check that the \
@@ -286,12 +286,12 @@ impl Controller {
                 self.exitstatus = EXIT_UNIMPLEMENTED;
                 Ok(false)
             }
-            Err(CallError::Transport(TransportError::Refused)) => {
+            Err(RpcError::Transport(TransportError::Refused)) => {
                 self.output(&format!("{} refused connection", self.options.serverurl));
                 self.exitstatus = EXIT_INSUFFICIENT_PRIVILEGES;
                 Ok(false)
             }
-            Err(CallError::Transport(TransportError::NoSuchFile)) => {
+            Err(RpcError::Transport(TransportError::NoSuchFile)) => {
                 self.output(&format!("{} no such file", self.options.serverurl));
                 self.exitstatus = EXIT_NOT_RUNNING;
                 Ok(false)
@@ -301,8 +301,8 @@ impl Controller {
                 // goes up untouched, so a successful interactive retry leaves the status alone.
                 if !matches!(
                     e,
-                    CallError::Transport(TransportError::Status { .. })
-                        | CallError::Transport(TransportError::Protocol(_))
+                    RpcError::Transport(TransportError::Status { .. })
+                        | RpcError::Transport(TransportError::Protocol(_))
                 ) {
                     self.exitstatus = EXIT_GENERIC;
                 }

@@ -2,7 +2,7 @@
 
 use supervisor_protocol::xmlrpc::GroupResult;
 
-use crate::ctl::client::CallError;
+use crate::ctl::client::RpcError;
 use crate::ctl::format::namespec;
 
 use super::{
@@ -80,7 +80,7 @@ impl Controller {
             match process {
                 None => match client.start_process_group(group) {
                     Ok(results) => self.print_results(&results, start_result, ignored)?,
-                    Err(CallError::Fault(f)) if f.code == BAD_NAME => {
+                    Err(RpcError::Fault(f)) if f.code == BAD_NAME => {
                         self.output(&format!("{group}: ERROR (no such group)"));
                         self.exitstatus = EXIT_INVALID_ARGS;
                     }
@@ -91,7 +91,7 @@ impl Controller {
                 },
                 Some(process) => match client.start_process(name) {
                     Ok(_) => self.output(&format!("{}: started", namespec(group, process))),
-                    Err(CallError::Fault(f)) => {
+                    Err(RpcError::Fault(f)) => {
                         let r = fault_result(group, process, &f);
                         self.print_results(&[r], start_result, ignored)?;
                     }
@@ -127,7 +127,7 @@ impl Controller {
                     Err(e) => {
                         self.exitstatus = EXIT_GENERIC;
                         match e {
-                            CallError::Fault(f) if f.code == BAD_NAME => {
+                            RpcError::Fault(f) if f.code == BAD_NAME => {
                                 self.output(&format!("{group}: ERROR (no such group)"));
                             }
                             e => return Err(e.into()),
@@ -136,7 +136,7 @@ impl Controller {
                 },
                 Some(process) => match client.stop_process(name) {
                     Ok(_) => self.output(&format!("{}: stopped", namespec(group, process))),
-                    Err(CallError::Fault(f)) => {
+                    Err(RpcError::Fault(f)) => {
                         let r = fault_result(group, process, &f);
                         self.print_results(&[r], stop_result, ignored)?;
                     }
@@ -170,7 +170,7 @@ impl Controller {
             match process {
                 None => match client.signal_process_group(group, sig) {
                     Ok(results) => self.print_results(&results, signalled_result, None)?,
-                    Err(CallError::Fault(f)) if f.code == BAD_NAME => {
+                    Err(RpcError::Fault(f)) if f.code == BAD_NAME => {
                         self.output(&format!("{group}: ERROR (no such group)"));
                         self.exitstatus = EXIT_GENERIC;
                     }
@@ -178,7 +178,7 @@ impl Controller {
                 },
                 Some(process) => match client.signal_process(name, sig) {
                     Ok(_) => self.output(&format!("{}: signalled", namespec(group, process))),
-                    Err(CallError::Fault(f)) => {
+                    Err(RpcError::Fault(f)) => {
                         let r = fault_result(group, process, &f);
                         self.print_results(&[r], signalled_result, None)?;
                     }

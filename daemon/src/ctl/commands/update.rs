@@ -1,6 +1,6 @@
 //! Changing the configuration: `reread`, `add`, `remove`, `update`.
 
-use crate::ctl::client::CallError;
+use crate::ctl::client::RpcError;
 
 use super::{
     Cmd, Controller, ALREADY_ADDED, BAD_NAME, CANT_REREAD, EXIT_GENERIC, FAILED, SHUTDOWN_STATE,
@@ -40,10 +40,10 @@ impl Controller {
             Err(e) => {
                 self.exitstatus = EXIT_GENERIC;
                 match e {
-                    CallError::Fault(f) if f.code == SHUTDOWN_STATE => {
+                    RpcError::Fault(f) if f.code == SHUTDOWN_STATE => {
                         self.output("ERROR: supervisor shutting down")
                     }
-                    CallError::Fault(f) if f.code == CANT_REREAD => {
+                    RpcError::Fault(f) if f.code == CANT_REREAD => {
                         self.output(&format!("ERROR: {}", f.string))
                     }
                     e => return Err(e.into()),
@@ -58,14 +58,14 @@ impl Controller {
         for name in arg.split_whitespace() {
             match client.add_process_group(name) {
                 Ok(_) => self.output(&format!("{name}: added process group")),
-                Err(CallError::Fault(f)) if f.code == SHUTDOWN_STATE => {
+                Err(RpcError::Fault(f)) if f.code == SHUTDOWN_STATE => {
                     self.output("ERROR: shutting down");
                     self.exitstatus = EXIT_GENERIC;
                 }
-                Err(CallError::Fault(f)) if f.code == ALREADY_ADDED => {
+                Err(RpcError::Fault(f)) if f.code == ALREADY_ADDED => {
                     self.output("ERROR: process group already active");
                 }
-                Err(CallError::Fault(f)) if f.code == BAD_NAME => {
+                Err(RpcError::Fault(f)) if f.code == BAD_NAME => {
                     self.output(&format!("ERROR: no such process/group: {name}"));
                     self.exitstatus = EXIT_GENERIC;
                 }
@@ -88,10 +88,10 @@ impl Controller {
                 Err(e) => {
                     self.exitstatus = EXIT_GENERIC;
                     match e {
-                        CallError::Fault(f) if f.code == STILL_RUNNING => {
+                        RpcError::Fault(f) if f.code == STILL_RUNNING => {
                             self.output(&format!("ERROR: process/group still running: {name}"))
                         }
-                        CallError::Fault(f) if f.code == BAD_NAME => {
+                        RpcError::Fault(f) if f.code == BAD_NAME => {
                             self.output(&format!("ERROR: no such process/group: {name}"))
                         }
                         e => return Err(e.into()),
@@ -109,7 +109,7 @@ impl Controller {
             Err(e) => {
                 self.exitstatus = EXIT_GENERIC;
                 match e {
-                    CallError::Fault(f) if f.code == SHUTDOWN_STATE => {
+                    RpcError::Fault(f) if f.code == SHUTDOWN_STATE => {
                         self.output("ERROR: already shutting down");
                         return Ok(());
                     }
