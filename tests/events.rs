@@ -544,7 +544,7 @@ fn cross_pool(kind: Kind) {
     std::thread::sleep(secs(1.5));
     let got = records(&other);
     match kind {
-        // Upstream quirk (spec 1.7): equal process priorities make the rejection re-inject
+        // Upstream quirk (upstream-reference §1.7): equal process priorities make the rejection re-inject
         // the event into `other` as well.
         Kind::Python => assert_eq!(got.len(), 2, "{got:#?}"),
         // Ours: only the rejecting pool gets it again (docs/compat.md, "Events").

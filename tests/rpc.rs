@@ -814,7 +814,7 @@ fn logs(kind: Kind) -> Vec<String> {
     t.call(read, &[s("talk"), s("0"), i(0)]);
     t.call(read, &[s("talk"), i(0)]);
 
-    // tail: [data, size, overflow] (spec 4.8).
+    // tail: [data, size, overflow] (upstream-reference §4.8).
     let tail = "supervisor.tailProcessStdoutLog";
     for (off, len) in [
         (0, 2),
@@ -833,7 +833,7 @@ fn logs(kind: Kind) -> Vec<String> {
     t.call(tail, &[s("nolog"), i(0), i(10)]);
     t.call(tail, &[s("nosuch"), i(0), i(10)]);
 
-    // A slice that cuts "é" in half: Python fails to decode and answers HTTP 500 (spec 4.8,
+    // A slice that cuts "é" in half: Python fails to decode and answers HTTP 500 (upstream-reference §4.8,
     // quirk); we decode lossily (deliberate deviation: the request is valid, the log is not
     // ours to reject).
     let split = env.c.try_call(read, &[s("utf"), i(0), i(1)]);

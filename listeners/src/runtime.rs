@@ -1,4 +1,4 @@
-//! The listener side of the event protocol (spec 1.2-1.3) as a loop over any reader/writer.
+//! The listener side of the event protocol (upstream-reference §1.2-1.3) as a loop over any reader/writer.
 //!
 //! `READY\n` is written, one notification is read with
 //! [`supervisor_protocol::listener::NotificationReader`] (`len:` counted in characters, as

@@ -1,5 +1,5 @@
 //! The event type hierarchy, the payload of every concrete event type and the notification
-//! envelope supervisord writes to a listener's stdin (spec §1.2, §2.2, §2.3).
+//! envelope supervisord writes to a listener's stdin (upstream-reference §1.2, §2.2, §2.3).
 //!
 //! Abstract types exist only for `events=` subscriptions; the leaf name is what goes into a
 //! notification's `eventname:` token.
@@ -134,7 +134,7 @@ pub struct Event {
 
 impl Event {
     /// `PROCESS_STATE_<to>`: `processname:<p> groupname:<g> from_state:<FROM>` followed by
-    /// whichever of `tries:`, `expected:`, `pid:` are given, in that order (spec 2.3: STARTING
+    /// whichever of `tries:`, `expected:`, `pid:` are given, in that order (upstream-reference §2.3: STARTING
     /// and BACKOFF carry tries; EXITED expected then pid; RUNNING/STOPPING/STOPPED pid;
     /// FATAL/UNKNOWN nothing). The caller passes exactly the fields of the target state.
     pub fn process_state(
@@ -270,7 +270,7 @@ pub fn decode_text(data: &[u8]) -> String {
 /// Python `repr()` of a bytes object (`b'...'`).
 pub use crate::pyrepr::repr_bytes as py_repr_bytes;
 
-/// The bytes written to a listener's stdin for one event (spec 1.2):
+/// The bytes written to a listener's stdin for one event (upstream-reference §1.2):
 /// `ver:3.0 server:<id> serial:<S> pool:<pool> poolserial:<P> eventname:<NAME> len:<L>\n<payload>`.
 ///
 /// `len` is the payload length in characters (Unicode code points), like Python's

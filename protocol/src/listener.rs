@@ -1,4 +1,4 @@
-//! The event listener protocol (spec §1.2–§1.4), both ends of the pipe, without I/O.
+//! The event listener protocol (upstream-reference §1.2–§1.4), both ends of the pipe, without I/O.
 //!
 //! * supervisord side: [`ListenerParser`] reads what a listener writes on its stdout
 //!   (`READY\n`, `RESULT <n>\n<n bytes>`) and tracks the listener state
@@ -360,7 +360,7 @@ fn py_int(raw: &[u8]) -> Option<usize> {
 // Listener side
 // ---------------------------------------------------------------------------------------------
 
-/// A parsed notification header line (spec 1.2). Tokens are kept in order as well, so a
+/// A parsed notification header line (upstream-reference §1.2). Tokens are kept in order as well, so a
 /// listener can see tokens a future version might add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {

@@ -46,7 +46,7 @@ its configuration file in default locations (including its current working direc
 probably want to specify a \"-c\" argument specifying an absolute path to a configuration file \
 for improved security.";
 
-/// The default search paths of spec 6.2, in order.
+/// The default search paths of upstream-reference §6.2, in order.
 pub fn search_paths() -> Vec<PathBuf> {
     let argv0: PathBuf = std::env::args_os()
         .next()
@@ -69,7 +69,7 @@ pub fn search_paths() -> Vec<PathBuf> {
     ]
 }
 
-/// The first existing default config file (spec 6.2).
+/// The first existing default config file (upstream-reference §6.2).
 pub fn find_config_file() -> Result<PathBuf, ConfigError> {
     let paths = search_paths();
     if let Some(p) = paths.iter().find(|p| p.exists()) {

@@ -1,4 +1,4 @@
-//! Value types of `supervisord.conf` (spec 6.4), following `supervisor/datatypes.py` of 4.3.0.
+//! Value types of `supervisord.conf` (upstream-reference §6.4), following `supervisor/datatypes.py` of 4.3.0.
 //!
 //! Every parser returns `Err(message)` with Supervisor's wording where one exists; callers add
 //! the option, section and file.

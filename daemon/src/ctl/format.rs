@@ -1,4 +1,4 @@
-//! Fixed-width output: the status table (spec 5.3, 9.17), `avail` lines, the help table, and
+//! Fixed-width output: the status table (upstream-reference §5.3, 9.17), `avail` lines, the help table, and
 //! `status --json`.
 
 use supervisor_protocol::xmlrpc::{ConfigInfo, ProcessInfo};

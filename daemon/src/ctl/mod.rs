@@ -1,5 +1,5 @@
 //! `supervisorctl`: the command-line client of supervisord's XML-RPC interface, compatible
-//! with Python Supervisor 4.3.0's (spec section 5).
+//! with Python Supervisor 4.3.0's (upstream-reference §5).
 //!
 //! * [`transport`]: HTTP over a UNIX socket or TCP (RPC POSTs and streamed log tails).
 //! * [`client`]: typed XML-RPC calls.

@@ -4,7 +4,7 @@
 //! [`EventBus::dispatch`] once per loop iteration with a way to write to a listener's stdin.
 //! Everything the bus has to say comes back as log lines ([`Log`]).
 //!
-//! Why each rule is what it is (spec §1.5–§1.9):
+//! Why each rule is what it is (upstream-reference §1.5–§1.9):
 //!
 //! * **Subscriptions** follow the type hierarchy (a parent type receives all descendants). A
 //!   pool subscribed to a parent *and* a child (`events=TICK,TICK_5`) accepts the event twice,

@@ -1,4 +1,4 @@
-//! AUTO child log names and their cleanup at startup (spec 6.8).
+//! AUTO child log names and their cleanup at startup (upstream-reference §6.8).
 //!
 //! Why: `stdout_logfile=AUTO` (the default) means Supervisor creates a unique file with
 //! `mkstemp(prefix="<name>-<channel>---<identifier>-", suffix=".log", dir=childlogdir)` and, at

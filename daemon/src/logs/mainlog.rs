@@ -1,4 +1,4 @@
-//! supervisord's own log (spec 3.8): `YYYY-MM-DD HH:MM:SS,mmm LEVL message\n`.
+//! supervisord's own log (upstream-reference §3.8): `YYYY-MM-DD HH:MM:SS,mmm LEVL message\n`.
 //!
 //! Why a dedicated type: messages are produced before the log file can be opened (config parse
 //! warnings, which Supervisor replays once the logger exists), the file rotates like child logs,

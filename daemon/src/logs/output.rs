@@ -1,4 +1,4 @@
-//! Per-channel child output processing: capture mode (spec 2.4) and ANSI stripping, as pure
+//! Per-channel child output processing: capture mode (upstream-reference §2.4) and ANSI stripping, as pure
 //! logic (bytes in, items out) so the I/O layer only routes the items.
 //!
 //! Why pure: the capture-mode state machine has several observable upstream quirks (held-back
@@ -9,7 +9,7 @@
 //!   ([`output_debug_message`]), and emit PROCESS_LOG_<CHANNEL> if `*_events_enabled`.
 //! * [`OutputItem::Captured`]: bytes inside a `BEGIN`..`END` capture. They are **not** written
 //!   to the log file (Supervisor routes them to the capture buffer), but Supervisor 4.3.0 still
-//!   mirrors them at DEBG and emits PROCESS_LOG for them (spec 2.2 **[quirk, observed]**). The
+//!   mirrors them at DEBG and emits PROCESS_LOG for them (upstream-reference §2.2 **[quirk, observed]**). The
 //!   separate variant lets the event layer copy that quirk (or not) without re-parsing.
 //! * [`OutputItem::Communication`]: one completed capture, the PROCESS_COMMUNICATION_<CHANNEL>
 //!   payload data; also log DEBG [`comm_event_debug_message`].

@@ -1,4 +1,4 @@
-//! Size-rotated log files (child logs and the main log), spec 6.8.
+//! Size-rotated log files (child logs and the main log), upstream-reference §6.8.
 //!
 //! Why this exists rather than "open a file and write": Supervisor rotates after every write
 //! once the file has reached `maxbytes` (`f.(i) -> f.(i+1)`, `f -> f.1`, reopen truncated), must
@@ -209,7 +209,7 @@ impl RotatingFile {
         self.size >= self.maxbytes
     }
 
-    /// Perform a rotation now (spec 6.8).
+    /// Perform a rotation now (upstream-reference §6.8).
     fn rotate(&mut self) -> io::Result<()> {
         // Close first, like Supervisor.
         self.file = None;

@@ -1,4 +1,4 @@
-//! Reading log files for the XML-RPC API (spec 4.8): the byte-level primitives behind
+//! Reading log files for the XML-RPC API (upstream-reference §4.8): the byte-level primitives behind
 //! `readLog` / `readProcess*Log` ([`read_range`]) and `tailProcess*Log` ([`tail`]).
 //!
 //! Why separate: both have odd but observable offset arithmetic (copied from Supervisor's

@@ -152,7 +152,7 @@ pub enum Action {
     StateChange(StateChange),
 }
 
-/// A process state change, carrying exactly the payload tokens of spec 2.3 for its target state,
+/// A process state change, carrying exactly the payload tokens of upstream-reference §2.3 for its target state,
 /// captured at the moment of the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateChange {
@@ -166,7 +166,7 @@ pub struct StateChange {
     pub expected: Option<bool>,
 }
 
-/// Refusals of a command, named after Supervisor's XML-RPC faults (spec 4.2).
+/// Refusals of a command, named after Supervisor's XML-RPC faults (upstream-reference §4.2).
 ///
 /// The payload is the fault's extra text. For per-process refusals it is the process's namespec;
 /// the RPC layer may substitute the name exactly as the client wrote it, as upstream does.
@@ -289,7 +289,7 @@ impl ProcessSnapshot {
         self.laststop.map_or(0, |t| unix_seconds(t, now, wall_now))
     }
 
-    /// RPC `description` (spec 4.6), with stop times in the local time zone.
+    /// RPC `description` (upstream-reference §4.6), with stop times in the local time zone.
     pub fn description(&self, now: Instant, wall_now: SystemTime) -> String {
         self.description_in(now, wall_now, &Local)
     }

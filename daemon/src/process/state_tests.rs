@@ -430,7 +430,7 @@ fn every_spawn_resets_spawnerr_and_exitstatus() {
     assert_eq!(snap.laststart, Some(t + LOOP_INTERVAL));
 }
 
-/// Spec 2.3's observed sequence and spec 3.3's timings with `startretries=2`: a program that
+/// Spec 2.3's observed sequence and upstream-reference §3.3's timings with `startretries=2`: a program that
 /// exits 3 right away is spawned at t=0, ~1, ~3 and goes FATAL at ~4, driven the way the
 /// runtime drives it (tick at each deadline; the child dies 10 ms after each spawn).
 #[test]
@@ -1060,7 +1060,7 @@ fn command_error_fault_strings() {
     assert_eq!(make_namespec("g", "p"), "g:p");
 }
 
-/// One row per line of spec 3.2's transition table, each producing exactly its state change(s).
+/// One row per line of upstream-reference §3.2's transition table, each producing exactly its state change(s).
 #[test]
 fn spec_3_2_transition_table() {
     let t0 = Instant::now();

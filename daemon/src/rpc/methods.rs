@@ -927,7 +927,7 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
     })
 }
 
-/// `startProcess` for one process (spec 4.5).
+/// `startProcess` for one process (upstream-reference §4.5).
 fn start_one(host: &mut dyn Host, key: ProcKey, name: &str, wait: bool) -> Reply {
     let Some(p) = host.core().process(key) else {
         return Reply::Ready(Err(fault_of(FaultCode::BadName, name)));

@@ -191,7 +191,7 @@ impl Core {
         self.pids.get(&pid).copied()
     }
 
-    /// Resolve a namespec (spec 4.3): `name` (group and process both `name`), `group:name`,
+    /// Resolve a namespec (upstream-reference §4.3): `name` (group and process both `name`), `group:name`,
     /// `group:` or `group:*`. Anything unknown is BAD_NAME with the namespec as given.
     pub fn resolve_target(&self, namespec: &str) -> Result<Target, CommandError> {
         let bad = || CommandError::BadName(namespec.to_string());
@@ -404,7 +404,7 @@ impl Core {
     }
 
     /// Enter SHUTDOWN (or RESTARTING) and start stopping groups one at a time, highest priority
-    /// first (spec 3.8). A restart request during a shutdown is ignored (upstream ignores SIGHUP
+    /// first (upstream-reference §3.8). A restart request during a shutdown is ignored (upstream ignores SIGHUP
     /// then); a shutdown request during a restart turns it into a shutdown.
     pub fn begin_shutdown(&mut self, now: Instant, restart: bool) -> Output {
         let mut out = Vec::new();

@@ -1,4 +1,4 @@
-//! Supervisor's fault codes (spec 4.2), the `Fault` value, and `system.multicall` helpers.
+//! Supervisor's fault codes (upstream-reference §4.2), the `Fault` value, and `system.multicall` helpers.
 //!
 //! Supervisor builds every fault string the same way (`RPCError(code, extra)`): the fault's
 //! name, plus `": <extra>"` when there is extra text, or `UNKNOWN` for a code it does not know.
@@ -246,7 +246,7 @@ impl MulticallCall {
         ])
     }
 
-    /// Server side: validates one call the way Supervisor 4.3.0 does (spec 4.5). The `Err`
+    /// Server side: validates one call the way Supervisor 4.3.0 does (upstream-reference §4.5). The `Err`
     /// is the fault to put in that call's result slot:
     /// missing `methodName` → `INCORRECT_PARAMETERS: No methodName`; a nested multicall →
     /// `INCORRECT_PARAMETERS: Recursive system.multicall forbidden`; a call that is not a

@@ -1,4 +1,4 @@
-//! Typed views of the structs Supervisor's API returns (spec 4.4-4.7).
+//! Typed views of the structs Supervisor's API returns (upstream-reference §4.4-4.7).
 //!
 //! The server builds these and turns them into [`Value`]s with members in Supervisor's own
 //! dict order; clients read them back with [`RpcStruct::from_value`], which ignores members it
@@ -171,7 +171,7 @@ impl RpcStruct for StateInfo {
     }
 }
 
-/// `supervisor.getProcessInfo(name)` (spec 4.6); `to_value` writes members in Supervisor's
+/// `supervisor.getProcessInfo(name)` (upstream-reference §4.6); `to_value` writes members in Supervisor's
 /// wire order (`description` last).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {
@@ -252,7 +252,7 @@ impl RpcStruct for ProcessInfo {
     }
 }
 
-/// One entry of `supervisor.getAllConfigInfo()` (spec 4.7), members in Supervisor's order.
+/// One entry of `supervisor.getAllConfigInfo()` (upstream-reference §4.7), members in Supervisor's order.
 ///
 /// String fields carry what Supervisor sends: a path, or `auto` / `none` for `AUTO` / `None`.
 /// `uid` is the only int that can be `none`, so it is an `Option`.
