@@ -14,7 +14,7 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 # Pinned reference versions (package==version); keep in sync with the spec.
-PINS=(supervisor==4.3.0 superlance==2.0.0 aiosmtpd uvicorn supervisor-stdlog==0.7.9 supervisor-stdout==0.1.1)
+PINS=(supervisor==4.3.0 superlance==2.0.0 aiosmtpd uvicorn supervisor-stdlog==0.7.9 supervisor-stdout==0.1.1 supervisord-dependent-startup==1.4.0)
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -57,6 +57,7 @@ pub(super) fn process_options(
     };
     let exit_on_fatal = ctx.typed(section, "exit_on_fatal", exp, "false", values::parse_bool)?;
     let essential = ctx.typed(section, "essential", exp, "false", values::parse_bool)?;
+    let deps = super::dependencies::process_options(ctx, section, exp)?;
     Ok(Extensions {
         restart_delay,
         backoff_max,
@@ -64,6 +65,9 @@ pub(super) fn process_options(
         environment_files: Vec::new(),
         exit_on_fatal,
         essential,
+        dependencies: deps.dependencies,
+        dependent_startup: deps.dependent_startup,
+        dependent_startup_inherit_priority: deps.inherit_priority,
     })
 }
 

@@ -19,6 +19,10 @@ use crate::logs::LogLevel;
 #[path = "extensions.rs"]
 mod extensions;
 
+/// `depends_on=` and the supervisord-dependent-startup options (an extension).
+#[path = "dependencies.rs"]
+mod dependencies;
+
 /// Values given on the `supervisord` command line; `Some` wins over the file.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CliOverrides {
@@ -310,7 +314,10 @@ pub fn parse_with_env(
     let mut supervisord = supervisord_section(&mut ctx)?;
     apply_overrides(&mut supervisord, overrides)?;
     let rpcinterfaces = rpcinterfaces(&ctx)?;
-    let groups = process_groups(&mut ctx, &supervisord.environment)?;
+    let mut groups = process_groups(&mut ctx, &supervisord.environment)?;
+    let mut dep_warnings = Vec::new();
+    dependencies::check(&ctx, &mut groups, &mut dep_warnings)?;
+    ctx.warnings.extend(dep_warnings);
     let (inet_http_servers, unix_http_servers) = server_sections(&ctx)?;
     let metrics = metrics_section(&ctx)?;
     Ok(Config {

@@ -6,7 +6,8 @@
 //! * `values`: booleans, byte sizes, signals, octal, exit codes, `environment=` ...
 //! * `load`: sections to the typed model (search path, `[include]`, defaults, validation).
 //! * `dotenv`: the syntax of `environment_file=` files (an extension).
-//! * `extensions`: the supervisor-rs extension options of `[program:x]` (docs/extensions.md).
+//! * `extensions`: the supervisor-rs extension options of `[program:x]` (docs/extensions.md);
+//!   `dependencies`: `depends_on=` and the supervisord-dependent-startup options among them.
 //! * `model`: the typed result.
 //! * `sample`: the documented sample configuration (`echo_supervisord_conf`).
 //!
@@ -26,6 +27,8 @@ pub use load::{find_config_file, load, parse_str, parse_with_env, search_paths, 
 pub use model::*;
 pub use sample::SAMPLE_CONFIG;
 
+#[cfg(test)]
+mod dependencies_tests;
 #[cfg(test)]
 mod extensions_tests;
 #[cfg(test)]

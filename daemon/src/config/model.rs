@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use supervisor_protocol::ProcessState;
+
 use crate::logs::LogLevel;
 
 /// A whole `supervisord.conf` (with its `[include]`d files) after validation.
@@ -239,6 +241,40 @@ pub struct Extensions {
     pub exit_on_fatal: bool,
     /// `essential=true`: supervisord shuts down when this process goes FATAL or exits.
     pub essential: bool,
+    /// `depends_on=` and `dependent_startup_wait_for=`: what must be up before this process
+    /// starts (docs/extensions.md, Dependencies). Validated: every name resolves and there is
+    /// no cycle.
+    pub dependencies: Vec<Dependency>,
+    /// `dependent_startup=true` (the supervisord-dependent-startup plugin's option): started
+    /// automatically once its dependencies allow it, whatever `autostart` says.
+    pub dependent_startup: bool,
+    /// `dependent_startup_inherit_priority=true`: read and reported (the plugin orders starts
+    /// that become possible at the same moment by it; see docs/extensions.md).
+    pub dependent_startup_inherit_priority: bool,
+}
+
+/// One entry of `depends_on=` or `dependent_startup_wait_for=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The entry as written, for messages: `db`, `cache:*`, `init:exited`.
+    pub spec: String,
+    pub target: DepTarget,
+    /// `None` (`depends_on`): every target must be RUNNING (ready, with a readiness check) or
+    /// have EXITED with an expected exit code. `Some(states)` (`dependent_startup_wait_for`):
+    /// every target must have reached one of these states since supervisord started.
+    pub states: Option<Vec<ProcessState>>,
+}
+
+/// What a dependency names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DepTarget {
+    /// `name`: every process of the group `name` if there is one, else every process made
+    /// from the section `[program:name]` (which may sit in a `[group:x]`).
+    Name(String),
+    /// `group:*` or `group:`: every process of the group.
+    Group(String),
+    /// `group:process`.
+    Process { group: String, name: String },
 }
 
 /// `retry_fatal_after=SECONDS` with `retry_fatal_limit=N`.

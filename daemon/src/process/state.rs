@@ -276,6 +276,8 @@ pub struct ProcessSnapshot {
     pub spawnerr: String,
     /// An automatic start put off by an extension option ([`Process::scheduled_start`]).
     pub scheduled_start: Option<Instant>,
+    /// Extension (dependencies): what a start waits for, or why it was not made.
+    pub dependency_note: Option<String>,
 }
 
 impl ProcessSnapshot {
@@ -304,7 +306,11 @@ impl ProcessSnapshot {
     where
         Tz::Offset: fmt::Display,
     {
-        let base = self.supervisor_description(now, wall_now, tz);
+        let mut base = self.supervisor_description(now, wall_now, tz);
+        if let Some(note) = &self.dependency_note {
+            // Extension (dependencies): `Not started; waiting for dependencies: db`.
+            base = format!("{base}; {note}");
+        }
         match self.scheduled_start {
             // Extension (restart_delay, retry_fatal_after): say when the next start comes.
             Some(at) => {
@@ -431,6 +437,30 @@ pub struct Process {
     fatal_retries: u32,
     /// How the current run's process ended (cleared at each spawn), for container exit codes.
     last_status: Option<ExitStatus>,
+    /// Extension (dependencies): a requested start waits for the process's dependencies.
+    start_pending: bool,
+    /// Extension (dependencies): the automatic start was withdrawn (a dependency failed, or a
+    /// stop request came while it waited).
+    autostart_cancelled: bool,
+    /// Extension (dependencies): what a start waits for, or why it was not made.
+    dependency_note: Option<String>,
+    /// Extension (dependencies): one bit per state this process has been in since it was
+    /// created ([`state_bit`]), for `dependent_startup_wait_for`.
+    reached: u8,
+}
+
+/// The bit of a state in [`Process::reached`].
+fn state_bit(s: ProcessState) -> u8 {
+    match s {
+        ProcessState::Stopped => 1,
+        ProcessState::Starting => 1 << 1,
+        ProcessState::Running => 1 << 2,
+        ProcessState::Backoff => 1 << 3,
+        ProcessState::Stopping => 1 << 4,
+        ProcessState::Exited => 1 << 5,
+        ProcessState::Fatal => 1 << 6,
+        ProcessState::Unknown => 1 << 7,
+    }
 }
 
 impl Process {
@@ -455,6 +485,10 @@ impl Process {
             fatal_retry_at: None,
             fatal_retries: 0,
             last_status: None,
+            start_pending: false,
+            autostart_cancelled: false,
+            dependency_note: None,
+            reached: state_bit(ProcessState::Stopped),
         }
     }
 
@@ -563,7 +597,99 @@ impl Process {
             exitstatus: self.exitstatus.unwrap_or(0),
             spawnerr: self.spawnerr.clone().unwrap_or_default(),
             scheduled_start: self.scheduled_start(),
+            dependency_note: self.dependency_note.clone(),
         }
+    }
+
+    /// Extension (dependencies): the process has `depends_on=` / `dependent_startup=true`, so
+    /// its automatic and requested starts wait for [`crate::supervisor::core::Core`] to
+    /// release them.
+    pub fn has_dependencies(&self) -> bool {
+        !self.config.ext.dependencies.is_empty() || self.config.ext.dependent_startup
+    }
+
+    /// Whether the process has been in `state` since it was created.
+    pub fn has_reached(&self, state: ProcessState) -> bool {
+        self.reached & state_bit(state) != 0
+    }
+
+    /// EXITED with an exit code listed in `exitcodes`.
+    pub fn exited_expectedly(&self) -> bool {
+        self.state == ProcessState::Exited && self.exited_expected()
+    }
+
+    /// Extension (dependencies): a start waits for the dependencies: one was requested, or
+    /// this is the automatic first start (`autostart`, or `dependent_startup`).
+    pub fn start_waiting(&self) -> bool {
+        if !self.has_dependencies() || !self.state.is_stopped() || self.pid.is_some() {
+            return false;
+        }
+        if self.state == ProcessState::Unknown {
+            return false;
+        }
+        let auto = self.state == ProcessState::Stopped
+            && self.laststart.is_none()
+            && (self.config.autostart || self.config.ext.dependent_startup)
+            && !self.autostart_cancelled;
+        self.start_pending || auto
+    }
+
+    /// Extension (dependencies): the waiting start stays waiting; `note` says for what. Logs
+    /// the note when it changes.
+    pub fn wait_for_dependencies(&mut self, note: String) -> Vec<Action> {
+        if self.dependency_note.as_ref() == Some(&note) {
+            return Vec::new();
+        }
+        let line = format!("{}: start {note}", self.name());
+        self.dependency_note = Some(note);
+        vec![log(LogLevel::Info, line)]
+    }
+
+    /// Extension (dependencies): the dependencies allow the waiting start: start now.
+    pub fn start_after_dependencies(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.dependency_note.is_some() {
+            out.push(log(
+                LogLevel::Info,
+                format!("{}: dependencies are up, starting", self.name()),
+            ));
+        }
+        out.extend(self.spawn(now));
+        out
+    }
+
+    /// Extension (dependencies): a dependency failed (FATAL), so the waiting start is not
+    /// made: the process stays in its state (STOPPED) with `why` as its `spawnerr`.
+    pub fn dependency_failed(&mut self, why: String) -> Vec<Action> {
+        self.start_pending = false;
+        self.autostart_cancelled = true;
+        self.spawnerr = Some(why.clone());
+        let line = format!("not starting {}: {why}", self.name());
+        self.dependency_note = Some(why);
+        vec![log(LogLevel::Warn, line)]
+    }
+
+    /// Extension (dependencies): an explicit start whose dependencies are not up yet: wait for
+    /// them (the core starts them). Refused like [`Process::start`].
+    pub fn request_start_after_dependencies(
+        &mut self,
+        note: String,
+    ) -> Result<Vec<Action>, CommandError> {
+        if self.state.is_running() || self.state == ProcessState::Stopping {
+            return Err(CommandError::AlreadyStarted(self.namespec()));
+        }
+        if self.state == ProcessState::Unknown {
+            return Err(CommandError::Failed(format!(
+                "{} is in an unknown process state",
+                self.namespec()
+            )));
+        }
+        self.start_pending = true;
+        self.autostart_cancelled = false;
+        self.spawnerr = None;
+        self.fatal_retry_at = None;
+        self.dependency_note = None;
+        Ok(self.wait_for_dependencies(note))
     }
 
     /// An explicit start request (`startProcess`).
@@ -605,6 +731,8 @@ impl Process {
         self.kill_at = None;
         self.fatal_retry_at = None;
         self.last_status = None;
+        self.start_pending = false;
+        self.dependency_note = None;
         let mut out = Vec::new();
         self.change_state(ProcessState::Starting, None, now, &mut out);
         out.push(Action::Spawn);
@@ -646,6 +774,19 @@ impl Process {
                 LogLevel::Info,
                 format!(
                     "{} stays FATAL: its retry (retry_fatal_after) was cancelled by a stop request",
+                    self.name()
+                ),
+            )]);
+        }
+        if self.start_waiting() {
+            // Extension (dependencies): a stop request cancels a start that waits.
+            self.start_pending = false;
+            self.autostart_cancelled = true;
+            self.dependency_note = None;
+            return Ok(vec![log(
+                LogLevel::Info,
+                format!(
+                    "{}: start waiting for its dependencies cancelled by a stop request",
                     self.name()
                 ),
             )]);
@@ -888,7 +1029,12 @@ impl Process {
                     ));
                     out.extend(self.spawn(now));
                 }
-                ProcessState::Stopped if self.laststart.is_none() && self.config.autostart => {
+                // A process with dependencies is started by the core once they are up.
+                ProcessState::Stopped
+                    if self.laststart.is_none()
+                        && self.config.autostart
+                        && !self.has_dependencies() =>
+                {
                     out.extend(self.spawn(now));
                 }
                 ProcessState::Backoff => {
@@ -1045,6 +1191,7 @@ impl Process {
             return;
         }
         self.state = to;
+        self.reached |= state_bit(to);
         if to == ProcessState::Backoff {
             self.backoff = self.backoff.saturating_add(1);
             // Upstream waits `backoff` seconds; the `backoff_max` extension caps that.

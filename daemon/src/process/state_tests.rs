@@ -1011,6 +1011,7 @@ fn fatal_description_without_spawnerr() {
         exitstatus: 0,
         spawnerr: String::new(),
         scheduled_start: None,
+        dependency_note: None,
     };
     let t0 = Instant::now();
     assert_eq!(

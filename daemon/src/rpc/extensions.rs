@@ -58,8 +58,31 @@ pub fn process_extras(
             ),
         ),
     ];
+    let specs = |wait_for: bool| {
+        Value::Array(
+            ext.dependencies
+                .iter()
+                .filter(|d| d.states.is_some() == wait_for)
+                .map(|d| Value::from(d.spec.as_str()))
+                .collect(),
+        )
+    };
+    let dependencies = [
+        ("depends_on", specs(false)),
+        ("dependent_startup", Value::Boolean(ext.dependent_startup)),
+        ("dependent_startup_wait_for", specs(true)),
+        (
+            "dependent_startup_inherit_priority",
+            Value::Boolean(ext.dependent_startup_inherit_priority),
+        ),
+        (
+            "dependency_status",
+            Value::from(p.snapshot().dependency_note.unwrap_or_default().as_str()),
+        ),
+    ];
     members
         .into_iter()
+        .chain(dependencies)
         .map(|(k, v)| (k.to_string(), v))
         .collect()
 }

@@ -895,7 +895,8 @@ fn batch(host: &mut dyn Host, group: Option<&str>, op: Op, wait: bool) -> Result
         let state = p.state();
         let applies = match &op {
             Op::Start => !state.is_running(),
-            Op::Stop => state.is_running(),
+            // Extension (dependencies): a start waiting for dependencies can be cancelled.
+            Op::Stop => state.is_running() || p.start_waiting(),
             Op::Signal(_) => state.is_signallable(),
         };
         if !applies {
@@ -978,6 +979,8 @@ fn poll_start(host: &mut dyn Host, key: ProcKey, name: &str) -> Option<Result<Va
     match p.state() {
         ProcessState::Running => Some(Ok(Value::Boolean(true))),
         ProcessState::Starting => None,
+        // Extension (dependencies): waiting for its dependencies to come up.
+        _ if p.start_waiting() => None,
         _ => Some(Err(fault_of(FaultCode::AbnormalTermination, name))),
     }
 }

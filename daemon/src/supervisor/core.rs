@@ -12,15 +12,16 @@
 //! processes in priority order and [`Core::next_deadline`] asks for the next tick at once, so
 //! the runtime can answer its clients between two batches of a large start-up.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use supervisor_protocol::{ProcessState, SupervisorState};
 
-use crate::config::model::{GroupConfig, GroupKind};
+use crate::config::model::{DepTarget, GroupConfig, GroupKind};
 use crate::logs::LogLevel;
 use crate::process::state::{mood_allows_starts, Action, CommandError, ExitStatus, Process};
+use crate::supervisor::deps::{self, Gate};
 
 /// How often `waiting for <names> to die` may be logged during shutdown (upstream: every 3 s).
 const SHUTDOWN_REPORT_INTERVAL: Duration = Duration::from_secs(3);
@@ -106,6 +107,9 @@ pub struct Core {
     spawn_budget: usize,
     /// The last tick left starts for later (budget spent): when it ran.
     deferred_since: Option<Instant>,
+    /// Some process has dependencies (extension): the start gates and the dependency-aware
+    /// stop order are in use. False for every stock configuration.
+    has_dependencies: bool,
 }
 
 impl Core {
@@ -122,6 +126,7 @@ impl Core {
             exit_code: None,
             spawn_budget: usize::MAX,
             deferred_since: None,
+            has_dependencies: false,
         };
         for g in groups {
             // Duplicate names cannot come from a validated config; keep the first.
@@ -228,6 +233,7 @@ impl Core {
         self.shutdown_report(now, &mut out);
         let mut budget = self.spawn_budget;
         self.deferred_since = None;
+        self.release_waiting_starts(now, &mut budget, &mut out);
         let keys: Vec<ProcKey> = self.processes().map(|(k, _)| k).collect();
         for key in keys {
             let mood = self.mood;
@@ -248,6 +254,9 @@ impl Core {
                 self.watch_essential(from, now, &mut out);
             }
         }
+        // A dependency that became RUNNING or FATAL in this pass releases or blocks its
+        // dependants at once.
+        self.release_waiting_starts(now, &mut budget, &mut out);
         self.advance_shutdown(now, &mut out);
         out
     }
@@ -324,11 +333,75 @@ impl Core {
     }
 
     /// `startProcess` for one process. SHUTDOWN_STATE unless the mood is RUNNING.
+    ///
+    /// Extension (dependencies): a process whose dependencies are not up waits for them
+    /// (STOPPED, `start_waiting`), and those that are not running are started first.
     pub fn start(&mut self, key: ProcKey, now: Instant) -> Result<Output, CommandError> {
         self.check_running()?;
+        let mut out = Vec::new();
+        self.start_one(key, now, &mut out)?;
+        Ok(out)
+    }
+
+    /// Start `key` now, or (extension) make it wait for its dependencies and start those.
+    fn start_one(
+        &mut self,
+        key: ProcKey,
+        now: Instant,
+        out: &mut Output,
+    ) -> Result<(), CommandError> {
         let p = self.proc_mut(key)?;
-        let actions = p.start(now)?;
-        Ok(tagged(key, actions))
+        if !p.has_dependencies() {
+            tag(out, key, p.start(now)?);
+            return Ok(());
+        }
+        let note = match self.gate_of(key) {
+            Gate::Open => {
+                tag(out, key, self.proc_mut(key)?.start(now)?);
+                return Ok(());
+            }
+            Gate::Wait(note) | Gate::Blocked(note) => note,
+        };
+        let actions = self.proc_mut(key)?.request_start_after_dependencies(note)?;
+        tag(out, key, actions);
+        // Start what it needs (and what those need), each at most once.
+        let mut stack = vec![key];
+        let mut seen: HashSet<ProcKey> = HashSet::from([key]);
+        while let Some(k) = stack.pop() {
+            for t in self.unsatisfied_targets(k) {
+                if !seen.insert(t) {
+                    continue;
+                }
+                let Some(tp) = self.procs.get(&t) else {
+                    continue;
+                };
+                let state = tp.state();
+                if state.is_running()
+                    || matches!(state, ProcessState::Stopping | ProcessState::Unknown)
+                {
+                    continue;
+                }
+                if tp.start_waiting() {
+                    stack.push(t);
+                    continue;
+                }
+                let waits = tp.has_dependencies() && self.gate_of(t) != Gate::Open;
+                let Some(tp) = self.procs.get_mut(&t) else {
+                    continue;
+                };
+                if waits {
+                    if let Ok(actions) = tp
+                        .request_start_after_dependencies(String::from("waiting for dependencies"))
+                    {
+                        tag(out, t, actions);
+                    }
+                    stack.push(t);
+                } else if let Ok(actions) = tp.start(now) {
+                    tag(out, t, actions);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `stopProcess` for one process. SHUTDOWN_STATE unless the mood is RUNNING.
@@ -414,7 +487,7 @@ impl Core {
             (_, false) => self.mood = SupervisorState::Shutdown,
         }
         if self.stop_queue.is_none() {
-            self.stop_queue = Some(self.groups.iter().map(|g| g.name.clone()).collect());
+            self.stop_queue = Some(self.stop_order());
         }
         self.advance_shutdown(now, &mut out);
         self.shutdown_report(now, &mut out);
@@ -476,6 +549,7 @@ impl Core {
         processes.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
         let mut members = Vec::with_capacity(processes.len());
         for pc in processes {
+            self.has_dependencies |= !pc.ext.dependencies.is_empty() || pc.ext.dependent_startup;
             let key = ProcKey(self.next_key);
             self.next_key += 1;
             self.procs.insert(key, Process::new(pc));
@@ -524,7 +598,17 @@ impl Core {
             };
             let state = p.state();
             let result = match op {
-                BatchOp::Start if !state.is_running() => p.start(now),
+                BatchOp::Start if !state.is_running() => {
+                    let mut actions = Vec::new();
+                    match self.start_one(key, now, &mut actions) {
+                        Ok(()) => {
+                            batch.actions.extend(actions);
+                            batch.results.push((key, Ok(())));
+                        }
+                        Err(e) => batch.results.push((key, Err(e))),
+                    }
+                    continue;
+                }
                 BatchOp::Stop if state.is_running() => p.stop(now),
                 // Extension: a FATAL process waiting for its retry_fatal_after start.
                 BatchOp::Stop if state == ProcessState::Fatal && p.scheduled_start().is_some() => {
@@ -542,6 +626,167 @@ impl Core {
             }
         }
         batch
+    }
+
+    /// Extension (dependencies): the processes `dependency` names, resolved against what is
+    /// loaded now: `name` is the group `name` if there is one, else every process of the
+    /// section `[program:name]`.
+    fn dependency_targets(&self, target: &DepTarget) -> Vec<ProcKey> {
+        let group_members = |g: &str| {
+            self.groups
+                .iter()
+                .find(|grp| grp.name == g)
+                .map(|grp| grp.members.clone())
+        };
+        match target {
+            DepTarget::Group(g) => group_members(g).unwrap_or_default(),
+            DepTarget::Process { group, name } => group_members(group)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|k| self.procs.get(k).is_some_and(|p| p.name() == name))
+                .collect(),
+            DepTarget::Name(n) => group_members(n).unwrap_or_else(|| {
+                self.processes()
+                    .filter(|(_, p)| p.config.program_name == *n)
+                    .map(|(k, _)| k)
+                    .collect()
+            }),
+        }
+    }
+
+    /// Extension (dependencies): may the waiting start of `key` go ahead?
+    fn gate_of(&self, key: ProcKey) -> Gate {
+        let Some(p) = self.procs.get(&key) else {
+            return Gate::Open;
+        };
+        deps::gate(p, |i| {
+            p.config
+                .ext
+                .dependencies
+                .get(i)
+                .map(|d| {
+                    self.dependency_targets(&d.target)
+                        .into_iter()
+                        .filter_map(|k| self.procs.get(&k))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// Extension (dependencies): the processes `key` depends on that do not satisfy it yet.
+    fn unsatisfied_targets(&self, key: ProcKey) -> Vec<ProcKey> {
+        let Some(p) = self.procs.get(&key) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for dep in &p.config.ext.dependencies {
+            for t in self.dependency_targets(&dep.target) {
+                if self
+                    .procs
+                    .get(&t)
+                    .is_some_and(|tp| !deps::satisfied(dep, tp))
+                {
+                    out.push(t);
+                }
+            }
+        }
+        out
+    }
+
+    /// Extension (dependencies): start the waiting processes whose dependencies are up, and
+    /// give up on those with a failed dependency. Only while the mood is RUNNING.
+    /// Each start spends one of `budget` (the spawn budget of the tick); when it is spent the
+    /// rest wait for the next tick.
+    fn release_waiting_starts(&mut self, now: Instant, budget: &mut usize, out: &mut Output) {
+        if !self.has_dependencies || !mood_allows_starts(self.mood) {
+            return;
+        }
+        let waiting: Vec<ProcKey> = self
+            .processes()
+            .filter(|(_, p)| p.start_waiting())
+            .map(|(k, _)| k)
+            .collect();
+        for key in waiting {
+            // Decided one at a time: a start made here is seen by the next one.
+            let gate = self.gate_of(key);
+            let Some(p) = self.procs.get_mut(&key) else {
+                continue;
+            };
+            let actions = match gate {
+                Gate::Open if *budget == 0 => {
+                    self.deferred_since = Some(now);
+                    break;
+                }
+                Gate::Open => {
+                    *budget = budget.saturating_sub(1);
+                    p.start_after_dependencies(now)
+                }
+                Gate::Wait(note) => p.wait_for_dependencies(note),
+                Gate::Blocked(why) => p.dependency_failed(why),
+            };
+            tag(out, key, actions);
+        }
+    }
+
+    /// The shutdown queue: group names, the last one stopped first. Supervisor's order is
+    /// (priority, name) ascending; with dependencies (extension) a group is stopped only after
+    /// the groups that depend on it.
+    fn stop_order(&self) -> Vec<String> {
+        if !self.has_dependencies {
+            return self.groups.iter().map(|g| g.name.clone()).collect();
+        }
+        let group_of: HashMap<ProcKey, usize> = self
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(i, g)| g.members.iter().map(move |k| (*k, i)))
+            .collect();
+        let mut edges = Vec::new();
+        for (key, p) in self.processes() {
+            let Some(&from) = group_of.get(&key) else {
+                continue;
+            };
+            for dep in &p.config.ext.dependencies {
+                for t in self.dependency_targets(&dep.target) {
+                    if let Some(&to) = group_of.get(&t) {
+                        edges.push((from, to));
+                    }
+                }
+            }
+        }
+        // The queue is popped from its end.
+        deps::group_stop_order(self.groups.len(), &edges)
+            .into_iter()
+            .rev()
+            .filter_map(|i| self.groups.get(i).map(|g| g.name.clone()))
+            .collect()
+    }
+
+    /// Extension (dependencies): the members of a group that must not be stopped yet because
+    /// a member that depends on them is still up.
+    fn held_by_dependants(&self, members: &[ProcKey]) -> HashSet<ProcKey> {
+        let mut held = HashSet::new();
+        if !self.has_dependencies {
+            return held;
+        }
+        let in_group: HashSet<ProcKey> = members.iter().copied().collect();
+        for key in members {
+            let Some(p) = self.procs.get(key) else {
+                continue;
+            };
+            if p.state().is_stopped() {
+                continue;
+            }
+            for dep in &p.config.ext.dependencies {
+                for t in self.dependency_targets(&dep.target) {
+                    if t != *key && in_group.contains(&t) {
+                        held.insert(t);
+                    }
+                }
+            }
+        }
+        held
     }
 
     fn all_stopped(&self) -> bool {
@@ -616,11 +861,22 @@ impl Core {
                 None => Vec::new(),
             };
             let mut unstopped = false;
+            for key in &members {
+                if let Some(p) = self.procs.get_mut(key) {
+                    if p.state() == ProcessState::Backoff {
+                        tag(out, *key, p.give_up(now));
+                    }
+                }
+            }
+            // Extension (dependencies): a process stops only after its dependants in the
+            // same group (the group order took care of the other groups).
+            let held = self.held_by_dependants(&members);
             for key in members.iter().rev() {
                 let Some(p) = self.procs.get_mut(key) else {
                     continue;
                 };
                 match p.state() {
+                    ProcessState::Running | ProcessState::Starting if held.contains(key) => {}
                     ProcessState::Running | ProcessState::Starting => {
                         if let Ok(actions) = p.stop(now) {
                             tag(out, *key, actions);
@@ -719,3 +975,7 @@ fn tagged(key: ProcKey, actions: Vec<Action>) -> Output {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "deps_tests.rs"]
+mod deps_tests;

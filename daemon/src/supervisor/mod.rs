@@ -1,6 +1,8 @@
 //! The owner of all process state.
 //!
 //! * `core`: every supervision decision, as plain functions of inputs and time.
+//! * `deps`: dependencies between processes (an extension): may a waiting start go ahead,
+//!   in which order groups stop.
 //! * `host`: what the control plane may ask of the running daemon ([`host::Host`]), with no
 //!   wire format in it.
 //! * `runtime`: the tokio loop that feeds `core` and carries out its actions.
@@ -9,6 +11,7 @@
 //! * `system`: the daemon's own process set-up (privileges, rlimits, daemonize, pidfile).
 
 pub mod core;
+pub mod deps;
 pub mod host;
 pub mod runtime;
 pub mod sd_notify;
