@@ -77,6 +77,7 @@ fn decision_core_does_no_io_and_reads_no_clock() {
     let core = files(&[
         "daemon/src/process/state.rs",
         "daemon/src/supervisor/core.rs",
+        "daemon/src/supervisor/deps.rs",
         "daemon/src/events/mod.rs",
         "daemon/src/events/handlers.rs",
     ]);
