@@ -37,7 +37,7 @@ fn valid_key(k: &str) -> bool {
 /// position and its last value.
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, DotenvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out = super::values::EnvBuilder::new();
     let lines: Vec<&str> = text.split('\n').collect();
     let mut i = 0;
     while i < lines.len() {
@@ -86,12 +86,9 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, DotenvError> {
                 rest[..end].trim_end().to_string()
             }
         };
-        match out.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value,
-            None => out.push((key.to_string(), value)),
-        }
+        out.set(key.to_string(), value);
     }
-    Ok(out)
+    Ok(out.into_pairs())
 }
 
 /// After a closing quote: only blanks or a `#` comment.

@@ -27,6 +27,44 @@ impl From<String> for ExpVal {
 /// Names available for expansion (sorted, so error messages list them like Supervisor).
 pub type Expansions = BTreeMap<String, ExpVal>;
 
+/// Where `%(name)s` names are looked up.
+pub trait Names {
+    fn lookup(&self, key: &str) -> Option<&ExpVal>;
+    /// Every name, sorted, without duplicates (listed in the error for an unknown name).
+    fn all_names(&self) -> Vec<&str>;
+}
+
+impl Names for Expansions {
+    fn lookup(&self, key: &str) -> Option<&ExpVal> {
+        self.get(key)
+    }
+    fn all_names(&self) -> Vec<&str> {
+        self.keys().map(String::as_str).collect()
+    }
+}
+
+/// `extra` laid over `base` (a name in `extra` wins) without copying either: expanding one
+/// option costs the length of its text, not the size of the environment.
+pub struct Over<'a> {
+    pub base: &'a Expansions,
+    pub extra: &'a Expansions,
+}
+
+impl Names for Over<'_> {
+    fn lookup(&self, key: &str) -> Option<&ExpVal> {
+        self.extra.get(key).or_else(|| self.base.get(key))
+    }
+    fn all_names(&self) -> Vec<&str> {
+        let all: std::collections::BTreeSet<&str> = self
+            .base
+            .keys()
+            .chain(self.extra.keys())
+            .map(String::as_str)
+            .collect();
+        all.into_iter().collect()
+    }
+}
+
 /// Largest accepted width or precision in a format specification.
 const MAX_WIDTH: usize = 4096;
 
@@ -36,10 +74,10 @@ enum FmtError {
 }
 
 /// Expand `s % expansions`. `name` is the option name used in error messages.
-pub fn expand(s: &str, expansions: &Expansions, name: &str) -> Result<String, String> {
+pub fn expand<N: Names + ?Sized>(s: &str, expansions: &N, name: &str) -> Result<String, String> {
     format(s, expansions).map_err(|e| match e {
         FmtError::Key(key) => {
-            let available: Vec<&str> = expansions.keys().map(String::as_str).collect();
+            let available = expansions.all_names();
             format!(
                 "Format string {} for {} contains names ({}) which cannot be expanded. \
                  Available names: {}",
@@ -68,7 +106,7 @@ struct Spec {
     precision: Option<usize>,
 }
 
-fn format(s: &str, exp: &Expansions) -> Result<String, FmtError> {
+fn format<N: Names + ?Sized>(s: &str, exp: &N) -> Result<String, FmtError> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
@@ -106,7 +144,7 @@ fn format(s: &str, exp: &Expansions) -> Result<String, FmtError> {
             }
             let name: String = chars[kstart..i - 1].iter().collect();
             // Python looks the key up before reading the rest of the specification.
-            key = Some(exp.get(&name).ok_or(FmtError::Key(name))?);
+            key = Some(exp.lookup(&name).ok_or(FmtError::Key(name))?);
         }
         let mut spec = Spec {
             left: false,

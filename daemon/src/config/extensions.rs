@@ -95,7 +95,7 @@ pub(super) fn environment_files(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    let mut env: Vec<(String, String)> = Vec::new();
+    let mut env = values::EnvBuilder::new();
     let mut paths = Vec::new();
     for entry in text
         .split([',', '\n'])
@@ -146,15 +146,10 @@ pub(super) fn environment_files(
                 e.message
             ))
         })?;
-        for (k, val) in pairs {
-            match env.iter_mut().find(|(ek, _)| *ek == k) {
-                Some(slot) => slot.1 = val,
-                None => env.push((k, val)),
-            }
-        }
+        env.extend(pairs);
         paths.push(path);
     }
-    Ok((env, paths))
+    Ok((env.into_pairs(), paths))
 }
 
 /// Read at most [`MAX_ENVIRONMENT_FILE_BYTES`]; a larger file is an error.
@@ -182,13 +177,12 @@ pub(super) fn apply_program_default(ini: &mut Ini) {
         return;
     };
     for section in ini
-        .sections
-        .iter_mut()
+        .sections_mut()
         .filter(|s| s.name.starts_with("program:"))
     {
         for (opt, value) in &defaults {
             if section.get(opt).is_none() {
-                section.options.push((opt.clone(), value.clone()));
+                section.options.set(opt.clone(), value.clone());
             }
         }
     }

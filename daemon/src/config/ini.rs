@@ -3,6 +3,7 @@
 //!
 //! Every value keeps the file and line it came from.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::error::ConfigError;
@@ -16,6 +17,55 @@ pub struct Value {
     pub line: usize,
 }
 
+/// The options of a section in first-seen order, with an index by name: lookups and updates
+/// are O(1), so a section with many options reads in linear time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    list: Vec<(String, Value)>,
+    index: HashMap<String, usize>,
+}
+
+impl Options {
+    pub fn get(&self, option: &str) -> Option<&Value> {
+        self.index.get(option).map(|&i| &self.list[i].1)
+    }
+
+    fn get_mut(&mut self, option: &str) -> Option<&mut Value> {
+        self.index.get(option).map(|&i| &mut self.list[i].1)
+    }
+
+    /// Set `option` (a later value replaces an earlier one in its first-seen place).
+    pub fn set(&mut self, option: String, value: Value) {
+        match self.index.get(&option) {
+            Some(&i) => self.list[i].1 = value,
+            None => {
+                self.index.insert(option.clone(), self.list.len());
+                self.list.push((option, value));
+            }
+        }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, (String, Value)> {
+        self.list.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a Options {
+    type Item = &'a (String, Value);
+    type IntoIter = std::slice::Iter<'a, (String, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
 /// One section (duplicates merged; options keep first-seen order, later values win).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
@@ -23,22 +73,12 @@ pub struct Section {
     /// The file that first defined the section (Supervisor's `section_to_file`).
     pub file: PathBuf,
     pub line: usize,
-    pub options: Vec<(String, Value)>,
+    pub options: Options,
 }
 
 impl Section {
     pub fn get(&self, option: &str) -> Option<&Value> {
-        self.options
-            .iter()
-            .find(|(k, _)| k == option)
-            .map(|(_, v)| v)
-    }
-
-    fn set(&mut self, option: String, value: Value) {
-        match self.options.iter_mut().find(|(k, _)| *k == option) {
-            Some(slot) => slot.1 = value,
-            None => self.options.push((option, value)),
-        }
+        self.options.get(option)
     }
 }
 
@@ -46,9 +86,11 @@ impl Section {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ini {
     /// Sections in order of first appearance (`DEFAULT` excluded).
-    pub sections: Vec<Section>,
+    sections: Vec<Section>,
+    /// Position of each section in `sections`, by name.
+    index: HashMap<String, usize>,
     /// The `[DEFAULT]` section: fallback values for every section.
-    pub defaults: Vec<(String, Value)>,
+    pub defaults: Options,
 }
 
 /// Where the option lines currently go.
@@ -64,11 +106,21 @@ impl Ini {
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.sections[i])
     }
 
     pub fn has_section(&self, name: &str) -> bool {
-        self.section(name).is_some()
+        self.index.contains_key(name)
+    }
+
+    /// Sections in order of first appearance (no `DEFAULT`).
+    pub fn sections(&self) -> &[Section] {
+        &self.sections
+    }
+
+    /// Sections in order, mutable (their names stay as they are: the index keys on them).
+    pub fn sections_mut(&mut self) -> impl Iterator<Item = &mut Section> {
+        self.sections.iter_mut()
     }
 
     /// Section names in order (no `DEFAULT`).
@@ -78,12 +130,9 @@ impl Ini {
 
     /// An option of a section, falling back to `[DEFAULT]`.
     pub fn get(&self, section: &str, option: &str) -> Option<&Value> {
-        self.section(section)?.get(option).or_else(|| {
-            self.defaults
-                .iter()
-                .find(|(k, _)| k == option)
-                .map(|(_, v)| v)
-        })
+        self.section(section)?
+            .get(option)
+            .or_else(|| self.defaults.get(option))
     }
 
     /// Replace the literal text `%(here)s` in every value (Supervisor's `expand_here`).
@@ -91,25 +140,49 @@ impl Ini {
         let all = self
             .sections
             .iter_mut()
-            .flat_map(|s| s.options.iter_mut())
-            .chain(self.defaults.iter_mut());
+            .flat_map(|s| s.options.list.iter_mut())
+            .chain(self.defaults.list.iter_mut());
         for (_, v) in all {
-            if v.text.contains("%(here)s") {
-                v.text = v.text.replace("%(here)s", here);
-            }
+            replace_here(v, here);
         }
     }
 
+    /// [`Ini::read_str`], then [`Ini::expand_here`] limited to the values this file set (the
+    /// others were expanded when their own file was read), so reading many include files
+    /// stays linear.
+    pub fn read_str_here(
+        &mut self,
+        text: &str,
+        file: &Path,
+        here: &str,
+    ) -> Result<(), ConfigError> {
+        let touched = self.read_touching(text, file)?;
+        for (t, o) in touched {
+            if let Some(v) = self.value_mut(t, &o) {
+                replace_here(v, here);
+            }
+        }
+        Ok(())
+    }
+
     fn value_mut(&mut self, target: Target, option: &str) -> Option<&mut Value> {
-        let opts = match target {
-            Target::Default => &mut self.defaults,
-            Target::Section(i) => &mut self.sections.get_mut(i)?.options,
-        };
-        opts.iter_mut().find(|(k, _)| k == option).map(|(_, v)| v)
+        match target {
+            Target::Default => self.defaults.get_mut(option),
+            Target::Section(i) => self.sections.get_mut(i)?.options.get_mut(option),
+        }
     }
 
     /// Parse `text` (the contents of `file`) into this document.
     pub fn read_str(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
+        self.read_touching(text, file).map(drop)
+    }
+
+    /// [`Ini::read_str`], returning the options it set.
+    fn read_touching(
+        &mut self,
+        text: &str,
+        file: &Path,
+    ) -> Result<Vec<(Target, String)>, ConfigError> {
         let mut cursect: Option<Target> = None;
         let mut optname: Option<String> = None;
         let mut indent_level: usize = 0;
@@ -167,14 +240,15 @@ impl Ini {
             if let Some(name) = section_header(value) {
                 if name == "DEFAULT" {
                     cursect = Some(Target::Default);
-                } else if let Some(i) = self.sections.iter().position(|s| s.name == name) {
+                } else if let Some(&i) = self.index.get(name) {
                     cursect = Some(Target::Section(i));
                 } else {
+                    self.index.insert(name.to_string(), self.sections.len());
                     self.sections.push(Section {
                         name: name.to_string(),
                         file: file.to_path_buf(),
                         line: lineno,
-                        options: Vec::new(),
+                        options: Options::default(),
                     });
                     cursect = Some(Target::Section(self.sections.len() - 1));
                 }
@@ -202,14 +276,10 @@ impl Ini {
                         line: lineno,
                     };
                     match target {
-                        Target::Default => match self.defaults.iter_mut().find(|(k, _)| *k == name)
-                        {
-                            Some(slot) => slot.1 = v,
-                            None => self.defaults.push((name.clone(), v)),
-                        },
+                        Target::Default => self.defaults.set(name.clone(), v),
                         Target::Section(i) => {
                             if let Some(s) = self.sections.get_mut(i) {
-                                s.set(name.clone(), v);
+                                s.options.set(name.clone(), v);
                             }
                         }
                     }
@@ -220,8 +290,8 @@ impl Ini {
             }
         }
         // Join: trailing empty lines are dropped (Python's `'\n'.join(lines).rstrip()`).
-        for (t, o) in touched {
-            if let Some(v) = self.value_mut(t, &o) {
+        for (t, o) in &touched {
+            if let Some(v) = self.value_mut(*t, o) {
                 let trimmed = v.text.trim_end().len();
                 v.text.truncate(trimmed);
             }
@@ -236,7 +306,13 @@ impl Ini {
             }
             return Err(ConfigError::in_file(msg, file, Some(*first_line)));
         }
-        Ok(())
+        Ok(touched)
+    }
+}
+
+fn replace_here(v: &mut Value, here: &str) {
+    if v.text.contains("%(here)s") {
+        v.text = v.text.replace("%(here)s", here);
     }
 }
 

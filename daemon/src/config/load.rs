@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use supervisor_protocol::events::EventKind;
 
 use super::error::ConfigError;
-use super::expand::{expand, ExpVal, Expansions};
+use super::expand::{expand, ExpVal, Expansions, Over};
 use super::ini::{Ini, Value};
 use super::model::*;
 use super::values::{self, py_repr};
@@ -143,12 +143,6 @@ pub fn host_node_name() -> String {
     String::new()
 }
 
-fn merged(base: &Expansions, extra: &Expansions) -> Expansions {
-    let mut all = base.clone();
-    all.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-    all
-}
-
 fn one(key: &str, value: impl Into<ExpVal>) -> Expansions {
     let mut e = Expansions::new();
     e.insert(key.to_string(), value.into());
@@ -218,7 +212,10 @@ impl Ctx {
         };
         let text = expand(
             &v.text,
-            &merged(&self.env_exp, extra),
+            &Over {
+                base: &self.env_exp,
+                extra,
+            },
             &format!("{section}.{opt}"),
         )
         .map_err(|e| self.err(section, e, Some(&v)))?;
@@ -393,9 +390,9 @@ fn read_includes(ctx: &mut Ctx) -> Result<(), ConfigError> {
                         None,
                     )
                 })?;
-            ctx.ini.read_str(&text, &file)?;
             let dir = values::normalize_path(file.parent().unwrap_or(Path::new("/")));
-            ctx.ini.expand_here(&dir.display().to_string());
+            ctx.ini
+                .read_str_here(&text, &file, &dir.display().to_string())?;
         }
     }
     Ok(())
@@ -458,8 +455,11 @@ fn supervisord_section(ctx: &mut Ctx) -> Result<SupervisordConfig, ConfigError> 
         Some((text, v)) => {
             let mut exp2 = exp.clone();
             exp2.insert("host_node_name".into(), ctx.host.as_str().into());
-            let text = expand(&text, &merged(&ctx.env_exp, &exp2), "environment")
-                .map_err(|e| ctx.err(S, e, Some(&v)))?;
+            let over = Over {
+                base: &ctx.env_exp,
+                extra: &exp2,
+            };
+            let text = expand(&text, &over, "environment").map_err(|e| ctx.err(S, e, Some(&v)))?;
             values::parse_environment(&text).map_err(|e| {
                 ctx.err(S, format!("invalid value for 'environment': {e}"), Some(&v))
             })?
@@ -829,9 +829,10 @@ fn process_groups(
             .map(|(t, _)| t)
             .unwrap_or_default();
         let mut events: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for e in values::parse_list_of_strings(&events_raw) {
             let e = e.to_uppercase();
-            if !events.contains(&e) {
+            if seen.insert(e.clone()) {
                 events.push(e);
             }
         }
@@ -1266,13 +1267,10 @@ fn processes_from_section(
 
         // [supervisord] environment, then environment_file= (extension), then the program's
         // (program wins, dict order).
-        let mut environment: Vec<(String, String)> = global_env.to_vec();
-        for (k, v) in file_env.into_iter().chain(program_env) {
-            match environment.iter_mut().find(|(ek, _)| *ek == k) {
-                Some(slot) => slot.1 = v,
-                None => environment.push((k, v)),
-            }
-        }
+        let mut environment = values::EnvBuilder::new();
+        environment.extend(global_env.iter().cloned());
+        environment.extend(file_env.into_iter().chain(program_env));
+        let environment = environment.into_pairs();
         let channel = |ch: &ChannelRaw, cmax: u64, events: bool| ChannelConfig {
             logfile: ch.logfile.clone(),
             logfile_maxbytes: ch.maxbytes,

@@ -474,13 +474,48 @@ fn shlex_nonposix(s: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// An environment under construction, as a Python dict: keys in first-seen order, a later
+/// value replacing an earlier one in place. Each insert is O(1) (an index by key), so merging
+/// environments of any size is linear.
+#[derive(Debug, Default)]
+pub struct EnvBuilder {
+    pairs: Vec<(String, String)>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl EnvBuilder {
+    pub fn new() -> Self {
+        EnvBuilder::default()
+    }
+
+    pub fn set(&mut self, key: String, value: String) {
+        match self.index.get(&key) {
+            Some(&i) => self.pairs[i].1 = value,
+            None => {
+                self.index.insert(key.clone(), self.pairs.len());
+                self.pairs.push((key, value));
+            }
+        }
+    }
+
+    pub fn extend(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
+        for (k, v) in pairs {
+            self.set(k, v);
+        }
+    }
+
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.pairs
+    }
+}
+
 /// `environment=` of 4.3.0: tokens in groups of four (`KEY`, `=`, `VALUE`, separator); the
 /// separator is skipped unchecked; values have surrounding quote characters stripped.
 /// Later duplicates replace the earlier value in place (Python dict semantics).
 pub fn parse_environment(s: &str) -> Result<Vec<(String, String)>, String> {
     let err = || format!("Unexpected end of key/value pairs in value '{s}'");
     let tokens = shlex_nonposix(s).map_err(|_| err())?;
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out = EnvBuilder::new();
     let mut i = 0;
     while i < tokens.len() {
         if i + 3 > tokens.len() || tokens[i + 1] != "=" {
@@ -490,13 +525,10 @@ pub fn parse_environment(s: &str) -> Result<Vec<(String, String)>, String> {
         let value = tokens[i + 2]
             .trim_matches(|c| c == '\'' || c == '"')
             .to_string();
-        match out.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => out.push((key, value)),
-        }
+        out.set(key, value);
         i += 4;
     }
-    Ok(out)
+    Ok(out.into_pairs())
 }
 
 #[cfg(test)]
