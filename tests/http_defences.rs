@@ -189,23 +189,44 @@ fn ours_head_deadline_is_for_the_whole_head() {
     d.stop();
 }
 
-/// Item 3: `supervisor_rs_max_connections` caps one server; excess connections are refused
-/// with a 503 (after a short wait for a free slot) and the refusals are logged.
+/// Item 3: `supervisor_rs_max_connections` caps one server: with its 4 connections busy (each
+/// waiting for a `startProcess(wait=True)`), a fifth gets a 503 within the short admission
+/// wait, and the refusal is logged; once they are idle, a newcomer takes a slot.
 #[test]
 fn ours_connection_cap_refuses_the_excess_fast() {
     let port = free_port();
-    let mut config = rpc_config("", Some((port, None)));
+    let mut programs = String::new();
+    for n in 0..4 {
+        programs.push_str(&format!(
+            "[program:slow{n}]\ncommand=sleep 1000\nautostart=false\nstartsecs=3\n\n"
+        ));
+    }
+    let mut config = rpc_config(&programs, Some((port, None)));
     config = config.replace(
         &format!("port=127.0.0.1:{port}\n"),
         &format!("port=127.0.0.1:{port}\nsupervisor_rs_max_connections=4\n"),
     );
     let (mut d, c) = boot(&config);
-    // Four clients in the middle of a request the daemon is answering slowly would be
-    // the honest case; idle ones show the cap just as well (they are not evictable for 1 s).
-    let held: Vec<TcpStream> = (0..4)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
-        .collect();
-    thread::sleep(secs(0.1));
+    let tcp = RpcClient::tcp(port, None);
+    let mut held = Vec::new();
+    for n in 0..4 {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let body = encode_method_call(
+            "supervisor.startProcess",
+            &[s(&format!("slow{n}")), Value::Boolean(true)],
+        );
+        let mut req = tcp
+            .head(
+                "POST",
+                "/RPC2",
+                &[("Content-Length", body.len().to_string())],
+            )
+            .into_bytes();
+        req.extend_from_slice(&body);
+        conn.write_all(&req).expect("write");
+        held.push(conn);
+    }
+    thread::sleep(secs(0.5));
     let t0 = Instant::now();
     let mut extra = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     extra.set_read_timeout(Some(secs(5.0))).expect("timeout");
@@ -222,9 +243,12 @@ fn ours_connection_cap_refuses_the_excess_fast() {
         c.ok("supervisor.getState", &[]).get("statename"),
         Some(&s("RUNNING"))
     );
-    // Once they have idled past the grace, newcomers take their place.
-    thread::sleep(secs(1.2));
-    let tcp = RpcClient::tcp(port, None);
+    // The starts answer; the four connections stay open but idle, and give way.
+    for conn in held.iter_mut() {
+        let r = supervisor_tests::rpc::read_response(conn).expect("startProcess answer");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    thread::sleep(secs(0.7));
     assert_eq!(
         tcp.ok("supervisor.getState", &[]).get("statename"),
         Some(&s("RUNNING"))

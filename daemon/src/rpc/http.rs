@@ -11,9 +11,10 @@
 //! response must be taken within [`WRITE_TIMEOUT`]. Each server serves at most
 //! `supervisor_rs_max_connections` connections (half of them `/logtail` streams at most); at
 //! the cap, the connection that has kept us waiting longest (over [`EVICT_AFTER`]) is closed
-//! for the newcomer, else the newcomer waits up to [`ADMIT_WAIT`] for a slot, then gets a 503. A connection that would leave
-//! fewer than a reserve of descriptors under RLIMIT_NOFILE is refused, so spawns always find
-//! descriptors. Answers over [`MAX_RESPONSE`] become a fault.
+//! for the newcomer, else the newcomer waits up to [`ADMIT_WAIT`] for a slot (at most
+//! [`MAX_WAITING`] wait at once; more are refused at once), then gets a 503. The same goes
+//! for a connection that would leave fewer than a reserve of descriptors under RLIMIT_NOFILE,
+//! so spawns always find descriptors. Answers over [`MAX_RESPONSE`] become a fault.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -56,9 +57,11 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// At the connection cap, a connection that has kept us waiting this long may be closed to
 /// make room for a new one.
-pub const EVICT_AFTER: Duration = Duration::from_secs(1);
+pub const EVICT_AFTER: Duration = Duration::from_millis(500);
 /// How long a new connection may wait for a free slot before it is refused.
 pub const ADMIT_WAIT: Duration = Duration::from_millis(500);
+/// Connections that may wait for a slot at once, per server; more are refused at once.
+pub const MAX_WAITING: usize = 64;
 /// How often the daemon's open descriptors are counted (at most) when admitting connections.
 const FD_COUNT_EVERY: Duration = Duration::from_secs(1);
 /// Descriptors kept free for spawning: RLIMIT_NOFILE / 16, within these bounds.
@@ -255,7 +258,9 @@ pub fn spawn_servers(
             slots: RefCell::new(Slots::new(server.max_connections)),
             freed: tokio::sync::Notify::new(),
             fds: fds.clone(),
+            waiting: Cell::new(0),
             refusals: Cell::new((0, None)),
+            accept_failures: Cell::new((0, None)),
         });
         match server.listener {
             Listener::Unix { listener, path } => {
@@ -265,7 +270,7 @@ pub fn spawn_servers(
                 tokio::task::spawn_local(async move {
                     loop {
                         match listener.accept().await {
-                            Ok((stream, _)) => admit(stream, &ctx).await,
+                            Ok((stream, _)) => on_accept(stream, &ctx),
                             Err(e) => accept_failed(&ctx, &e).await,
                         }
                     }
@@ -279,7 +284,7 @@ pub fn spawn_servers(
                         match listener.accept().await {
                             Ok((stream, _)) => {
                                 let _ = stream.set_nodelay(true);
-                                admit(stream, &ctx).await;
+                                on_accept(stream, &ctx);
                             }
                             Err(e) => accept_failed(&ctx, &e).await,
                         }
@@ -291,11 +296,20 @@ pub fn spawn_servers(
     Ok(sockets)
 }
 
-/// Out of fds and the like: log, back off briefly, keep serving.
+/// Out of fds and the like: log (at most every [`REFUSAL_LOG_EVERY`], with a count), back
+/// off briefly, keep serving.
 async fn accept_failed(ctx: &ConnCtx, e: &io::Error) {
-    ctx.log
-        .borrow_mut()
-        .log(LogLevel::Warn, &format!("accept failed: {e}"));
+    let (count, last) = ctx.accept_failures.get();
+    let now = Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < REFUSAL_LOG_EVERY) {
+        ctx.accept_failures.set((count + 1, last));
+    } else {
+        ctx.accept_failures.set((0, Some(now)));
+        ctx.log.borrow_mut().log(
+            LogLevel::Warn,
+            &format!("[{}] accept failed {} time(s): {e}", ctx.section, count + 1),
+        );
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
@@ -317,36 +331,86 @@ impl Accepted for tokio::net::TcpStream {
     }
 }
 
-/// Serve a new connection, or refuse it. It needs a slot under the server's cap and
-/// descriptors to spare above the reserve for spawning; when either is short, the connection
-/// that has kept us waiting longest (a slow or idle client, for over [`EVICT_AFTER`]) is
-/// closed in its favour, else it waits up to [`ADMIT_WAIT`] for another connection to end,
-/// then gets a 503. While this waits, further clients queue in the listen backlog (a burst
-/// of honest clients is served, not refused).
+/// A new connection: served at once when there is room; else it waits for room in its own
+/// task (at most [`MAX_WAITING`] of them per server), else it is refused at once. The accept
+/// loop itself never waits.
+fn on_accept<S: Accepted>(stream: S, ctx: &Rc<ConnCtx>) {
+    let fds_ok = ctx.fds.headroom(stream.as_raw_fd());
+    let under_cap = {
+        let slots = ctx.slots.borrow();
+        slots.conns.len() < slots.max
+    };
+    if fds_ok && under_cap {
+        serve(stream, ctx);
+        return;
+    }
+    // Waiting holds a descriptor: short of them, only a few may wait (for an eviction).
+    let may_wait = if fds_ok {
+        MAX_WAITING
+    } else {
+        ctx.fds.waiting_allowance()
+    };
+    if ctx.waiting.get() >= may_wait {
+        refuse(stream, ctx, refusal_reason(fds_ok));
+        return;
+    }
+    ctx.waiting.set(ctx.waiting.get() + 1);
+    // A waiting connection holds a descriptor too.
+    ctx.fds.conns.set(ctx.fds.conns.get() + 1);
+    let ctx = ctx.clone();
+    tokio::task::spawn_local(async move {
+        admit(stream, &ctx).await;
+        ctx.waiting.set(ctx.waiting.get().saturating_sub(1));
+        ctx.fds.conns.set(ctx.fds.conns.get().saturating_sub(1));
+    });
+}
+
+fn refusal_reason(fds_ok: bool) -> &'static str {
+    if fds_ok {
+        "too many connections"
+    } else {
+        "file descriptors are reserved for spawning programs"
+    }
+}
+
+/// Answer 503 with `why` without waiting, and close.
+fn refuse<S: Accepted>(stream: S, ctx: &ConnCtx, why: &str) {
+    refused(ctx, why);
+    let page = error_page_bytes(503, why, true);
+    // Best effort and never waiting: the point is to be rid of the connection.
+    let _ = stream.write_now(&page);
+}
+
+/// Start serving a connection in its own task, with a slot.
+fn serve<S: Accepted>(stream: S, ctx: &Rc<ConnCtx>) {
+    let slot = Slot::new(ctx);
+    let id = slot.id;
+    let task = tokio::task::spawn_local(connection(stream, ctx.clone(), slot));
+    ctx.slots.borrow_mut().set_abort(id, task.abort_handle());
+}
+
+/// Find room for a connection that arrived when there was none. It needs a slot under the
+/// server's cap and descriptors to spare above the reserve for spawning: the connection that
+/// has kept us waiting longest (a slow or idle client, for over [`EVICT_AFTER`]) is closed in
+/// its favour, else it waits up to [`ADMIT_WAIT`] for another connection to end (so a burst of
+/// honest clients is served, not refused), then gets a 503.
 async fn admit<S: Accepted>(stream: S, ctx: &Rc<ConnCtx>) {
     let fd = stream.as_raw_fd();
     let give_up = Instant::now() + ADMIT_WAIT;
     let why = loop {
         let now = Instant::now();
         let fds_ok = ctx.fds.headroom(fd);
-        let (victim, under_cap) = {
+        let victim = {
             let mut slots = ctx.slots.borrow_mut();
-            let under_cap = slots.conns.len() < slots.max;
-            if fds_ok && under_cap {
+            if fds_ok && slots.conns.len() < slots.max {
                 break None;
             }
-            (slots.evict(now), under_cap)
+            slots.evict(now)
         };
         match victim {
             // Its slot and descriptor are freed when its task is dropped: wait for that.
             Some(abort) => abort.abort(),
-            None if now >= give_up => {
-                break Some(if under_cap {
-                    "file descriptors are reserved for spawning programs"
-                } else {
-                    "too many connections"
-                });
-            }
+            None if now >= give_up => break Some(refusal_reason(fds_ok)),
             None => {}
         }
         // Woken when a connection ends; re-checked at least every 100 ms for evictions.
@@ -354,17 +418,10 @@ async fn admit<S: Accepted>(stream: S, ctx: &Rc<ConnCtx>) {
         let _ =
             tokio::time::timeout(wait.max(Duration::from_millis(1)), ctx.freed.notified()).await;
     };
-    if let Some(why) = why {
-        refused(ctx, why);
-        let page = error_page_bytes(503, why, true);
-        // Best effort and never waiting: the point is to be rid of the connection.
-        let _ = stream.write_now(&page);
-        return;
+    match why {
+        Some(why) => refuse(stream, ctx, why),
+        None => serve(stream, ctx),
     }
-    let slot = Slot::new(ctx);
-    let id = slot.id;
-    let task = tokio::task::spawn_local(connection(stream, ctx.clone(), slot));
-    ctx.slots.borrow_mut().set_abort(id, task.abort_handle());
 }
 
 /// Count refusals and log them at most every [`REFUSAL_LOG_EVERY`].
@@ -398,8 +455,12 @@ struct ConnCtx {
     fds: Rc<FdGauge>,
     /// Signalled whenever a connection ends.
     freed: tokio::sync::Notify,
+    /// Connections waiting for room ([`admit`]).
+    waiting: Cell<usize>,
     /// Refusals not yet logged, and when the last refusal line was written.
     refusals: Cell<(u64, Option<Instant>)>,
+    /// The same for failed `accept` calls.
+    accept_failures: Cell<(u64, Option<Instant>)>,
 }
 
 /// What a connection is doing, for the cap and for eviction.
@@ -566,6 +627,16 @@ impl FdGauge {
             .saturating_add(1)
             .saturating_add(reserve)
             <= limit
+    }
+}
+
+impl FdGauge {
+    /// How many connections may wait for room while descriptors are short: a quarter of the
+    /// reserve, so waiting never eats into most of it.
+    fn waiting_allowance(&self) -> usize {
+        let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        usize::try_from(fd_reserve(limit) / 4).unwrap_or(0)
     }
 }
 
@@ -1164,7 +1235,7 @@ mod tests {
             // Only a connection whose task can be ended is a candidate.
             slots.conns.insert(5, (Phase::Client(t0), None));
             // Too recent: nobody goes.
-            assert!(slots.evict(t0 + Duration::from_millis(500)).is_none());
+            assert!(slots.evict(t0 + EVICT_AFTER / 2).is_none());
             assert_eq!(slots.conns.len(), 4);
             slots
                 .conns
