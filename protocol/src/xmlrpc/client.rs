@@ -116,6 +116,25 @@ impl From<HttpError> for CallError {
 /// The outcome of a call: a value or a fault.
 pub type CallResult = Result<Value, Fault>;
 
+/// Feeds `data` to a response head parser: `Ok(None)` until the head is complete, then the
+/// head and the bytes after it. A status other than 200 is [`CallError::Status`], like
+/// Python's `xmlrpc.client.ProtocolError`.
+fn ok_head(
+    parser: &mut ResponseHeadParser,
+    data: &[u8],
+) -> Result<Option<(ResponseHead, Vec<u8>)>, CallError> {
+    let Some((head, rest)) = parser.feed(data)? else {
+        return Ok(None);
+    };
+    if head.status != 200 {
+        return Err(CallError::Status {
+            status: head.status,
+            reason: head.reason,
+        });
+    }
+    Ok(Some((head, rest)))
+}
+
 /// Progress of one request/response exchange.
 #[derive(Debug)]
 pub struct CallExchange {
@@ -174,16 +193,11 @@ impl CallExchange {
         let data: Vec<u8> = match self.head {
             Some(_) => data.to_vec(),
             None => {
-                let Some((head, rest)) = self.head_parser.feed(data)? else {
+                let head = ok_head(&mut self.head_parser, data);
+                self.finished = head.is_err();
+                let Some((head, rest)) = head? else {
                     return Ok(None);
                 };
-                if head.status != 200 {
-                    self.finished = true;
-                    return Err(CallError::Status {
-                        status: head.status,
-                        reason: head.reason,
-                    });
-                }
                 self.framing = head.body_framing(false);
                 if let BodyFraming::Length(n) = self.framing {
                     if n > self.max_body as u64 {
@@ -294,16 +308,11 @@ impl StreamExchange {
         let data = match self.head {
             Some(_) => data,
             None => {
-                let Some((head, after)) = self.head_parser.feed(data)? else {
+                let head = ok_head(&mut self.head_parser, data);
+                self.finished = head.is_err();
+                let Some((head, after)) = head? else {
                     return Ok(false);
                 };
-                if head.status != 200 {
-                    self.finished = true;
-                    return Err(CallError::Status {
-                        status: head.status,
-                        reason: head.reason,
-                    });
-                }
                 self.framing = head.body_framing(false);
                 if let BodyFraming::Length(n) = self.framing {
                     self.remaining = n;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use supervisor_protocol::xmlrpc::GroupResult;
 use supervisor_protocol::ProcessState;
 
-use crate::ctl::client::{py_str_repr, RpcError};
+use crate::ctl::client::{py_str_repr, CallResult, RpcError};
 use crate::ctl::format::namespec;
 use crate::ctl::term::{self, install_sigint_handler, LineRead, INTERRUPTED};
 use crate::ctl::transport::{Transport, TransportError};
@@ -16,6 +16,11 @@ use super::{
     fault_result, fault_str, parse_py_int, split_namespec, Cmd, Controller, Raise, BAD_NAME,
     EXIT_GENERIC, FAILED, NOT_RUNNING, NO_FILE, SUCCESS,
 };
+
+/// The offset that reads the last `bytes` bytes, clamped to an XML-RPC int.
+fn tail_offset(bytes: i64) -> i32 {
+    i32::try_from(-bytes).unwrap_or(if bytes > 0 { i32::MIN } else { i32::MAX })
+}
 
 /// The line `clear` prints for one result.
 fn clear_result(r: &GroupResult) -> Result<String, Raise> {
@@ -121,22 +126,8 @@ impl Controller {
             self.tailf(&format!("/logtail/{name}/{channel}"));
             return Ok(());
         };
-        let offset = i32::try_from(-bytes).unwrap_or(if bytes > 0 { i32::MIN } else { i32::MAX });
-        match client.read_process_log(&name, channel == "stderr", offset) {
-            Ok(out) => self.output(&out),
-            Err(RpcError::Fault(f)) => {
-                self.exitstatus = EXIT_GENERIC;
-                let text = match f.code {
-                    NO_FILE => "no log file",
-                    FAILED => "unknown error reading log",
-                    BAD_NAME => "no such process name",
-                    _ => return Err(RpcError::Fault(f).into()),
-                };
-                self.output(&format!("{name}: ERROR ({text})"));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
+        let read = client.read_process_log(&name, channel == "stderr", tail_offset(bytes));
+        self.print_log(read, &name, true)
     }
 
     pub(super) fn do_maintail(&mut self, arg: &str) -> Cmd {
@@ -173,17 +164,24 @@ impl Controller {
             }
         };
         let client = self.client()?;
-        let offset = i32::try_from(-bytes).unwrap_or(if bytes > 0 { i32::MIN } else { i32::MAX });
-        match client.read_log(offset) {
+        let read = client.read_log(tail_offset(bytes));
+        self.print_log(read, "supervisord", false)
+    }
+
+    /// Prints what a `readLog`/`readProcessLog` returned, or `<who>: ERROR (...)` for the
+    /// faults Python explains (`BAD_NAME` only for a process log).
+    fn print_log(&mut self, read: CallResult<String>, who: &str, process: bool) -> Cmd {
+        match read {
             Ok(out) => self.output(&out),
             Err(RpcError::Fault(f)) => {
                 self.exitstatus = EXIT_GENERIC;
                 let text = match f.code {
                     NO_FILE => "no log file",
                     FAILED => "unknown error reading log",
+                    BAD_NAME if process => "no such process name",
                     _ => return Err(RpcError::Fault(f).into()),
                 };
-                self.output(&format!("supervisord: ERROR ({text})"));
+                self.output(&format!("{who}: ERROR ({text})"));
             }
             Err(e) => return Err(e.into()),
         }
