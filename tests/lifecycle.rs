@@ -1089,15 +1089,17 @@ fn parse_infos(kind: Kind) {
 }
 
 both!(sigchld_debug => python_debug_logs_sigchld, ours_debug_logs_sigchld);
-/// Upstream's `test_issue_638`: at loglevel debug a child's exit is followed by DEBG
-/// `received SIGCHLD indicating a child quit` (after its `exited:` line), and undecodable
-/// output is logged as `Undecodable: b'\x88\n'`.
+/// Upstream's `test_issue_638`: at loglevel debug the output a child wrote just before it
+/// exited is logged (`Undecodable: b'\x88\n'`) before its `exited:` line, which is followed by
+/// DEBG `received SIGCHLD indicating a child quit`. (The second program is spawned while the
+/// first exits, before the loop has looked at its pipe again.)
 fn sigchld_debug(kind: Kind) {
     let mut d = Daemon::start(
         kind,
         &format!(
             "{}\n[program:produce-unicode-error]\n\
-             command=bash -c 'echo -e \"\\x88\"'\nstartretries=0\nautorestart=false\n",
+             command=bash -c 'echo -e \"\\x88\"'\nstartretries=0\nautorestart=false\n\n\
+             [program:second]\ncommand=bash -c 'echo hello'\nstartretries=0\nautorestart=false\n",
             SUPERVISORD_SECTION.replace("loglevel=info", "loglevel=debug")
         ),
     );
@@ -1115,9 +1117,13 @@ fn sigchld_debug(kind: Kind) {
     let sigchld = entries
         .iter()
         .position(|e| e.message == "received SIGCHLD indicating a child quit");
+    // pexpect reads on from the `Undecodable` line: the output must come first.
+    let output = entries
+        .iter()
+        .position(|e| e.message.contains("Undecodable: b'\\x88\\n'"));
     assert!(
-        exited.is_some() && exited < sigchld,
-        "exited: {exited:?}, SIGCHLD: {sigchld:?}\n{log}"
+        output.is_some() && output < exited && exited.is_some() && exited < sigchld,
+        "output: {output:?}, exited: {exited:?}, SIGCHLD: {sigchld:?}\n{log}"
     );
     assert_eq!(entries[sigchld.unwrap_or(0)].level, "DEBG");
     d.stop();

@@ -1112,11 +1112,23 @@ enum ReadStep {
     Failed(io::Error),
 }
 
-/// Read one chunk (if any) and handle it.
-fn read_once(pump: &RefCell<Pump>, receiver: &pipe::Receiver) -> ReadStep {
+/// Read one chunk (if any) and handle it. `direct` reads the descriptor itself instead of
+/// going through tokio, whose `try_read` answers WouldBlock until its reactor has seen the
+/// pipe become readable: a drain right after a reap must get the output a child wrote just
+/// before it exited even when the loop has not polled since.
+fn read_once(pump: &RefCell<Pump>, receiver: &pipe::Receiver, direct: bool) -> ReadStep {
     let read = READ_BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
-        match receiver.try_read(&mut buf) {
+        let n = if direct {
+            use std::os::fd::AsRawFd;
+            // SAFETY: `buf` is writable for its whole length and the descriptor belongs to
+            // `receiver` (open, non-blocking) for the duration of the call.
+            let n = unsafe { libc::read(receiver.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            usize::try_from(n).map_err(|_| io::Error::last_os_error())
+        } else {
+            receiver.try_read(&mut buf)
+        };
+        match n {
             Ok(0) => Ok(None),
             Ok(n) => Ok(Some(buf[..n].to_vec())),
             Err(e) => Err(e),
@@ -1149,7 +1161,7 @@ async fn pump_task(pump: Rc<RefCell<Pump>>, receiver: Rc<pipe::Receiver>) {
             pump.borrow().warn(&format!("read error: {e}"));
             break;
         }
-        match read_once(&pump, &receiver) {
+        match read_once(&pump, &receiver, false) {
             ReadStep::Data => {
                 in_a_row += 1;
                 if in_a_row >= READS_PER_TURN {
@@ -1174,7 +1186,7 @@ async fn pump_task(pump: Rc<RefCell<Pump>>, receiver: Rc<pipe::Receiver>) {
 fn drain_now(pump: &RefCell<Pump>, receiver: &pipe::Receiver) {
     // Bounded, so a child writing continuously cannot hold the loop.
     for _ in 0..64 {
-        match read_once(pump, receiver) {
+        match read_once(pump, receiver, true) {
             ReadStep::Data => continue,
             _ => break,
         }
