@@ -6,6 +6,8 @@
 //! This module only performs the spawn; what a failure means for the process state is decided
 //! by [`crate::process::state`].
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -14,6 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::unistd::{Gid, Uid, User};
@@ -34,6 +37,14 @@ pub struct Spawned {
     pub stderr: Option<OwnedFd>,
 }
 
+/// How long a `PATH` lookup is reused: a burst of spawns of the same command (a start-up of
+/// thousands of programs) searches `PATH` once, and a program installed earlier in `PATH` is
+/// found within this time, as Supervisor finds it at the next spawn.
+const PATH_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Bound on the remembered lookups (cleared when full).
+const PATH_CACHE_MAX: usize = 1024;
+
 /// Everything about the daemon that a spawn needs besides the program's own config.
 #[derive(Debug, Clone, Default)]
 pub struct SpawnContext {
@@ -41,6 +52,8 @@ pub struct SpawnContext {
     pub base_env: Vec<(OsString, OsString)>,
     /// SUPERVISOR_SERVER_URL when the program does not set `serverurl=`.
     pub server_url: Option<String>,
+    /// Recent `PATH` lookups: (PATH, program) -> the file found, and when.
+    path_cache: RefCell<HashMap<(OsString, String), (PathBuf, Instant)>>,
 }
 
 impl SpawnContext {
@@ -52,6 +65,7 @@ impl SpawnContext {
                 .filter(|(k, _)| k != crate::supervisor::sd_notify::NOTIFY_SOCKET)
                 .collect(),
             server_url,
+            path_cache: RefCell::default(),
         }
     }
 }
@@ -61,6 +75,24 @@ impl SpawnContext {
 pub fn resolve_command(
     config: &ProcessConfig,
     base_env: &[(OsString, OsString)],
+) -> Result<(PathBuf, Vec<String>), String> {
+    resolve_with(config, base_env, None)
+}
+
+/// [`resolve_command`] reusing the `PATH` lookups of the last [`PATH_CACHE_TTL`].
+fn resolve_cached(
+    config: &ProcessConfig,
+    ctx: &SpawnContext,
+) -> Result<(PathBuf, Vec<String>), String> {
+    resolve_with(config, &ctx.base_env, Some(&ctx.path_cache))
+}
+
+type PathCache = RefCell<HashMap<(OsString, String), (PathBuf, Instant)>>;
+
+fn resolve_with(
+    config: &ProcessConfig,
+    base_env: &[(OsString, OsString)],
+    cache: Option<&PathCache>,
 ) -> Result<(PathBuf, Vec<String>), String> {
     let argv = shlex::split(&config.command).ok_or_else(|| {
         format!(
@@ -88,7 +120,29 @@ pub fn resolve_command(
                     .map(|(_, v)| v.clone())
             })
             .unwrap_or_else(|| OsString::from(DEFAULT_PATH));
-        search_path(program, &path).unwrap_or_else(|| PathBuf::from(program))
+        let key = (path, program.clone());
+        let now = Instant::now();
+        let cached = cache.and_then(|c| {
+            c.borrow()
+                .get(&key)
+                .filter(|(_, at)| now.saturating_duration_since(*at) < PATH_CACHE_TTL)
+                .map(|(found, _)| found.clone())
+        });
+        if let Some(found) = cached {
+            if check_executable(&found).is_ok() {
+                return Ok((found, argv));
+            }
+            // Gone or changed since: search again.
+        }
+        let found = search_path(program, &key.0);
+        if let (Some(c), Some(f)) = (cache, &found) {
+            let mut c = c.borrow_mut();
+            if c.len() >= PATH_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(key, (f.clone(), now));
+        }
+        found.unwrap_or_else(|| PathBuf::from(program))
     };
     check_executable(&filename)?;
     Ok((filename, argv))
@@ -186,7 +240,7 @@ pub fn spawn_with_stdin(
     ctx: &SpawnContext,
     socket: Option<BorrowedFd<'_>>,
 ) -> Result<Spawned, String> {
-    let (filename, argv) = resolve_command(config, &ctx.base_env)?;
+    let (filename, argv) = resolve_cached(config, ctx)?;
     // Switching to the user we already are is a no-op, as in Supervisor's drop_privileges().
     let creds = match &config.user {
         Some(u) => Some(resolve_user(u)?).filter(|c| c.uid != nix::unistd::geteuid()),
@@ -338,6 +392,38 @@ mod tests {
         let msg = check_executable(&missing).unwrap_err();
         assert!(msg.starts_with("can't find command '"), "{msg}");
         assert!(check_executable(Path::new("/bin/sh")).is_ok());
+    }
+
+    #[test]
+    fn path_lookups_are_reused_and_searched_again_when_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        let install = |d: &Path| {
+            let f = d.join("prog-xyz");
+            std::fs::write(&f, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+            f
+        };
+        let in_second = install(&second);
+        let path = std::env::join_paths([&first, &second]).unwrap();
+        let ctx = SpawnContext {
+            base_env: vec![("PATH".into(), path)],
+            ..SpawnContext::default()
+        };
+        let mut config = crate::process::state::tests::config("g", "p");
+        config.command = "prog-xyz --flag".into();
+        let (found, argv) = resolve_cached(&config, &ctx).unwrap();
+        assert_eq!((found, argv[1].as_str()), (in_second.clone(), "--flag"));
+        // Reused within the TTL even though an earlier directory now has it too...
+        let in_first = install(&first);
+        assert_eq!(resolve_cached(&config, &ctx).unwrap().0, in_second);
+        // ...but not once the cached file is gone.
+        std::fs::remove_file(&in_second).unwrap();
+        assert_eq!(resolve_cached(&config, &ctx).unwrap().0, in_first);
+        // The uncached lookup always searches.
+        assert_eq!(resolve_command(&config, &ctx.base_env).unwrap().0, in_first);
     }
 
     #[test]
