@@ -51,6 +51,32 @@ fn random_suffix() -> String {
     s
 }
 
+/// A fresh AUTO name `<childlogdir>/<process_name>-<stdout|stderr>---<identifier>-<8 chars>.log`,
+/// without creating anything (see [`create_auto_log`]).
+pub fn auto_log_name(
+    childlogdir: &Path,
+    process_name: &str,
+    channel: Channel,
+    identifier: &str,
+) -> PathBuf {
+    childlogdir.join(format!(
+        "{process_name}-{}---{identifier}-{}.log",
+        channel.name(),
+        random_suffix()
+    ))
+}
+
+/// Create the file named by [`auto_log_name`] exclusively (O_EXCL, mode 0600, like mkstemp),
+/// empty and closed. `AlreadyExists` means the name is taken: pick another one.
+pub fn create_auto_log(path: &Path) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
 /// Create `<childlogdir>/<process_name>-<stdout|stderr>---<identifier>-<8 chars>.log`
 /// exclusively (O_EXCL, mode 0600, like mkstemp) and return its path. The file is left empty
 /// and closed; open it with [`super::RotatingFile`].

@@ -20,7 +20,8 @@ pub mod rotate;
 pub mod tail;
 
 pub use auto::{
-    auto_log_path, cleanup_auto_logs, cleanup_auto_logs_report, is_auto_log_name, CleanupReport,
+    auto_log_name, auto_log_path, cleanup_auto_logs, cleanup_auto_logs_report, create_auto_log,
+    is_auto_log_name, CleanupReport,
 };
 pub use level::LogLevel;
 pub use mainlog::{format_line, MainLog};

@@ -18,6 +18,10 @@
 //!   exceed `maxbytes` by one write, exactly like Supervisor).
 //! * After any failed write or failed reopen the handle is dropped and the next `write` reopens
 //!   by path first, so logging resumes as soon as the cause is gone.
+//! * A child log that is idle holds no descriptor: the owner may [`RotatingFile::release`] the
+//!   handle of a regular file (at start-up, when the child exits), and the next `write`,
+//!   `clear` or `reopen` opens it again by path, as Supervisor opens child logs at each spawn.
+//!   Thousands of programs then need no fds for their logs until they write.
 //! * While writing fails (disk full, directory gone) a reopen is tried at most once per
 //!   [`RETRY_INTERVAL`]: output in between is counted as lost instead of producing one error per
 //!   chunk (a chatty program would otherwise flood the main log). Each error says how many bytes
@@ -129,6 +133,22 @@ impl RotatingFile {
             resumed: None,
             retry_interval: RETRY_INTERVAL,
         })
+    }
+
+    /// A regular file that exists already (an AUTO log just created), not opened until the
+    /// first `write`, `clear` or `reopen`.
+    pub fn closed(path: &Path, maxbytes: u64, backups: u32) -> RotatingFile {
+        RotatingFile {
+            path: path.to_path_buf(),
+            maxbytes,
+            backups,
+            file: None,
+            size: 0,
+            regular: true,
+            failure: None,
+            resumed: None,
+            retry_interval: RETRY_INTERVAL,
+        }
     }
 
     /// Set the minimum time between reopen attempts while writes fail.
@@ -245,11 +265,34 @@ impl RotatingFile {
     /// Close and reopen by path (SIGUSR2, external logrotate). On failure the file stays
     /// closed and the next `write` tries again.
     pub fn reopen(&mut self) -> io::Result<()> {
+        if self.file.is_none() && self.failure.is_none() {
+            // Released (or never opened): the next write opens it by path anyway.
+            return Ok(());
+        }
         // An explicit reopen (SIGUSR2) retries a failing file at once.
         if let Some(f) = self.failure.as_mut() {
             f.retry_at = Instant::now();
         }
         self.open_again()
+    }
+
+    /// Close the descriptor of a regular file until the next `write`, `clear` or `reopen`,
+    /// which open it again by path. Non-regular targets (fifo, terminal, `/dev/stdout`) stay
+    /// open: opening them again could block or reach something else.
+    pub fn release(&mut self) {
+        if self.regular {
+            self.file = None;
+        }
+    }
+
+    /// `maxbytes` and `backups`.
+    pub fn limits(&self) -> (u64, u32) {
+        (self.maxbytes, self.backups)
+    }
+
+    /// Whether a descriptor is held right now.
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
     }
 
     /// After a write failure ended: the bytes lost while it lasted (once).
@@ -314,6 +357,28 @@ mod tests {
                 (p("/l/a.log"), p("/l/a.log.1")),
             ]
         );
+    }
+
+    #[test]
+    fn released_file_reopens_by_path_at_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let mut f = RotatingFile::open(&path, 0, 0).unwrap();
+        f.write(b"one\n").unwrap();
+        f.release();
+        assert!(!f.is_open());
+        // Removed while released (a cleanup script): the next write creates it again.
+        fs::remove_file(&path).unwrap();
+        f.write(b"two\n").unwrap();
+        assert!(f.is_open());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "two\n");
+        f.release();
+        f.clear().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        // A non-regular target keeps its descriptor.
+        let mut null = RotatingFile::open(Path::new("/dev/null"), 0, 0).unwrap();
+        null.release();
+        assert!(null.is_open());
     }
 
     #[test]

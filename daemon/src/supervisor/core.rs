@@ -161,6 +161,11 @@ impl Core {
         self.spawn_budget = budget.max(1);
     }
 
+    /// The last tick left automatic starts for the next one (spawn budget spent).
+    pub fn starts_deferred(&self) -> bool {
+        self.deferred_since.is_some()
+    }
+
     pub fn process(&self, key: ProcKey) -> Option<&Process> {
         self.procs.get(&key)
     }

@@ -18,6 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +53,11 @@ const PENDING_POLL: Duration = Duration::from_millis(50);
 /// between two batches of a large start-up the loop answers its clients, so `supervisorctl
 /// status` works from the first moment (the processes not started yet show STOPPED).
 const SPAWNS_PER_ITERATION: usize = 16;
+
+/// AUTO child logs created per loop iteration in the background. Their names are chosen at
+/// start-up without I/O; a process's files are created before its first spawn, or at once
+/// when a client asks for them, so the socket answers while thousands are created.
+const LOGS_PER_ITERATION: usize = 64;
 
 /// Size of one read from a child's pipe (Supervisor reads up to 128 KiB at a time).
 const READ_CHUNK: usize = 128 * 1024;
@@ -160,17 +166,46 @@ type SharedLog = Rc<RefCell<RotatingFile>>;
 struct ProcIo {
     stdout_log: Option<SharedLog>,
     stderr_log: Option<SharedLog>,
-    /// Bytes for the current run's stdin, written by a task so a full pipe never blocks us.
-    stdin: Option<StdinQueue>,
+    /// The current run's stdin: the bare pipe until something is sent, then a queue and its
+    /// writer task.
+    stdin: Option<Stdin>,
     /// The current run's output pipes.
     pumps: Vec<PumpHandle>,
     /// Output bytes received on stdout and stderr over every run.
     bytes: [Rc<Cell<u64>>; 2],
+    /// stdout, stderr: an AUTO log whose name is chosen but whose file is not created yet.
+    auto_pending: [Cell<bool>; 2],
+}
+
+/// A run's stdin. Most programs never get input: their pipe costs no task, channel or
+/// registration until the first `sendProcessStdin` (or event, for a listener).
+enum Stdin {
+    Idle(OwnedFd),
+    Open(StdinQueue),
+}
+
+impl ProcIo {
+    /// The current run's stdin queue, started on first use; `None` without a stdin.
+    fn stdin_queue(&mut self) -> Option<&StdinQueue> {
+        if let Some(Stdin::Idle(_)) = self.stdin {
+            let Some(Stdin::Idle(fd)) = self.stdin.take() else {
+                return None;
+            };
+            self.stdin = pipe::Sender::from_owned_fd(fd)
+                .ok()
+                .map(|sender| Stdin::Open(StdinQueue::spawn(sender)));
+        }
+        match &self.stdin {
+            Some(Stdin::Open(q)) => Some(q),
+            _ => None,
+        }
+    }
 }
 
 struct Runtime {
     core: Core,
     log: Rc<RefCell<MainLog>>,
+    /// The running configuration without its groups (the core owns those).
     config: Config,
     spawn_ctx: SpawnContext,
     io: HashMap<ProcKey, ProcIo>,
@@ -178,6 +213,8 @@ struct Runtime {
     reload: Reloader,
     /// The config to restart with, read before the restart began.
     next_config: Option<Box<Config>>,
+    /// Processes whose AUTO logs are still to be created, in priority order.
+    pending_logs: VecDeque<ProcKey>,
     /// The last config read by `reloadConfig` (initially the running one).
     stored: Config,
     ending: Option<Ending>,
@@ -232,7 +269,7 @@ pub fn channel() -> (Handle, mpsc::UnboundedReceiver<Command>) {
 /// as groups are added and removed, and leaves them open at the end: the caller closes them at
 /// shutdown, or keeps the unchanged ones across a restart.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     log: Rc<RefCell<MainLog>>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     signals: &mut Signals,
@@ -251,16 +288,20 @@ pub async fn run(
     let server_url = default_server_url(&config);
     let identifier = config.supervisord.identifier.clone();
     let queue = Rc::new(PumpQueue::default());
-    let mut core = Core::new(config.groups.clone());
+    // The stored config (what `reloadConfig` diffs against) keeps the groups; the core owns the
+    // running ones; the loop's own copy needs only the daemon-wide settings.
+    let stored = config.clone();
+    let mut core = Core::new(std::mem::take(&mut config.groups));
     core.set_spawn_budget(SPAWNS_PER_ITERATION);
     let mut rt = Runtime {
         core,
         log,
         strip_ansi: config.supervisord.strip_ansi,
         spawn_ctx: SpawnContext::from_current_process(server_url),
-        stored: config.clone(),
+        stored,
         config,
         io: HashMap::new(),
+        pending_logs: VecDeque::new(),
         reload,
         next_config: None,
         ending: None,
@@ -273,6 +314,7 @@ pub async fn run(
     };
     rt.open_child_logs();
     rt.start_events();
+    let mut startup_done = false;
 
     loop {
         // Let the other tasks of the LocalSet (HTTP connections, output pumps) run once per
@@ -280,6 +322,7 @@ pub async fn run(
         // would otherwise never return Pending and starve them.
         tokio::task::yield_now().await;
         rt.drain_pump_queue();
+        rt.create_pending_logs(LOGS_PER_ITERATION);
         let now = Instant::now();
         let actions = rt.core.tick(now);
         rt.apply(actions);
@@ -287,6 +330,16 @@ pub async fn run(
         rt.follow_core_shutdown();
         rt.poll_pending();
         rt.tick_and_dispatch();
+        if !startup_done && !rt.core.starts_deferred() {
+            // The start-up is over: hand the memory of parsing the configuration and of the
+            // start-up itself back to the system (glibc keeps freed heap pages otherwise).
+            startup_done = true;
+            #[cfg(target_env = "gnu")]
+            // SAFETY: plain libc call without pointers.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
         NEXT_EVENT_SERIAL.store(rt.bus.next_serial(), Ordering::Relaxed);
         if let Some(e) = rt.ending {
             if rt.core.shutdown_complete() {
@@ -477,14 +530,14 @@ impl Runtime {
         let logs = self.bus.tick(unix_now());
         self.log_all(logs);
         let core = &self.core;
-        let io = &self.io;
+        let io = &mut self.io;
         let running = |key: ProcKey| {
             core.process(key)
                 .is_some_and(|p| p.state() == supervisor_protocol::ProcessState::Running)
         };
         let mut send = |key: ProcKey, bytes: Vec<u8>| {
-            io.get(&key)
-                .and_then(|io| io.stdin.as_ref())
+            io.get_mut(&key)
+                .and_then(ProcIo::stdin_queue)
                 .is_some_and(|q| q.send(bytes))
         };
         let logs = self.bus.dispatch(Instant::now(), &running, &mut send);
@@ -554,12 +607,15 @@ impl Runtime {
             let Some(config) = self.core.process(key).map(|p| p.config.clone()) else {
                 continue;
             };
-            let stdout_log = self.open_channel_log(&config, Channel::Stdout);
-            let stderr_log = if config.redirect_stderr {
-                None
+            let (stdout_log, out_pending) = self.open_channel_log(&config, Channel::Stdout);
+            let (stderr_log, err_pending) = if config.redirect_stderr {
+                (None, false)
             } else {
                 self.open_channel_log(&config, Channel::Stderr)
             };
+            if out_pending || err_pending {
+                self.pending_logs.push_back(key);
+            }
             self.io.insert(
                 key,
                 ProcIo {
@@ -568,42 +624,103 @@ impl Runtime {
                     stdin: None,
                     pumps: Vec::new(),
                     bytes: Default::default(),
+                    auto_pending: [Cell::new(out_pending), Cell::new(err_pending)],
                 },
             );
         }
     }
 
-    fn open_channel_log(&self, config: &ProcessConfig, channel: Channel) -> Option<SharedLog> {
+    /// Create the AUTO logs of up to `max` processes still waiting for them.
+    fn create_pending_logs(&mut self, max: usize) {
+        for _ in 0..max {
+            let Some(key) = self.pending_logs.pop_front() else {
+                return;
+            };
+            self.create_logs_of(key);
+        }
+    }
+
+    /// Create the AUTO log files of `key` chosen at start-up, if not done yet (exclusive create,
+    /// mode 0600; a taken name is replaced by a new one).
+    fn create_logs_of(&self, key: ProcKey) {
+        let Some(io) = self.io.get(&key) else {
+            return;
+        };
+        let channels = [
+            (Channel::Stdout, &io.stdout_log, &io.auto_pending[0]),
+            (Channel::Stderr, &io.stderr_log, &io.auto_pending[1]),
+        ];
+        for (channel, log, pending) in channels {
+            let Some(log) = log.as_ref().filter(|_| pending.replace(false)) else {
+                continue;
+            };
+            let mut path = log.borrow().path().to_path_buf();
+            let mut result = logs::create_auto_log(&path);
+            for _ in 0..100 {
+                if !matches!(&result, Err(e) if e.kind() == io::ErrorKind::AlreadyExists) {
+                    break;
+                }
+                let name = self.core.process(key).map(|p| p.name().to_string());
+                path = logs::auto_log_name(
+                    &self.config.supervisord.childlogdir,
+                    name.as_deref().unwrap_or_default(),
+                    channel,
+                    &self.config.supervisord.identifier,
+                );
+                result = logs::create_auto_log(&path);
+            }
+            if let Err(e) = result {
+                let name = self.core.process(key).map(|p| p.name().to_string());
+                self.log(
+                    LogLevel::Error,
+                    &format!(
+                        "could not create {} log for '{}' in {}: {e}",
+                        channel.name(),
+                        name.unwrap_or_default(),
+                        self.config.supervisord.childlogdir.display()
+                    ),
+                );
+            }
+            let mut f = log.borrow_mut();
+            if f.path() != path {
+                let (maxbytes, backups) = f.limits();
+                *f = RotatingFile::closed(&path, maxbytes, backups);
+            }
+        }
+    }
+
+    /// The log of one channel; `true` when it is an AUTO log whose file is still to be created
+    /// ([`Runtime::create_logs_of`]).
+    fn open_channel_log(
+        &self,
+        config: &ProcessConfig,
+        channel: Channel,
+    ) -> (Option<SharedLog>, bool) {
         let chan = match channel {
             Channel::Stdout => &config.stdout,
             Channel::Stderr => &config.stderr,
         };
         let path = match &chan.logfile {
-            LogFile::None | LogFile::Syslog => return None,
+            LogFile::None | LogFile::Syslog => return (None, false),
             LogFile::Path(p) => p.clone(),
-            LogFile::Auto => match logs::auto_log_path(
-                &self.config.supervisord.childlogdir,
-                &config.name,
-                channel,
-                &self.config.supervisord.identifier,
-            ) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.log(
-                        LogLevel::Error,
-                        &format!(
-                            "could not create {} log for '{}' in {}: {e}",
-                            channel.name(),
-                            config.name,
-                            self.config.supervisord.childlogdir.display()
-                        ),
-                    );
-                    return None;
-                }
-            },
+            LogFile::Auto => {
+                // Only the name now; the file is created before the first spawn.
+                let p = logs::auto_log_name(
+                    &self.config.supervisord.childlogdir,
+                    &config.name,
+                    channel,
+                    &self.config.supervisord.identifier,
+                );
+                let f = RotatingFile::closed(&p, chan.logfile_maxbytes, chan.logfile_backups);
+                return (Some(Rc::new(RefCell::new(f))), true);
+            }
         };
         match RotatingFile::open(&path, chan.logfile_maxbytes, chan.logfile_backups) {
-            Ok(f) => Some(Rc::new(RefCell::new(f))),
+            Ok(mut f) => {
+                // Created now (so it exists for tail), opened again at the first output.
+                f.release();
+                (Some(Rc::new(RefCell::new(f))), false)
+            }
             Err(e) => {
                 self.log(
                     LogLevel::Error,
@@ -614,7 +731,7 @@ impl Runtime {
                         path.display()
                     ),
                 );
-                None
+                (None, false)
             }
         }
     }
@@ -669,6 +786,11 @@ impl Runtime {
             if let Some(io) = key.and_then(|k| self.io.get_mut(&k)) {
                 io.stdin = None;
                 io.pumps.clear();
+                // No descriptor for the logs of a process that is down (a pump still reading
+                // a grandchild's output opens them again if it writes).
+                for f in [&io.stdout_log, &io.stderr_log].into_iter().flatten() {
+                    f.borrow_mut().release();
+                }
             }
             if let Some(key) = key {
                 // A listener that died while BUSY: its event goes back to the head of its
@@ -689,6 +811,7 @@ impl Runtime {
             match (key, action) {
                 (_, Action::Log { level, message }) => self.log(level, &message),
                 (Some(key), Action::Spawn) => {
+                    self.create_logs_of(key);
                     let now = Instant::now();
                     let Some(group) = self.core.process(key).map(|p| p.group().to_string()) else {
                         continue;
@@ -783,10 +906,7 @@ impl Runtime {
         let io = self.io.entry(key).or_default();
         io.pumps.clear();
         // An fcgi program has no stdin channel (its fd 0 is the group's socket).
-        io.stdin = child
-            .stdin
-            .and_then(|fd| pipe::Sender::from_owned_fd(fd).ok())
-            .map(StdinQueue::spawn);
+        io.stdin = child.stdin.map(Stdin::Idle);
         let mirror = self.log.borrow().enabled(LogLevel::Debug);
         let pumps = [
             (
@@ -949,6 +1069,8 @@ impl Runtime {
     }
 
     fn channel_log(&self, key: ProcKey, channel: Channel) -> Option<&SharedLog> {
+        // A client asks for it: it must exist (empty) like every other log.
+        self.create_logs_of(key);
         let io = self.io.get(&key)?;
         match channel {
             Channel::Stdout => io.stdout_log.as_ref(),
@@ -1001,7 +1123,7 @@ impl Host for Runtime {
     }
 
     fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> Result<(), StdinError> {
-        match self.io.get(&key).and_then(|io| io.stdin.as_ref()) {
+        match self.io.get_mut(&key).and_then(ProcIo::stdin_queue) {
             Some(queue) => queue.send_bounded(data),
             None => Err(StdinError::Closed),
         }
