@@ -308,3 +308,51 @@ fn ours_child_record_tracks_restarts_without_growing() {
     assert!(gone.is_some(), "leftovers still running:\n{}", d.log_text());
     d.stop();
 }
+
+// ---------------------------------------------------------------------------------------------
+// [include] matches that are not regular files
+// ---------------------------------------------------------------------------------------------
+
+/// `[include] files=conf.d/*.conf` matching `target`'s kind of file: start-up ends at once
+/// with an error naming the file and the [include] section (Python 4.3.0 blocks forever on
+/// the FIFO and reads /dev/zero until memory runs out).
+fn include_refused(plant: impl FnOnce(&Path), what: &str) {
+    let d = Daemon::prepare(
+        Kind::Ours,
+        &config_with("[include]\nfiles=conf.d/*.conf\n\n[program:a]\ncommand=sleep 1000\n"),
+    );
+    let confd = d.path("conf.d");
+    fs::create_dir(&confd).expect("conf.d");
+    fs::write(confd.join("a.conf"), "[program:b]\ncommand=sleep 1000\n").expect("a.conf");
+    let bad = confd.join("b.conf");
+    plant(&bad);
+    let out = d.run_to_exit(secs(20.0));
+    let text = out.combined();
+    assert_eq!(out.code(), Some(2), "expected a config error:\n{text}");
+    assert!(
+        text.contains(&format!(
+            "included file '{}' (matched by 'files') {what}",
+            bad.display()
+        )) && text.contains("in section 'include'"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ours_include_matching_a_fifo_is_refused() {
+    include_refused(
+        |p| {
+            let status = Command::new("mkfifo").arg(p).status().expect("mkfifo");
+            assert!(status.success());
+        },
+        "is a FIFO, not a regular file",
+    );
+}
+
+#[test]
+fn ours_include_matching_a_symlink_to_dev_zero_is_refused() {
+    include_refused(
+        |p| std::os::unix::fs::symlink("/dev/zero", p).expect("symlink"),
+        "is a character device, not a regular file",
+    );
+}

@@ -380,22 +380,92 @@ fn read_includes(ctx: &mut Ctx) -> Result<(), ConfigError> {
                 // Python's parser.read() silently skips what it cannot open.
                 continue;
             }
-            let text = std::fs::read(&file)
-                .map_err(|e| e.to_string())
-                .and_then(|b| String::from_utf8(b).map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    ConfigError::in_file(
+            let text = match read_included(&file) {
+                Ok(text) => text,
+                Err(Unreadable::Io(e)) => {
+                    return Err(ConfigError::in_file(
                         format!("could not read included file {}: {e}", file.display()),
                         &file,
                         None,
-                    )
-                })?;
+                    ))
+                }
+                Err(Unreadable::Refused(why)) => {
+                    let msg = format!(
+                        "included file {} (matched by 'files') {why}",
+                        py_repr(&file.display().to_string())
+                    );
+                    return Err(ctx.err("include", msg, ctx.ini.get("include", "files")));
+                }
+            };
             let dir = values::normalize_path(file.parent().unwrap_or(Path::new("/")));
             ctx.ini
                 .read_str_here(&text, &file, &dir.display().to_string())?;
         }
     }
     Ok(())
+}
+
+/// Largest included file we read (real ones are a few KB; Python has no bound).
+const MAX_INCLUDE_BYTES: u64 = 64 << 20;
+
+enum Unreadable {
+    Io(String),
+    /// Not something a config can be read from: the reason, as the end of a sentence.
+    Refused(String),
+}
+
+/// An `[include]` match is read only if it is a regular file (after following symlinks) of
+/// at most [`MAX_INCLUDE_BYTES`]: a FIFO would block start-up forever and a symlink to
+/// `/dev/zero` would grow memory without end (both do under Python). The checks are made on
+/// the opened descriptor (opened non-blocking, so a FIFO swapped in after the `stat` cannot
+/// block either).
+fn read_included(file: &Path) -> Result<String, Unreadable> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let check = |meta: &std::fs::Metadata| -> Result<(), Unreadable> {
+        let ft = meta.file_type();
+        let what = if ft.is_file() {
+            if meta.len() > MAX_INCLUDE_BYTES {
+                return Err(Unreadable::Refused(format!(
+                    "is larger than {} MiB",
+                    MAX_INCLUDE_BYTES >> 20
+                )));
+            }
+            return Ok(());
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() {
+            "a character device"
+        } else if ft.is_block_device() {
+            "a block device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "something else"
+        };
+        Err(Unreadable::Refused(format!(
+            "is {what}, not a regular file"
+        )))
+    };
+    let io = |e: std::io::Error| Unreadable::Io(e.to_string());
+    check(&std::fs::metadata(file).map_err(io)?)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(file)
+        .map_err(io)?;
+    check(&f.metadata().map_err(io)?)?;
+    let mut bytes = Vec::new();
+    f.take(MAX_INCLUDE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_INCLUDE_BYTES {
+        return Err(Unreadable::Refused(format!(
+            "is larger than {} MiB",
+            MAX_INCLUDE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| Unreadable::Io(e.to_string()))
 }
 
 fn absolute_log_path(p: PathBuf) -> LogFile {
