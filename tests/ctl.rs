@@ -10,6 +10,7 @@
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -229,6 +230,43 @@ impl Session {
             "$ supervisorctl -c CONF {args} (SIGINT)\n{stdout}--- stderr\n{stderr}"
         ));
         (stdout, stderr)
+    }
+
+    /// Like [`Session::ctl_interrupted`], but the command starts with SIGINT ignored (a
+    /// background job of a script): Python installs its KeyboardInterrupt handler only over
+    /// the default action, so the command keeps running. Records whether it did.
+    fn ctl_sigint_ignored(&mut self, args: &str, after: Duration) {
+        let expanded = self.expand(args);
+        let mut cmd = Command::new(&self.ctl);
+        cmd.args(["-c", &self.conf()])
+            .args(expanded.split_whitespace());
+        // SAFETY: only an async-signal-safe call between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn supervisorctl");
+        thread::sleep(after);
+        // SAFETY: plain syscall on our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        thread::sleep(Duration::from_millis(700));
+        let running = child.try_wait().ok().flatten().is_none();
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait supervisorctl");
+        let stdout = self.normalise(&String::from_utf8_lossy(&out.stdout));
+        self.log.push_str(&format!(
+            "$ supervisorctl -c CONF {args} (SIGINT ignored, then SIGINT)\n\
+             still running: {running}\n{stdout}"
+        ));
     }
 
     /// The interactive shell with stdin held open, interrupted by SIGINT after `after`.
@@ -835,6 +873,7 @@ fn streaming(s: &mut Session) {
         "-s http://127.0.0.1:{port} -u user -p secret tail -f echoer",
         secs(1.5),
     );
+    s.ctl_sigint_ignored("tail -f echoer", secs(1.5));
     // Ctrl-C at the shell prompt: a newline, exit 0.
     let (out, _) = s.ctl_interrupted_shell(secs(1.5));
     s.note(&format!(

@@ -18,6 +18,18 @@ extern "C" fn on_sigint(_: libc::c_int) {
 /// Turns Ctrl-C into a flag that reads and streams check (Python's `KeyboardInterrupt`).
 pub fn install_sigint_handler() {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    // Like Python, which installs its KeyboardInterrupt handler only over the default action:
+    // started with SIGINT ignored (a background job of a script), we keep ignoring it.
+    // SAFETY: `sigaction` is plain data; with a null new action the call only reads the
+    // current one.
+    let ignored = unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGINT, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
+    };
+    if ignored {
+        return;
+    }
     let action = SigAction::new(
         SigHandler::Handler(on_sigint),
         SaFlags::empty(),
