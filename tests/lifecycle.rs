@@ -1103,8 +1103,16 @@ fn sigchld_debug(kind: Kind) {
             SUPERVISORD_SECTION.replace("loglevel=info", "loglevel=debug")
         ),
     );
-    d.expect_log("received SIGCHLD indicating a child quit", secs(30.0));
-    let log = d.log_text();
+    let log = d
+        .wait_log_for(
+            "SIGCHLD after produce-unicode-error exited",
+            secs(30.0),
+            |l| {
+                l.find("exited: produce-unicode-error")
+                    .is_some_and(|i| l[i..].contains("received SIGCHLD indicating a child quit"))
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         log.contains("Undecodable: b'\\x88\\n'"),
         "{}",
@@ -1114,9 +1122,14 @@ fn sigchld_debug(kind: Kind) {
     let exited = entries
         .iter()
         .position(|e| e.message.starts_with("exited: produce-unicode-error"));
-    let sigchld = entries
-        .iter()
-        .position(|e| e.message == "received SIGCHLD indicating a child quit");
+    // The first SIGCHLD line after that exit (`second` has its own, before or after).
+    let sigchld = exited.and_then(|x| {
+        entries
+            .iter()
+            .skip(x)
+            .position(|e| e.message == "received SIGCHLD indicating a child quit")
+            .map(|i| x + i)
+    });
     // pexpect reads on from the `Undecodable` line: the output must come first.
     let output = entries
         .iter()
