@@ -93,6 +93,17 @@ const SCENARIOS: &[Scenario] = &[
         run: |k, _| event_delivery(k, 10000),
     },
     Scenario {
+        name: "process-log-20000",
+        figures: &[
+            fig("daemon-cpu-per-line", "us", true),
+            fig("delivery", "lines/s", false),
+            fig("producer-writes", "ms", true),
+            fig("events", "events", true),
+            fig("lost", "lines", true),
+        ],
+        run: |k, _| process_log_path(k, 20_000),
+    },
+    Scenario {
         name: "log-throughput-500MB",
         figures: &[
             fig("throughput", "MB/s", false),
@@ -526,5 +537,85 @@ fn scale(kind: Kind, n: usize) -> Result<Sample, String> {
         ("all-running", all_running),
         ("status", lat[lat.len() / 2]),
         ("rss", rss),
+    ]))
+}
+
+/// CPU time a process has used (`/proc/<pid>/schedstat`, nanosecond resolution), in seconds.
+fn cpu_ns(pid: i32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
+/// Issue 15's PROCESS_LOG scenario: a program writes `lines` lines, one write each, with
+/// `stdout_events_enabled=true`, to a Python listener subscribed to PROCESS_LOG
+/// (`buffer_size=10000`). Figures: the daemon's CPU per line from the first write until every
+/// line is delivered, the delivery rate (lines / time from the first write to the event that
+/// completes delivery), how long the program's writes took (a daemon that reads each write at
+/// once slows its writer), and the number of events used.
+fn process_log_path(kind: Kind, lines: usize) -> Result<Sample, String> {
+    let fixtures = supervisor_tests::workspace_root().join("bench/fixtures");
+    let python = supervisor_tests::venv_python();
+    let sections = format!(
+        "{RPC_SECTIONS}[eventlistener:sink]\ncommand={py} {sink} {{dir}}/events.txt {{dir}}/stamps.txt\n\
+         events=PROCESS_LOG\nbuffer_size=10000\nstartsecs=0\n\n\
+         [program:producer]\ncommand={py} {producer} {lines} {{dir}}/go {{dir}}/times.txt\n\
+         stdout_events_enabled=true\nstartsecs=0\n\n",
+        py = python.display(),
+        sink = fixtures.join("timed_sink_listener.py").display(),
+        producer = fixtures.join("burst_producer.py").display(),
+    );
+    let d = start(kind, &sections);
+    wait_all(&d, 2, "RUNNING", Duration::from_secs(30))?;
+    // Let start-up events reach the listener and the loop settle.
+    std::thread::sleep(Duration::from_millis(1500));
+    let cpu0 = cpu_ns(d.pid()).ok_or("cannot read /proc")?;
+    std::fs::write(d.dir().join("go"), b"").map_err(|e| e.to_string())?;
+    let stamps = d.dir().join("stamps.txt");
+    let read_stamps = || -> Vec<(f64, usize)> {
+        std::fs::read_to_string(&stamps)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (t, n) = l.split_once(' ')?;
+                Some((t.parse().ok()?, n.parse().ok()?))
+            })
+            .collect()
+    };
+    let delivered = |s: &[(f64, usize)]| s.iter().map(|(_, n)| n).sum::<usize>();
+    let t0 = Instant::now();
+    let mut last = (0usize, Instant::now());
+    loop {
+        std::thread::sleep(Duration::from_millis(10));
+        let n = delivered(&read_stamps());
+        if n >= lines {
+            break;
+        }
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+    }
+    let cpu1 = cpu_ns(d.pid()).ok_or("cannot read /proc")?;
+    let times = std::fs::read_to_string(d.dir().join("times.txt")).map_err(|e| e.to_string())?;
+    let mut t = times
+        .split_whitespace()
+        .filter_map(|v| v.parse::<f64>().ok());
+    let (start_t, end_t) = (t.next().ok_or("no start")?, t.next().ok_or("no end")?);
+    let stamps = read_stamps();
+    // Only PROCESS_LOG events of this run carry lines; start-up events carry none.
+    let events: Vec<&(f64, usize)> = stamps.iter().filter(|(_, n)| *n > 0).collect();
+    let total = delivered(&stamps);
+    let done_at = events.last().map_or(end_t, |(t, _)| *t);
+    Ok(Sample::from([
+        ("daemon-cpu-per-line", (cpu1 - cpu0) * 1e6 / lines as f64),
+        ("delivery", total as f64 / (done_at - start_t).max(1e-6)),
+        ("producer-writes", (end_t - start_t) * 1000.0),
+        ("events", events.len() as f64),
+        ("lost", lines.saturating_sub(total) as f64),
     ]))
 }

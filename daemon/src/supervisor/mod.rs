@@ -5,6 +5,7 @@
 //!   in which order groups stop.
 //! * `host`: what the control plane may ask of the running daemon ([`host::Host`]), with no
 //!   wire format in it.
+//! * `pipes`: a child's output pipe that a reader can take out of the reactor during a burst.
 //! * `runtime`: the tokio loop that feeds `core` and carries out its actions.
 //! * `sd_notify`: `READY=1` / `STOPPING=1` to systemd's `$NOTIFY_SOCKET` (Type=notify units).
 //! * `stdin`: the bounded queue in front of each child's stdin.
@@ -13,6 +14,7 @@
 pub mod core;
 pub mod deps;
 pub mod host;
+pub mod pipes;
 pub mod runtime;
 pub mod sd_notify;
 pub mod stdin;

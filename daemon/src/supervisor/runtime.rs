@@ -44,6 +44,7 @@ use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CommandError, ExitStatus};
 use crate::supervisor::core::{Core, Output, ProcKey, Target};
 use crate::supervisor::host::{Host, Request, StdinError};
+use crate::supervisor::pipes::{BurstDetector, PipeEnd};
 use crate::supervisor::stdin::StdinQueue;
 
 /// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
@@ -97,7 +98,7 @@ impl PumpQueue {
 }
 
 /// One output pipe of one run, shared by its reader task and the synchronous drain at reap.
-type PumpHandle = (Rc<RefCell<Pump>>, Rc<pipe::Receiver>);
+type PumpHandle = (Rc<RefCell<Pump>>, Rc<PipeEnd>);
 
 /// Why [`run`] returned.
 #[derive(Debug)]
@@ -965,7 +966,7 @@ impl Runtime {
                     Channel::Stderr => counters[1].clone(),
                 },
             };
-            let handle: PumpHandle = (Rc::new(RefCell::new(pump)), Rc::new(receiver));
+            let handle: PumpHandle = (Rc::new(RefCell::new(pump)), Rc::new(PipeEnd::new(receiver)));
             tokio::task::spawn_local(pump_task(handle.0.clone(), handle.1.clone()));
             handles.push(handle);
         }
@@ -1228,7 +1229,8 @@ thread_local! {
 
 /// Outcome of one non-blocking read.
 enum ReadStep {
-    Data,
+    /// This many bytes were read and handled.
+    Data(usize),
     Eof,
     WouldBlock,
     Failed(io::Error),
@@ -1238,17 +1240,13 @@ enum ReadStep {
 /// going through tokio, whose `try_read` answers WouldBlock until its reactor has seen the
 /// pipe become readable: a drain right after a reap must get the output a child wrote just
 /// before it exited even when the loop has not polled since.
-fn read_once(pump: &RefCell<Pump>, receiver: &pipe::Receiver, direct: bool) -> ReadStep {
+fn read_once(pump: &RefCell<Pump>, end: &PipeEnd, direct: bool) -> ReadStep {
     let read = READ_BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         let n = if direct {
-            use std::os::fd::AsRawFd;
-            // SAFETY: `buf` is writable for its whole length and the descriptor belongs to
-            // `receiver` (open, non-blocking) for the duration of the call.
-            let n = unsafe { libc::read(receiver.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            end.read_direct(&mut buf)
         } else {
-            receiver.try_read(&mut buf)
+            end.read(&mut buf)
         };
         match n {
             Ok(0) => Ok(None),
@@ -1261,11 +1259,11 @@ fn read_once(pump: &RefCell<Pump>, receiver: &pipe::Receiver, direct: bool) -> R
             let mut p = pump.borrow_mut();
             let items = p.processor.feed(&data);
             p.handle(items);
-            ReadStep::Data
+            ReadStep::Data(data.len())
         }
         Ok(None) => ReadStep::Eof,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadStep::WouldBlock,
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadStep::Data,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadStep::Data(0),
         Err(e) => ReadStep::Failed(e),
     }
 }
@@ -1275,23 +1273,46 @@ fn read_once(pump: &RefCell<Pump>, receiver: &pipe::Receiver, direct: bool) -> R
 /// monopolise a loop turn.
 const READS_PER_TURN: usize = 4;
 
-/// The reader task of one pipe: until EOF.
-async fn pump_task(pump: Rc<RefCell<Pump>>, receiver: Rc<pipe::Receiver>) {
+/// The reader task of one pipe: until EOF. A pipe that feeds PROCESS_LOG events is parked
+/// during bursts of small writes (see [`crate::supervisor::pipes`]).
+async fn pump_task(pump: Rc<RefCell<Pump>>, end: Rc<PipeEnd>) {
+    let gathers = {
+        let p = pump.borrow();
+        p.events_enabled && !p.listener
+    };
+    let mut bursts = BurstDetector::default();
     let mut in_a_row = 0;
     loop {
-        if let Err(e) = receiver.readable().await {
+        if let Err(e) = end.readable().await {
             pump.borrow().warn(&format!("read error: {e}"));
             break;
         }
-        match read_once(&pump, &receiver, false) {
-            ReadStep::Data => {
+        match read_once(&pump, &end, false) {
+            ReadStep::Data(n) => {
+                if gathers && !end.parked() && bursts.read(n, Instant::now()) {
+                    if let Err(e) = end.park() {
+                        pump.borrow().warn(&format!("read error: {e}"));
+                        break;
+                    }
+                }
+                if end.parked() {
+                    tokio::time::sleep(crate::supervisor::pipes::GATHER_DELAY).await;
+                    continue;
+                }
                 in_a_row += 1;
                 if in_a_row >= READS_PER_TURN {
                     in_a_row = 0;
                     tokio::task::yield_now().await;
                 }
             }
-            ReadStep::WouldBlock => in_a_row = 0,
+            ReadStep::WouldBlock => {
+                in_a_row = 0;
+                // The burst is over: let the reactor wake us again.
+                if let Err(e) = end.watch() {
+                    pump.borrow().warn(&format!("read error: {e}"));
+                    break;
+                }
+            }
             ReadStep::Eof => break,
             ReadStep::Failed(e) => {
                 pump.borrow().warn(&format!("read error: {e}"));
@@ -1305,11 +1326,11 @@ async fn pump_task(pump: Rc<RefCell<Pump>>, receiver: Rc<pipe::Receiver>) {
 }
 
 /// Read what the pipe holds right now without waiting (the task still sees EOF later).
-fn drain_now(pump: &RefCell<Pump>, receiver: &pipe::Receiver) {
+fn drain_now(pump: &RefCell<Pump>, end: &PipeEnd) {
     // Bounded, so a child writing continuously cannot hold the loop.
     for _ in 0..64 {
-        match read_once(pump, receiver, true) {
-            ReadStep::Data => continue,
+        match read_once(pump, end, true) {
+            ReadStep::Data(_) => continue,
             _ => break,
         }
     }
