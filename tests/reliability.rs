@@ -271,6 +271,17 @@ fn ours_sigkill_then_restart_runs_no_duplicates() {
     let record = d.dir().join("supervisord.pid.children");
     let text = fs::read_to_string(&record).expect("child record next to the pidfile");
     assert!(text.starts_with("supervisord "), "{text}");
+    // stubborn's shell execs sleep: the record is refreshed with the new command line when
+    // it reaches RUNNING, just after the success line (docs/reliability.md).
+    let refreshed = wait_for(secs(5.0), || {
+        let text = fs::read_to_string(&record).unwrap_or_default();
+        text.contains(" sleep%001002%00 ").then_some(())
+    });
+    assert!(
+        refreshed.is_some(),
+        "record not refreshed after exec:\n{}",
+        fs::read_to_string(&record).unwrap_or_default()
+    );
     let old = d.descendants();
     assert_eq!(old.len(), 4, "a, sh + sleep of b, stubborn: {old:?}");
 
