@@ -8,6 +8,8 @@
 //! * [`process`]: the pure process state machine (`state`) and the thin fork/exec layer (`spawn`).
 //! * [`events`]: the event bus and listener pools (subscriptions, buffers, serials, redelivery,
 //!   ticks) as pure logic; the runtime feeds it and writes what it dispatches.
+//! * [`health`]: the probes of `ready_check=` / `health_check=` (tcp, exec, log): I/O only; the
+//!   state machine decides what a result means.
 //! * [`logs`]: child output (capture mode, ANSI stripping, rotating files) and the main log.
 //! * [`supervisor`]: the one owner of all process state. `core` makes every decision as a plain
 //!   function of inputs and time; `runtime` is the tokio loop that feeds it (children exiting,
@@ -20,6 +22,7 @@
 pub mod config;
 pub mod ctl;
 pub mod events;
+pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod process;

@@ -30,7 +30,7 @@ macro_rules! event_kinds {
                 match self { $( EventKind::$variant => $name, )* }
             }
 
-            /// The parent type, `None` only for `EVENT`.
+            /// The parent type: `None` for `EVENT` and for the extension root `PROCESS_HEALTH`.
             pub fn parent(self) -> Option<EventKind> {
                 match self { $( EventKind::$variant => $parent, )* }
             }
@@ -73,6 +73,12 @@ event_kinds! {
     ProcessGroup => "PROCESS_GROUP", parent Some(K::Event), abstract true;
     ProcessGroupAdded => "PROCESS_GROUP_ADDED", parent Some(K::ProcessGroup), abstract false;
     ProcessGroupRemoved => "PROCESS_GROUP_REMOVED", parent Some(K::ProcessGroup), abstract false;
+    // supervisor-rs extension (`health_check=`, docs/extensions.md). Deliberately outside the
+    // EVENT tree: a listener subscribed to EVENT (every stock listener that wants "all") never
+    // receives them; only `events=PROCESS_HEALTH` or a leaf name does.
+    ProcessHealth => "PROCESS_HEALTH", parent None, abstract true;
+    ProcessHealthHealthy => "PROCESS_HEALTH_HEALTHY", parent Some(K::ProcessHealth), abstract false;
+    ProcessHealthUnhealthy => "PROCESS_HEALTH_UNHEALTHY", parent Some(K::ProcessHealth), abstract false;
 }
 
 impl EventKind {
@@ -162,6 +168,28 @@ impl Event {
         Event {
             kind: EventKind::for_process_state(to),
             payload,
+        }
+    }
+
+    /// `PROCESS_HEALTH_HEALTHY/UNHEALTHY` (extension): `processname:<p> groupname:<g>
+    /// pid:<pid> failures:<n>\n<detail>` where detail is what the last check said.
+    pub fn process_health(
+        processname: &str,
+        groupname: &str,
+        healthy: bool,
+        pid: i32,
+        failures: u32,
+        detail: &str,
+    ) -> Event {
+        Event {
+            kind: if healthy {
+                K::ProcessHealthHealthy
+            } else {
+                K::ProcessHealthUnhealthy
+            },
+            payload: format!(
+                "processname:{processname} groupname:{groupname} pid:{pid} failures:{failures}\n{detail}"
+            ),
         }
     }
 
@@ -303,6 +331,9 @@ mod tests {
         assert!(!K::ProcessState.matches(K::ProcessLogStdout));
         assert!(K::ProcessLog.matches(K::ProcessLogStderr));
         assert!(!K::Tick5.matches(K::Tick60));
+        // Extension events are not under EVENT.
+        assert!(!K::Event.matches(K::ProcessHealthUnhealthy));
+        assert!(K::ProcessHealth.matches(K::ProcessHealthHealthy));
     }
 
     #[test]

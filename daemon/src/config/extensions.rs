@@ -58,6 +58,9 @@ pub(super) fn process_options(
     let exit_on_fatal = ctx.typed(section, "exit_on_fatal", exp, "false", values::parse_bool)?;
     let essential = ctx.typed(section, "essential", exp, "false", values::parse_bool)?;
     let deps = super::dependencies::process_options(ctx, section, exp)?;
+    let ready_check = super::health::check_options(ctx, section, exp, super::health::Kind::Ready)?;
+    let health_check =
+        super::health::check_options(ctx, section, exp, super::health::Kind::Health)?;
     Ok(Extensions {
         restart_delay,
         backoff_max,
@@ -68,6 +71,8 @@ pub(super) fn process_options(
         dependencies: deps.dependencies,
         dependent_startup: deps.dependent_startup,
         dependent_startup_inherit_priority: deps.inherit_priority,
+        ready_check,
+        health_check,
     })
 }
 

@@ -23,6 +23,10 @@ mod extensions;
 #[path = "dependencies.rs"]
 mod dependencies;
 
+/// `ready_check=` / `health_check=` (an extension).
+#[path = "health.rs"]
+mod health;
+
 /// Values given on the `supervisord` command line; `Some` wins over the file.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CliOverrides {

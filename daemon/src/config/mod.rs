@@ -16,6 +16,11 @@
 pub mod dotenv;
 pub mod error;
 pub mod expand;
+/// Bounds shared by the `ready_check=log:` loader and the probe.
+pub mod health_limits {
+    /// The compiled size bound of a `log:` regular expression.
+    pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+}
 pub mod ini;
 pub mod load;
 pub mod model;

@@ -251,6 +251,51 @@ pub struct Extensions {
     /// `dependent_startup_inherit_priority=true`: read and reported (the plugin orders starts
     /// that become possible at the same moment by it; see docs/extensions.md).
     pub dependent_startup_inherit_priority: bool,
+    /// `ready_check=` and its `ready_check_*` options: the process becomes RUNNING when the
+    /// check passes (instead of after `startsecs`).
+    pub ready_check: Option<HealthCheck>,
+    /// `health_check=` and its `health_check_*` options: a liveness check while RUNNING.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// A readiness or liveness check (docs/extensions.md, "Readiness and liveness checks").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// The value of `ready_check=` / `health_check=` as written.
+    pub spec: String,
+    pub probe: Probe,
+    /// Seconds between two probes.
+    pub interval: u64,
+    /// Seconds a probe may take before it counts as failed.
+    pub timeout: u64,
+    /// Seconds after the spawn before the first probe.
+    pub start_delay: u64,
+    /// Consecutive failed probes that trigger `action` (0: never).
+    pub failures: u32,
+    pub action: CheckAction,
+}
+
+/// What a check probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// `tcp://host:port`: a TCP connection is accepted.
+    Tcp { host: String, port: u16 },
+    /// `exec:command`: `/bin/sh -c command` exits 0.
+    Exec(String),
+    /// `log:regex`: a line of the process's stdout or stderr matches (readiness only).
+    Log(String),
+}
+
+/// What happens when a check fails `failures` times in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckAction {
+    /// Stop the process and start it again (a failed readiness check counts as a failed
+    /// start: BACKOFF, then FATAL after `startretries`).
+    Restart,
+    /// Stop the process.
+    Stop,
+    /// Only report it (status, events, log).
+    Nothing,
 }
 
 /// One entry of `depends_on=` or `dependent_startup_wait_for=`.

@@ -34,7 +34,7 @@ use chrono::{Local, TimeZone};
 use supervisor_protocol::xmlrpc::FaultCode;
 use supervisor_protocol::{ProcessState, SupervisorState};
 
-use crate::config::model::{AutoRestart, ProcessConfig};
+use crate::config::model::{AutoRestart, CheckAction, ProcessConfig};
 use crate::logs::LogLevel;
 
 /// Upstream's main-loop poll timeout: how long after a reap the "next iteration" decisions
@@ -150,6 +150,46 @@ pub enum Action {
     Log { level: LogLevel, message: String },
     /// Emit the matching `PROCESS_STATE_<to>` event.
     StateChange(StateChange),
+    /// Extension (`health_check=`): emit `PROCESS_HEALTH_HEALTHY` / `PROCESS_HEALTH_UNHEALTHY`.
+    Health(HealthChange),
+}
+
+/// A change of the liveness of a RUNNING process (extension `health_check=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthChange {
+    pub healthy: bool,
+    /// Consecutive failed checks (0 when healthy).
+    pub failures: u32,
+    /// What the last check said (`connection refused`, `exit status 1`...).
+    pub detail: String,
+}
+
+/// Which check a result belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    /// `ready_check=`: STARTING -> RUNNING.
+    Ready,
+    /// `health_check=`: liveness while RUNNING.
+    Health,
+}
+
+/// The liveness of a process as `health_check=` last found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// No check has answered since the last start (or none is configured).
+    Unknown,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
 }
 
 /// A process state change, carrying exactly the payload tokens of upstream-reference §2.3 for its target state,
@@ -278,6 +318,8 @@ pub struct ProcessSnapshot {
     pub scheduled_start: Option<Instant>,
     /// Extension (dependencies): what a start waits for, or why it was not made.
     pub dependency_note: Option<String>,
+    /// Extension (`ready_check=` / `health_check=`): what the checks say, for status.
+    pub check_note: Option<String>,
 }
 
 impl ProcessSnapshot {
@@ -310,6 +352,14 @@ impl ProcessSnapshot {
         if let Some(note) = &self.dependency_note {
             // Extension (dependencies): `Not started; waiting for dependencies: db`.
             base = format!("{base}; {note}");
+        }
+        if let Some(note) = &self.check_note {
+            // Extension (checks): `pid 12, uptime 0:01:00; unhealthy (3 failed checks: ...)`.
+            base = if base.is_empty() {
+                note.clone()
+            } else {
+                format!("{base}; {note}")
+            };
         }
         match self.scheduled_start {
             // Extension (restart_delay, retry_fatal_after): say when the next start comes.
@@ -447,6 +497,19 @@ pub struct Process {
     /// Extension (dependencies): one bit per state this process has been in since it was
     /// created ([`state_bit`]), for `dependent_startup_wait_for`.
     reached: u8,
+    /// Extension (checks): liveness as `health_check=` last found it.
+    health: Health,
+    /// Extension (checks): consecutive failed checks of the current phase (readiness while
+    /// STARTING, liveness while RUNNING).
+    check_failures: u32,
+    /// Extension (checks): what the last failed check said.
+    check_detail: Option<String>,
+    /// Extension (checks): a failed readiness check is stopping the process; its exit is a
+    /// failed start (BACKOFF) with this `spawnerr`.
+    start_failure: Option<String>,
+    /// Extension (checks): `health_check_action=restart` stopped the process; start it again
+    /// once it is STOPPED.
+    restart_after_stop: bool,
 }
 
 /// The bit of a state in [`Process::reached`].
@@ -489,6 +552,11 @@ impl Process {
             autostart_cancelled: false,
             dependency_note: None,
             reached: state_bit(ProcessState::Stopped),
+            health: Health::Unknown,
+            check_failures: 0,
+            check_detail: None,
+            start_failure: None,
+            restart_after_stop: false,
         }
     }
 
@@ -598,7 +666,173 @@ impl Process {
             spawnerr: self.spawnerr.clone().unwrap_or_default(),
             scheduled_start: self.scheduled_start(),
             dependency_note: self.dependency_note.clone(),
+            check_note: self.check_note(),
         }
+    }
+
+    /// Extension (checks): liveness as `health_check=` last found it.
+    pub fn health(&self) -> Health {
+        self.health
+    }
+
+    /// Extension (checks): consecutive failed checks of the current phase.
+    pub fn check_failures(&self) -> u32 {
+        self.check_failures
+    }
+
+    /// Extension (checks): what the status line says about the checks.
+    fn check_note(&self) -> Option<String> {
+        let ext = &self.config.ext;
+        let failures = |n: u32| {
+            let detail = self.check_detail.as_deref().unwrap_or("");
+            let s = if n == 1 { "" } else { "s" };
+            format!("{n} failed check{s}: {detail}")
+        };
+        match self.state {
+            ProcessState::Starting if ext.ready_check.is_some() => {
+                Some(if self.check_failures > 0 {
+                    format!("not ready yet ({})", failures(self.check_failures))
+                } else {
+                    "not ready yet".to_string()
+                })
+            }
+            ProcessState::Running if ext.health_check.is_some() => Some(match self.health {
+                Health::Unknown => "health unknown".to_string(),
+                Health::Healthy if self.check_failures > 0 => {
+                    format!("healthy ({})", failures(self.check_failures))
+                }
+                Health::Healthy => "healthy".to_string(),
+                Health::Unhealthy => format!("unhealthy ({})", failures(self.check_failures)),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Extension (`ready_check=` / `health_check=`): the result of one check of the current
+    /// run. A readiness result counts only while STARTING (a pass makes the process RUNNING),
+    /// a liveness result only while RUNNING; anything else is ignored. `failures` failed
+    /// checks in a row trigger the check's action.
+    pub fn check_result(
+        &mut self,
+        kind: CheckKind,
+        ok: bool,
+        detail: &str,
+        now: Instant,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let check = match kind {
+            CheckKind::Ready => self.config.ext.ready_check.clone(),
+            CheckKind::Health => self.config.ext.health_check.clone(),
+        };
+        let Some(check) = check else {
+            return out;
+        };
+        let phase = match kind {
+            CheckKind::Ready => ProcessState::Starting,
+            CheckKind::Health => ProcessState::Running,
+        };
+        if self.state != phase || self.pid.is_none() || self.killing {
+            return out;
+        }
+        let name = self.name().to_string();
+        let option = match kind {
+            CheckKind::Ready => "ready_check",
+            CheckKind::Health => "health_check",
+        };
+        if ok {
+            self.check_failures = 0;
+            self.check_detail = None;
+            match kind {
+                CheckKind::Ready => {
+                    self.retry_after = None;
+                    self.backoff = 0;
+                    let pid = self.pid;
+                    self.change_state(ProcessState::Running, pid, now, &mut out);
+                    out.push(log(
+                        LogLevel::Info,
+                        format!(
+                            "success: {name} entered RUNNING state, process is ready ({option} {})",
+                            check.spec
+                        ),
+                    ));
+                }
+                CheckKind::Health if self.health != Health::Healthy => {
+                    self.health = Health::Healthy;
+                    out.push(log(
+                        LogLevel::Info,
+                        format!("{name} is healthy ({option} {})", check.spec),
+                    ));
+                    out.push(Action::Health(HealthChange {
+                        healthy: true,
+                        failures: 0,
+                        detail: detail.to_string(),
+                    }));
+                }
+                CheckKind::Health => {}
+            }
+            return out;
+        }
+        self.check_failures = self.check_failures.saturating_add(1);
+        self.check_detail = Some(detail.to_string());
+        let n = self.check_failures;
+        if check.failures == 0 || n < check.failures {
+            return out;
+        }
+        let first = n == check.failures;
+        match kind {
+            CheckKind::Ready => {
+                if first || check.action != CheckAction::Nothing {
+                    out.push(log(
+                        LogLevel::Warn,
+                        format!(
+                            "{name} not ready after {n} checks ({option} {}): {detail}{}",
+                            check.spec,
+                            action_words(check.action)
+                        ),
+                    ));
+                }
+                match check.action {
+                    CheckAction::Restart => {
+                        self.start_failure =
+                            Some(format!("not ready after {n} checks ({option}): {detail}"));
+                        out.extend(self.kill(self.config.stopsignal, now));
+                    }
+                    CheckAction::Stop => {
+                        self.spawnerr =
+                            Some(format!("not ready after {n} checks ({option}): {detail}"));
+                        out.extend(self.kill(self.config.stopsignal, now));
+                    }
+                    CheckAction::Nothing => {}
+                }
+            }
+            CheckKind::Health => {
+                if self.health != Health::Unhealthy {
+                    self.health = Health::Unhealthy;
+                    out.push(log(
+                        LogLevel::Warn,
+                        format!(
+                            "{name} is unhealthy: {n} failed checks ({option} {}): {detail}{}",
+                            check.spec,
+                            action_words(check.action)
+                        ),
+                    ));
+                    out.push(Action::Health(HealthChange {
+                        healthy: false,
+                        failures: n,
+                        detail: detail.to_string(),
+                    }));
+                    match check.action {
+                        CheckAction::Restart => {
+                            self.restart_after_stop = true;
+                            out.extend(self.kill(self.config.stopsignal, now));
+                        }
+                        CheckAction::Stop => out.extend(self.kill(self.config.stopsignal, now)),
+                        CheckAction::Nothing => {}
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Extension (dependencies): the process has `depends_on=` / `dependent_startup=true`, so
@@ -733,6 +967,11 @@ impl Process {
         self.last_status = None;
         self.start_pending = false;
         self.dependency_note = None;
+        self.health = Health::Unknown;
+        self.check_failures = 0;
+        self.check_detail = None;
+        self.start_failure = None;
+        self.restart_after_stop = false;
         let mut out = Vec::new();
         self.change_state(ProcessState::Starting, None, now, &mut out);
         out.push(Action::Spawn);
@@ -795,6 +1034,9 @@ impl Process {
             return Err(CommandError::NotRunning(self.namespec()));
         }
         self.laststopreport = None;
+        // An explicit stop wins over a check's restart.
+        self.restart_after_stop = false;
+        self.start_failure = None;
         Ok(self.kill(self.config.stopsignal, now))
     }
 
@@ -930,12 +1172,22 @@ impl Process {
         self.laststop = Some(now);
         self.last_exit = Some(es);
         self.last_status = Some(status);
-        let too_quickly = self.laststart.is_some_and(|start| {
-            now.saturating_duration_since(start) < Duration::from_secs(self.config.startsecs)
-        });
+        // With a readiness check, any exit before it passed is a failed start.
+        let too_quickly = self.config.ext.ready_check.is_some()
+            || self.laststart.is_some_and(|start| {
+                now.saturating_duration_since(start) < Duration::from_secs(self.config.startsecs)
+            });
         let expected = self.config.exitcodes.contains(&es);
 
-        if self.killing {
+        if let Some(why) = self.start_failure.take().filter(|_| self.killing) {
+            // Extension (ready_check_action=restart): a failed start, retried like one.
+            self.killing = false;
+            self.kill_at = None;
+            self.exitstatus = None;
+            self.spawnerr = Some(why);
+            out.push(log(LogLevel::Info, format!("stopped: {name} ({msg})")));
+            self.change_state(ProcessState::Backoff, None, now, &mut out);
+        } else if self.killing {
             self.killing = false;
             self.kill_at = None;
             self.exitstatus = Some(es);
@@ -1043,12 +1295,24 @@ impl Process {
                         out.extend(self.spawn(now));
                     }
                 }
+                // Extension: health_check_action=restart stopped it; start it again.
+                ProcessState::Stopped if self.restart_after_stop => {
+                    out.push(log(
+                        LogLevel::Info,
+                        format!(
+                            "{}: starting again (health_check_action=restart)",
+                            self.name()
+                        ),
+                    ));
+                    out.extend(self.spawn(now));
+                }
                 _ => {}
             }
         }
 
         match state {
-            ProcessState::Starting => {
+            // With a readiness check only the check makes it RUNNING.
+            ProcessState::Starting if self.config.ext.ready_check.is_none() => {
                 let up = self
                     .laststart
                     .is_some_and(|start| now.saturating_duration_since(start) > self.startsecs());
@@ -1149,7 +1413,9 @@ impl Process {
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             // `now - laststart > startsecs` first holds one tick of the clock after the boundary.
+            ProcessState::Starting if self.config.ext.ready_check.is_some() => None,
             ProcessState::Starting => self.laststart.map(|s| s + self.startsecs() + EPSILON),
+            ProcessState::Stopped if self.restart_after_stop => self.laststop,
             ProcessState::Backoff => {
                 if self.backoff > self.config.startretries {
                     self.give_up_at
@@ -1168,6 +1434,7 @@ impl Process {
     pub(crate) fn deadline_needs_running_mood(&self) -> bool {
         match self.state {
             ProcessState::Exited | ProcessState::Fatal => true,
+            ProcessState::Stopped => self.restart_after_stop,
             ProcessState::Backoff => self.backoff <= self.config.startretries,
             _ => false,
         }
@@ -1229,6 +1496,15 @@ impl Process {
     }
 }
 
+/// `; restarting` / `; stopping` / `` for a check's log line.
+fn action_words(action: CheckAction) -> &'static str {
+    match action {
+        CheckAction::Restart => "; restarting",
+        CheckAction::Stop => "; stopping",
+        CheckAction::Nothing => "",
+    }
+}
+
 /// Whether processes may be (re)started under this daemon mood. Upstream tests
 /// `mood > SupervisorStates.RESTARTING`: RUNNING, or the defined-but-never-entered FATAL.
 pub fn mood_allows_starts(mood: SupervisorState) -> bool {
@@ -1242,3 +1518,7 @@ fn log(level: LogLevel, message: String) -> Action {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "checks_tests.rs"]
+mod checks_tests;

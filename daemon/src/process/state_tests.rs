@@ -1012,6 +1012,7 @@ fn fatal_description_without_spawnerr() {
         spawnerr: String::new(),
         scheduled_start: None,
         dependency_note: None,
+        check_note: None,
     };
     let t0 = Instant::now();
     assert_eq!(

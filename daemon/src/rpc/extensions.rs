@@ -80,9 +80,26 @@ pub fn process_extras(
             Value::from(p.snapshot().dependency_note.unwrap_or_default().as_str()),
         ),
     ];
+    let spec = |c: &Option<crate::config::model::HealthCheck>| {
+        Value::from(c.as_ref().map_or("", |c| c.spec.as_str()))
+    };
+    let checks = [
+        ("ready_check", spec(&ext.ready_check)),
+        ("health_check", spec(&ext.health_check)),
+        (
+            "health",
+            Value::from(if ext.health_check.is_some() {
+                p.health().name()
+            } else {
+                ""
+            }),
+        ),
+        ("check_failures", int(u64::from(p.check_failures()))),
+    ];
     members
         .into_iter()
         .chain(dependencies)
+        .chain(checks)
         .map(|(k, v)| (k.to_string(), v))
         .collect()
 }

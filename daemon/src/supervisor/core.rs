@@ -20,7 +20,9 @@ use supervisor_protocol::{ProcessState, SupervisorState};
 
 use crate::config::model::{DepTarget, GroupConfig, GroupKind};
 use crate::logs::LogLevel;
-use crate::process::state::{mood_allows_starts, Action, CommandError, ExitStatus, Process};
+use crate::process::state::{
+    mood_allows_starts, Action, CheckKind, CommandError, ExitStatus, Process,
+};
 use crate::supervisor::deps::{self, Gate};
 
 /// How often `waiting for <names> to die` may be logged during shutdown (upstream: every 3 s).
@@ -334,6 +336,26 @@ impl Core {
             )),
         }
         self.advance_shutdown(now, &mut out);
+        out
+    }
+
+    /// Extension (`ready_check=` / `health_check=`): the result of one check of the run with
+    /// `pid` (a result for an earlier run is dropped).
+    pub fn check_result(
+        &mut self,
+        key: ProcKey,
+        pid: i32,
+        kind: CheckKind,
+        ok: bool,
+        detail: &str,
+        now: Instant,
+    ) -> Output {
+        let mut out = Vec::new();
+        if let Some(p) = self.procs.get_mut(&key) {
+            if p.pid() == Some(pid) {
+                tag(&mut out, key, p.check_result(kind, ok, detail, now));
+            }
+        }
         out
     }
 

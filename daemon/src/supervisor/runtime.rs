@@ -35,13 +35,15 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use supervisor_protocol::events::{Event, OutputChannel};
 
 use crate::config::model::GroupKind;
+use crate::config::model::{HealthCheck, Probe};
 use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
 use crate::events::EventBus;
+use crate::health;
 use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
 use crate::process::registry;
 use crate::process::socket::FcgiSockets;
 use crate::process::spawn::{self, SpawnContext};
-use crate::process::state::{Action, CommandError, ExitStatus};
+use crate::process::state::{Action, CheckKind, CommandError, ExitStatus};
 use crate::supervisor::core::{Core, Output, ProcKey, Target};
 use crate::supervisor::host::{Host, Request, StdinError};
 use crate::supervisor::pipes::{BurstDetector, PipeEnd};
@@ -77,6 +79,33 @@ enum PumpMsg {
         pid: i32,
         data: Vec<u8>,
     },
+    /// Extension (checks): the result of one check of the run with `pid`.
+    Check {
+        key: ProcKey,
+        pid: i32,
+        kind: CheckKind,
+        ok: bool,
+        detail: String,
+    },
+    /// Extension (checks): time for an `exec:` check of the run with `pid` (the loop spawns it
+    /// and its reaper collects the status).
+    ExecCheck {
+        key: ProcKey,
+        pid: i32,
+        kind: CheckKind,
+    },
+}
+
+/// An `exec:` check in flight: a child of supervisord, reaped by [`Runtime::reap`].
+struct ExecProbe {
+    key: ProcKey,
+    /// The run it checks.
+    run_pid: i32,
+    kind: CheckKind,
+    deadline: Instant,
+    timeout: Duration,
+    /// Killed at its deadline (already reported as failed); its reap is only collected.
+    timed_out: bool,
 }
 
 /// Messages from the pumps, in order, plus a wake-up for the loop.
@@ -176,6 +205,8 @@ struct ProcIo {
     bytes: [Rc<Cell<u64>>; 2],
     /// stdout, stderr: an AUTO log whose name is chosen but whose file is not created yet.
     auto_pending: [Cell<bool>; 2],
+    /// Extension (checks): the current run's check tasks, aborted when it ends.
+    checks: Vec<tokio::task::AbortHandle>,
 }
 
 /// A run's stdin. Most programs never get input: their pipe costs no task, channel or
@@ -228,6 +259,8 @@ struct Runtime {
     started_at: f64,
     /// The listening sockets of the fcgi groups (handed back to the caller at the end).
     sockets: FcgiSockets,
+    /// Extension (checks): `exec:` checks in flight, by their pid.
+    exec_probes: HashMap<i32, ExecProbe>,
 }
 
 /// The signals supervisord handles. Installed once, before the daemon announces itself, so a
@@ -312,6 +345,7 @@ pub async fn run(
         stopping_published: false,
         started_at: unix_now(),
         sockets: std::mem::take(sockets),
+        exec_probes: HashMap::new(),
     };
     rt.open_child_logs();
     rt.start_events();
@@ -324,6 +358,7 @@ pub async fn run(
         tokio::task::yield_now().await;
         rt.drain_pump_queue();
         rt.create_pending_logs(LOGS_PER_ITERATION);
+        rt.expire_exec_probes();
         let now = Instant::now();
         let actions = rt.core.tick(now);
         rt.apply(actions);
@@ -362,6 +397,9 @@ pub async fn run(
         deadline = deadline.min(next_tick_deadline());
         if let Some(retry) = rt.bus.next_retry() {
             deadline = deadline.min(retry);
+        }
+        if let Some(probe) = rt.next_probe_deadline() {
+            deadline = deadline.min(probe);
         }
         // Pumps always leave a Notify permit behind, so queued output wakes us at once.
         // Control commands come first: reaping also happens at the top of every iteration, so
@@ -512,6 +550,19 @@ impl Runtime {
                         write_relays(self.bus.take_relays());
                     }
                 }
+                PumpMsg::Check {
+                    key,
+                    pid,
+                    kind,
+                    ok,
+                    detail,
+                } => {
+                    let out = self
+                        .core
+                        .check_result(key, pid, kind, ok, &detail, Instant::now());
+                    self.apply(out);
+                }
+                PumpMsg::ExecCheck { key, pid, kind } => self.start_exec_probe(key, pid, kind),
             }
         }
     }
@@ -626,6 +677,7 @@ impl Runtime {
                     pumps: Vec::new(),
                     bytes: Default::default(),
                     auto_pending: [Cell::new(out_pending), Cell::new(err_pending)],
+                    checks: Vec::new(),
                 },
             );
         }
@@ -778,6 +830,21 @@ impl Runtime {
                 // Stopped/continued children are not exits; keep reaping.
                 _ => continue,
             };
+            if let Some(probe) = self.exec_probes.remove(&pid.as_raw()) {
+                if !probe.timed_out {
+                    let ok = exit == ExitStatus::Code(0);
+                    let out = self.core.check_result(
+                        probe.key,
+                        probe.run_pid,
+                        probe.kind,
+                        ok,
+                        &format!("check command {}", exit.message()),
+                        Instant::now(),
+                    );
+                    self.apply(out);
+                }
+                continue;
+            }
             let key = self.core.find_by_pid(pid.as_raw());
             if let Some(key) = key {
                 self.drain_process_output(key);
@@ -791,6 +858,9 @@ impl Runtime {
                 // a grandchild's output opens them again if it writes).
                 for f in [&io.stdout_log, &io.stderr_log].into_iter().flatten() {
                     f.borrow_mut().release();
+                }
+                for task in io.checks.drain(..) {
+                    task.abort();
                 }
             }
             if let Some(key) = key {
@@ -873,6 +943,20 @@ impl Runtime {
                     );
                     self.publish(event);
                 }
+                (Some(key), Action::Health(change)) => {
+                    let Some(p) = self.core.process(key) else {
+                        continue;
+                    };
+                    let event = Event::process_health(
+                        p.name(),
+                        p.group(),
+                        change.healthy,
+                        p.pid().unwrap_or(0),
+                        change.failures,
+                        &change.detail,
+                    );
+                    self.publish(event);
+                }
                 (None, _) => {}
             }
         }
@@ -899,6 +983,11 @@ impl Runtime {
         let name = p.config.name.clone();
         let group = p.group().to_string();
         let (stdout_cfg, stderr_cfg) = (p.config.stdout.clone(), p.config.stderr.clone());
+        // Extension: `ready_check=log:REGEX` watches this run's output.
+        let log_matcher = match p.config.ext.ready_check.as_ref().map(|c| &c.probe) {
+            Some(Probe::Log(re)) => health::LogMatcher::new(re).map(|m| Rc::new(RefCell::new(m))),
+            _ => None,
+        };
         let is_listener = self.bus.is_listener(key);
         if is_listener {
             self.bus.listener_spawned(key);
@@ -965,6 +1054,7 @@ impl Runtime {
                     Channel::Stdout => counters[0].clone(),
                     Channel::Stderr => counters[1].clone(),
                 },
+                ready_log: log_matcher.clone(),
             };
             let handle: PumpHandle = (Rc::new(RefCell::new(pump)), Rc::new(PipeEnd::new(receiver)));
             tokio::task::spawn_local(pump_task(handle.0.clone(), handle.1.clone()));
@@ -973,6 +1063,144 @@ impl Runtime {
         if let Some(io) = self.io.get_mut(&key) {
             io.pumps = handles;
         }
+        self.start_checks(key, pid, log_matcher);
+    }
+
+    /// Extension (checks): start the check tasks of the run `pid` of `key`.
+    fn start_checks(
+        &mut self,
+        key: ProcKey,
+        pid: i32,
+        log_matcher: Option<Rc<RefCell<health::LogMatcher>>>,
+    ) {
+        let Some(p) = self.core.process(key) else {
+            return;
+        };
+        let checks = [
+            (CheckKind::Ready, p.config.ext.ready_check.clone()),
+            (CheckKind::Health, p.config.ext.health_check.clone()),
+        ];
+        let mut handles = Vec::new();
+        for (kind, check) in checks {
+            let Some(check) = check else { continue };
+            let task = tokio::task::spawn_local(check_task(
+                self.queue.clone(),
+                key,
+                pid,
+                kind,
+                check,
+                log_matcher.clone(),
+            ));
+            handles.push(task.abort_handle());
+        }
+        if let Some(io) = self.io.get_mut(&key) {
+            for old in io.checks.drain(..) {
+                old.abort();
+            }
+            io.checks = handles;
+        }
+    }
+
+    /// Extension (checks): spawn an `exec:` check of the run `pid` of `key`, unless one of the
+    /// same kind is still in flight (so a slow check never piles up).
+    fn start_exec_probe(&mut self, key: ProcKey, pid: i32, kind: CheckKind) {
+        if self
+            .exec_probes
+            .values()
+            .any(|e| e.key == key && e.kind == kind && !e.timed_out)
+        {
+            return;
+        }
+        let Some(p) = self.core.process(key) else {
+            return;
+        };
+        if p.pid() != Some(pid) {
+            return;
+        }
+        let check = match kind {
+            CheckKind::Ready => p.config.ext.ready_check.as_ref(),
+            CheckKind::Health => p.config.ext.health_check.as_ref(),
+        };
+        let Some(HealthCheck {
+            probe: Probe::Exec(command),
+            timeout,
+            ..
+        }) = check
+        else {
+            return;
+        };
+        // The check sees the program's environment, as the program does.
+        let mut env = self.spawn_ctx.base_env.clone();
+        for (k, v) in &p.config.environment {
+            let k = OsString::from(k);
+            env.retain(|(ek, _)| *ek != k);
+            env.push((k, OsString::from(v)));
+        }
+        let timeout = Duration::from_secs(*timeout);
+        match health::spawn_exec(command, &env) {
+            Ok(probe_pid) => {
+                self.exec_probes.insert(
+                    probe_pid,
+                    ExecProbe {
+                        key,
+                        run_pid: pid,
+                        kind,
+                        deadline: Instant::now() + timeout,
+                        timeout,
+                        timed_out: false,
+                    },
+                );
+            }
+            Err(e) => {
+                let out = self.core.check_result(
+                    key,
+                    pid,
+                    kind,
+                    false,
+                    &format!("cannot run the check command: {e}"),
+                    Instant::now(),
+                );
+                self.apply(out);
+            }
+        }
+    }
+
+    /// Extension (checks): kill the `exec:` checks past their timeout and count them failed.
+    fn expire_exec_probes(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<i32> = self
+            .exec_probes
+            .iter()
+            .filter(|(_, e)| !e.timed_out && now >= e.deadline)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for probe_pid in expired {
+            let Some(e) = self.exec_probes.get_mut(&probe_pid) else {
+                continue;
+            };
+            e.timed_out = true;
+            let (key, run_pid, kind, timeout) = (e.key, e.run_pid, e.kind, e.timeout);
+            // Its own process group: the shell and whatever it started.
+            let _ = kill(Pid::from_raw(-probe_pid), Signal::SIGKILL);
+            let out = self.core.check_result(
+                key,
+                run_pid,
+                kind,
+                false,
+                &format!("check command timed out after {}s", timeout.as_secs()),
+                now,
+            );
+            self.apply(out);
+        }
+    }
+
+    /// Extension (checks): the earliest `exec:` check timeout.
+    fn next_probe_deadline(&self) -> Option<Instant> {
+        self.exec_probes
+            .values()
+            .filter(|e| !e.timed_out)
+            .map(|e| e.deadline)
+            .min()
     }
 
     fn command(&mut self, cmd: Command) {
@@ -1220,6 +1448,8 @@ struct Pump {
     queue: Rc<PumpQueue>,
     /// Output bytes of this channel over every run (a listener's protocol bytes excluded).
     bytes: Rc<Cell<u64>>,
+    /// Extension: the run's `ready_check=log:` matcher, shared by its two pipes.
+    ready_log: Option<Rc<RefCell<health::LogMatcher>>>,
 }
 
 thread_local! {
@@ -1325,6 +1555,52 @@ async fn pump_task(pump: Rc<RefCell<Pump>>, end: Rc<PipeEnd>) {
     p.handle(rest);
 }
 
+/// Extension (checks): the schedule of one check of one run: wait `start_delay`, then probe
+/// every `interval` and queue the result. A readiness check ends at its first pass; the task
+/// is aborted when the run ends. `exec:` probes are handed to the loop (it owns the children).
+async fn check_task(
+    queue: Rc<PumpQueue>,
+    key: ProcKey,
+    pid: i32,
+    kind: CheckKind,
+    check: HealthCheck,
+    log_matcher: Option<Rc<RefCell<health::LogMatcher>>>,
+) {
+    tokio::time::sleep(Duration::from_secs(check.start_delay)).await;
+    let interval = Duration::from_secs(check.interval.max(1));
+    let timeout = Duration::from_secs(check.timeout.max(1));
+    loop {
+        let result = match &check.probe {
+            Probe::Tcp { host, port } => Some(health::tcp(host, *port, timeout).await),
+            Probe::Exec(_) => {
+                queue.push(PumpMsg::ExecCheck { key, pid, kind });
+                None
+            }
+            Probe::Log(re) => {
+                // A match is reported by the pump at once; here only the misses count.
+                if log_matcher.as_ref().is_some_and(|m| m.borrow().matched()) {
+                    return;
+                }
+                Some(Err(format!("no line of the output matched log:{re} yet")))
+            }
+        };
+        if let Some(result) = result {
+            let ok = result.is_ok();
+            queue.push(PumpMsg::Check {
+                key,
+                pid,
+                kind,
+                ok,
+                detail: result.err().unwrap_or_default(),
+            });
+            if ok && kind == CheckKind::Ready {
+                return;
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 /// Read what the pipe holds right now without waiting (the task still sees EOF later).
 fn drain_now(pump: &RefCell<Pump>, end: &PipeEnd) {
     // Bounded, so a child writing continuously cannot hold the loop.
@@ -1400,6 +1676,23 @@ impl Pump {
             if !self.listener {
                 let n = u64::try_from(data.len()).unwrap_or(u64::MAX);
                 self.bytes.set(self.bytes.get().saturating_add(n));
+                let channel = match self.channel {
+                    Channel::Stdout => 0,
+                    Channel::Stderr => 1,
+                };
+                let matched = self
+                    .ready_log
+                    .as_ref()
+                    .is_some_and(|m| m.borrow_mut().feed(channel, data));
+                if matched {
+                    self.queue.push(PumpMsg::Check {
+                        key: self.key,
+                        pid: self.pid,
+                        kind: CheckKind::Ready,
+                        ok: true,
+                        detail: format!("a line of {} matched", self.channel.name()),
+                    });
+                }
             }
             if let Some(file) = &self.file {
                 let result = file.borrow_mut().write(data);
