@@ -985,3 +985,42 @@ fn one_event_per_chunk(kind: Kind) {
     assert_eq!(data, expected, "{}", d.diagnostics());
     d.stop();
 }
+
+both!(burst_then_exit => python_burst_of_writes_then_exit_loses_no_line, ours_burst_of_writes_then_exit_loses_no_line);
+fn burst_then_exit(kind: Kind) {
+    // Issue 15: during a burst of small writes our reader leaves the reactor and reads on a
+    // timer. A program that writes 5,000 lines and exits at once must still have every line in
+    // its log file and in its PROCESS_LOG events, in order, before its exit is handled.
+    let conf = config_with(&format!(
+        "{RPC}{}[program:burst]\ncommand={} -c \"import os; [os.write(1, b'burst ' + \
+         str(i).zfill(4).encode() + b'\\\\n') for i in range(5000)]\"\n\
+         stdout_events_enabled=true\nstartsecs=0\n\
+         autorestart=false\nstdout_logfile={{dir}}/burst.log\n",
+        recorder_pool(
+            "rec",
+            "events.txt",
+            "",
+            "PROCESS_LOG",
+            "buffer_size=10000\n"
+        ),
+        venv_python().display()
+    ));
+    let mut d = Daemon::start(kind, &conf);
+    let expected: String = (0..5000).map(|i| format!("burst {i:04}\n")).collect();
+    let recs = wait_rec(&d, "5,000 lines", |r| {
+        find(r, "PROCESS_LOG_STDOUT", "burst")
+            .iter()
+            .map(|r| r.payload.matches("burst ").count())
+            .sum::<usize>()
+            >= 5000
+    });
+    let data: String = find(&recs, "PROCESS_LOG_STDOUT", "burst")
+        .iter()
+        .map(|r| r.payload.split_once('\n').map_or("", |(_, d)| d))
+        .collect();
+    assert!(data == expected, "event data differs\n{}", d.diagnostics());
+    d.expect_log("exited: burst (exit status 0; expected)", secs(20.0));
+    let log = fs::read_to_string(d.path("burst.log")).unwrap_or_default();
+    assert!(log == expected, "log file differs ({} bytes)", log.len());
+    d.stop();
+}
