@@ -133,6 +133,43 @@ fn ours_log_and_exec_ready_checks() {
 }
 
 #[test]
+fn ours_http_checks_read_the_status() {
+    let port = free_port();
+    let mut d = Daemon::start(
+        Kind::Ours,
+        &rpc_config(
+            &format!(
+                "[program:web]\ncommand={} -m http.server {port} --bind 127.0.0.1\n\
+                 ready_check=http://127.0.0.1:{port}/\n\
+                 health_check=http://127.0.0.1:{port}/no/such/page?x=1\n\
+                 health_check_interval=1\nhealth_check_failures=2\nhealth_check_action=nothing\n",
+                venv_python().display()
+            ),
+            None,
+        ),
+    );
+    let log = d.expect_log("web is unhealthy: 2 failed checks", secs(20.0));
+    assert!(
+        log.contains(&format!(
+            "success: web entered RUNNING state, process is ready (ready_check http://127.0.0.1:{port}/)"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "http://127.0.0.1:{port}/no/such/page?x=1: status 404"
+        )),
+        "{log}"
+    );
+    let c = client(&d);
+    let i = info(&c, "web");
+    assert_eq!(string(member(&i, "statename")), "RUNNING");
+    assert_eq!(string(member(&i, "health")), "unhealthy");
+    assert!(ctl(&d, &["status", "web"]).contains("unhealthy (2 failed checks:"));
+    assert!(d.stop().success());
+}
+
+#[test]
 fn ours_a_ready_check_that_never_passes_ends_fatal() {
     let mut d = Daemon::start(
         Kind::Ours,
@@ -239,6 +276,18 @@ fn ours_bad_check_values_are_config_errors() {
     for (opt, needle) in [
         ("ready_check=udp://x:1", "is not a check"),
         ("ready_check=tcp://localhost", "has no port"),
+        (
+            "ready_check=https://localhost/",
+            "https:// is not supported",
+        ),
+        (
+            "ready_check=http://h/\nready_check_http_status=600",
+            "not an HTTP status",
+        ),
+        (
+            "ready_check=tcp://h:1\nready_check_http_status=200",
+            "not an http:// check",
+        ),
         ("health_check=log:ready", "readiness check only"),
         ("ready_check=log:(unclosed", "bad regular expression"),
         (

@@ -56,6 +56,30 @@ pub(super) fn check_options(
             Some(&v),
         )
     })?;
+    let status_opt = format!("{opt}_http_status");
+    let probe = match probe {
+        Probe::Http {
+            host, port, path, ..
+        } => {
+            let status = ctx.typed(section, &status_opt, exp, "200-399", parse_status_range)?;
+            Probe::Http {
+                host,
+                port,
+                path,
+                status,
+            }
+        }
+        other => {
+            if let Some(v) = ctx.ini.get(section, &status_opt) {
+                return Err(ctx.err(
+                    section,
+                    format!("{status_opt} is set but {opt} is not an http:// check"),
+                    Some(v),
+                ));
+            }
+            other
+        }
+    };
     let (interval, timeout, failures, action) = match kind {
         Kind::Ready => ("1", "1", "60", "restart"),
         Kind::Health => ("10", "5", "3", "restart"),
@@ -124,6 +148,46 @@ fn parse_probe(spec: &str, kind: Kind) -> Result<Probe, String> {
         }
         return Ok(Probe::Exec(cmd.to_string()));
     }
+    if spec.starts_with("https://") {
+        return Err(
+            "https:// is not supported (the daemon carries no TLS stack); use http:// or \
+             exec:curl -fsS https://..."
+                .to_string(),
+        );
+    }
+    if let Some(rest) = spec.strip_prefix("http://") {
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_string()),
+        };
+        if authority.contains('@') {
+            return Err(format!(
+                "{} has credentials; they are not supported",
+                py_repr(spec)
+            ));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (
+                h,
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("{} has no valid port (1-65535)", py_repr(spec)))?,
+            ),
+            _ => (authority, 80),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("{} is not a valid http:// URL", py_repr(spec)));
+        }
+        return Ok(Probe::Http {
+            host: host.to_string(),
+            port,
+            path,
+            status: (200, 399),
+        });
+    }
     if let Some(re) = spec.strip_prefix("log:") {
         if kind == Kind::Health {
             return Err(
@@ -144,7 +208,34 @@ fn parse_probe(spec: &str, kind: Kind) -> Result<Probe, String> {
         return Ok(Probe::Log(re.to_string()));
     }
     Err(format!(
-        "{} is not a check (use tcp://host:port, exec:command or log:regex)",
+        "{} is not a check (use tcp://host:port, http://host:port/path, exec:command or \
+         log:regex)",
         py_repr(spec)
     ))
+}
+
+/// `200`, or an inclusive range `200-299` (100-599).
+fn parse_status_range(s: &str) -> Result<(u16, u16), String> {
+    let code = |t: &str| {
+        t.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..=599).contains(c))
+            .ok_or_else(|| {
+                format!(
+                    "{} is not an HTTP status or range (200, 200-299)",
+                    py_repr(s)
+                )
+            })
+    };
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (code(a)?, code(b)?);
+            if a > b {
+                return Err(format!("{} is an empty range", py_repr(s)));
+            }
+            Ok((a, b))
+        }
+        None => code(s).map(|c| (c, c)),
+    }
 }

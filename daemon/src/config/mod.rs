@@ -37,4 +37,6 @@ mod dependencies_tests;
 #[cfg(test)]
 mod extensions_tests;
 #[cfg(test)]
+mod health_tests;
+#[cfg(test)]
 mod tests;

@@ -284,6 +284,14 @@ pub enum Probe {
     Exec(String),
     /// `log:regex`: a line of the process's stdout or stderr matches (readiness only).
     Log(String),
+    /// `http://host[:port]/path`: a GET is answered with a status in `status` (inclusive).
+    Http {
+        host: String,
+        port: u16,
+        /// Path and query, starting with `/`.
+        path: String,
+        status: (u16, u16),
+    },
 }
 
 /// What happens when a check fails `failures` times in a row.

@@ -31,6 +31,73 @@ pub async fn tcp(host: &str, port: u16, timeout: Duration) -> Result<(), String>
     }
 }
 
+/// The longest status line read from an `http://` check's answer.
+const MAX_STATUS_LINE: usize = 8 * 1024;
+
+/// A plain-HTTP `GET path` to `host:port` is answered, within `timeout` (connect and answer
+/// together), with a status in `status` (inclusive). Only the status line is read.
+pub async fn http(
+    host: &str,
+    port: u16,
+    path: &str,
+    status: (u16, u16),
+    timeout: Duration,
+) -> Result<(), String> {
+    let url = format!("http://{host}:{port}{path}");
+    let host_header = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let exchange = async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: supervisor-rs-check\r\n\
+             Accept: */*\r\nConnection: close\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let mut buf = Vec::with_capacity(256);
+        let mut chunk = [0u8; 1024];
+        while !buf.contains(&b'\n') && buf.len() < MAX_STATUS_LINE {
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        parse_status(&buf).ok_or_else(|| format!("{url}: not an HTTP answer"))
+    };
+    let code = match tokio::time::timeout(timeout, exchange).await {
+        Ok(r) => r?,
+        Err(_) => return Err(format!("{url}: no answer within {}s", timeout.as_secs())),
+    };
+    if (status.0..=status.1).contains(&code) {
+        Ok(())
+    } else {
+        Err(format!("{url}: status {code}"))
+    }
+}
+
+/// The status code of `HTTP/1.x NNN ...`.
+fn parse_status(answer: &[u8]) -> Option<u16> {
+    let line = answer.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut words = line.split_whitespace();
+    if !words.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    words.next()?.parse().ok()
+}
+
 /// Start `/bin/sh -c command` in its own process group, with `env` as its whole environment,
 /// stdin/stdout/stderr on /dev/null. Returns its pid; the caller reaps it.
 pub fn spawn_exec(command: &str, env: &[(OsString, OsString)]) -> io::Result<i32> {
@@ -137,6 +204,14 @@ mod tests {
             "the tail of an over-long line is dropped"
         );
         assert!(m.feed(0, b"ax\n"));
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status(b"HTTP/1.1 204 No Content\r\n"), Some(204));
+        assert_eq!(parse_status(b"HTTP/1.0 503\r\n"), Some(503));
+        assert_eq!(parse_status(b"SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(parse_status(b""), None);
     }
 
     #[tokio::test(flavor = "current_thread")]

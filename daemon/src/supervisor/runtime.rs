@@ -1572,6 +1572,12 @@ async fn check_task(
     loop {
         let result = match &check.probe {
             Probe::Tcp { host, port } => Some(health::tcp(host, *port, timeout).await),
+            Probe::Http {
+                host,
+                port,
+                path,
+                status,
+            } => Some(health::http(host, *port, path, *status, timeout).await),
             Probe::Exec(_) => {
                 queue.push(PumpMsg::ExecCheck { key, pid, kind });
                 None
