@@ -60,7 +60,7 @@ const SPAWNS_PER_ITERATION: usize = 16;
 /// AUTO child logs created per loop iteration in the background. Their names are chosen at
 /// start-up without I/O; a process's files are created before its first spawn, or at once
 /// when a client asks for them, so the socket answers while thousands are created.
-const LOGS_PER_ITERATION: usize = 64;
+const LOGS_PER_ITERATION: usize = 16;
 
 /// Size of one read from a child's pipe (Supervisor reads up to 128 KiB at a time).
 const READ_CHUNK: usize = 128 * 1024;
