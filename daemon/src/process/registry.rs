@@ -35,7 +35,7 @@
 //! `O_CREAT|O_EXCL|O_NOFOLLOW` (mode 0600) and renamed; and pid 1 (or less), our own pid, our
 //! parent and process group 1 are never signalled whatever the record says.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -70,13 +70,13 @@ impl Entry {
             .chars()
             .map(|c| if c == '\n' || c == '\r' { '?' } else { c })
             .collect();
-        format!(
-            "{} {} {} {}\n",
-            self.pid,
-            self.start,
-            encode_cmdline(&self.cmdline),
-            name
-        )
+        let cmdline = if self.cmdline.is_empty() {
+            // Not known yet (see `record`); a real one always ends with a NUL (`%00`).
+            "-".to_string()
+        } else {
+            encode_cmdline(&self.cmdline)
+        };
+        format!("{} {} {cmdline} {name}\n", self.pid, self.start)
     }
 }
 
@@ -127,12 +127,14 @@ impl Record {
             let (Ok(pid), Ok(start)) = (a.parse::<i32>(), b.parse::<u64>()) else {
                 continue;
             };
-            let Some(cmdline) = decode_cmdline(c) else {
-                continue;
+            let cmdline = if c == "-" {
+                Vec::new()
+            } else {
+                match decode_cmdline(c) {
+                    Some(cmd) if !cmd.is_empty() => cmd,
+                    _ => continue,
+                }
             };
-            if cmdline.is_empty() {
-                continue;
-            }
             let entry = Entry {
                 pid,
                 start,
@@ -245,10 +247,9 @@ pub fn proc_cmdline(pid: i32) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Start time and command line of a child just spawned. `posix_spawn` (vfork) returns once
-/// the child has left our memory, which is a few microseconds before the kernel has set up
-/// the new program's arguments: until then `/proc/<pid>/cmdline` reads empty, so wait for it
-/// (briefly; `None` if the child exits or the arguments never appear).
+/// Start time and command line of a child just spawned, waiting for its exec to finish (see
+/// `record`; tests only: the daemon does not wait).
+#[cfg(test)]
 fn identity_after_exec(pid: i32) -> Option<(u64, Vec<u8>)> {
     let deadline = Instant::now() + Duration::from_millis(50);
     loop {
@@ -274,6 +275,8 @@ enum Now {
     Same,
     /// Same pid and start time, another command line (it exec'd or rewrote its argv).
     Changed(Vec<u8>),
+    /// Same pid and start time, but `/proc/<pid>/cmdline` reads empty (an exec under way).
+    Unknown,
     /// Exited, a zombie, or another process (start time differs).
     Gone,
 }
@@ -284,9 +287,10 @@ fn now(e: &Entry) -> Now {
         _ => return Now::Gone,
     }
     match proc_cmdline(e.pid) {
+        Some(c) if c.is_empty() => Now::Unknown,
         Some(c) if c == e.cmdline => Now::Same,
-        Some(c) if !c.is_empty() => Now::Changed(c),
-        _ => Now::Gone,
+        Some(c) => Now::Changed(c),
+        None => Now::Gone,
     }
 }
 
@@ -358,6 +362,8 @@ struct Active {
     lines: usize,
     /// Line count at which the file is compacted.
     compact_at: usize,
+    /// Children recorded before their command line could be read, oldest first.
+    pending: VecDeque<i32>,
 }
 
 impl Active {
@@ -371,11 +377,48 @@ impl Active {
         record.render()
     }
 
+    /// Append one line, compacting instead when the file has doubled.
+    fn append(&mut self, line: &str) -> io::Result<()> {
+        self.lines += 1;
+        if self.lines >= self.compact_at {
+            return self.compact();
+        }
+        match self.file.as_mut() {
+            Some(f) => f.write_all(line.as_bytes()),
+            None => Ok(()),
+        }
+    }
+
+    /// Fill in the command lines of pending children whose exec has finished, oldest first,
+    /// stopping at the first one still under way (so a call costs O(1) plus what it
+    /// resolves).
+    fn resolve_pending(&mut self) -> io::Result<()> {
+        while let Some(&pid) = self.pending.front() {
+            let Some(entry) = self.entries.get_mut(&pid).filter(|e| e.cmdline.is_empty()) else {
+                self.pending.pop_front();
+                continue;
+            };
+            match now(entry) {
+                Now::Unknown => return Ok(()),
+                Now::Changed(cmdline) => {
+                    entry.cmdline = cmdline;
+                    let line = entry.line();
+                    self.pending.pop_front();
+                    self.append(&line)?;
+                }
+                Now::Same | Now::Gone => {
+                    self.pending.pop_front();
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rewrite the file with only the children still running, with their current command
     /// lines (they are our unreaped children, so pid and start time still name them).
     fn compact(&mut self) -> io::Result<()> {
         self.entries.retain(|_, e| match now(e) {
-            Now::Same => true,
+            Now::Same | Now::Unknown => true,
             Now::Changed(cmdline) => {
                 e.cmdline = cmdline;
                 true
@@ -442,6 +485,7 @@ pub fn open(path: PathBuf) -> io::Result<()> {
         entries: HashMap::new(),
         lines: 0,
         compact_at: MIN_COMPACT,
+        pending: VecDeque::new(),
     };
     let result = write_new(&active.path, &active.render()).map(|f| active.file = Some(f));
     // Kept even on failure: a later compaction retries (e.g. once a planted .tmp is gone).
@@ -473,6 +517,13 @@ pub fn move_to(path: PathBuf) -> io::Result<()> {
 /// Entries of children that have exited are dropped when the file is compacted (stale entries
 /// are harmless: pid, start time and command line must all match). A failure to write is
 /// returned for the caller to log; the child runs either way.
+///
+/// `posix_spawn` (vfork) returns once the child has left our memory, before the kernel has
+/// set up the new program's arguments, so `/proc/<pid>/cmdline` often still reads empty here
+/// (and waiting for it costs milliseconds of scheduling per spawn on a busy machine). The line
+/// is then written at once with the command line unknown (`-`), and a second line with it
+/// follows as soon as it can be read: at a later spawn, at the next turn of the supervision
+/// loop ([`resolve_pending`]), when the child reaches RUNNING, or at a compaction.
 pub fn record(pid: i32, name: &str) -> io::Result<()> {
     let Ok(mut guard) = ACTIVE.lock() else {
         return Ok(());
@@ -480,10 +531,16 @@ pub fn record(pid: i32, name: &str) -> io::Result<()> {
     let Some(active) = guard.as_mut() else {
         return Ok(());
     };
-    let Some((start, cmdline)) = identity_after_exec(pid) else {
+    let resolved = active.resolve_pending();
+    let start = match proc_stat(pid) {
+        Some((state, start)) if state != 'Z' && state != 'X' => start,
         // Already gone (exec failed at once): nothing can be left over.
-        return Ok(());
+        _ => return resolved,
     };
+    let cmdline = proc_cmdline(pid).unwrap_or_default();
+    if cmdline.is_empty() {
+        active.pending.push_back(pid);
+    }
     let entry = Entry {
         pid,
         start,
@@ -492,12 +549,25 @@ pub fn record(pid: i32, name: &str) -> io::Result<()> {
     };
     let line = entry.line();
     active.entries.insert(pid, entry);
-    active.lines += 1;
-    if active.lines >= active.compact_at {
-        return active.compact();
-    }
-    match active.file.as_mut() {
-        Some(f) => f.write_all(line.as_bytes()),
+    active.append(&line).and(resolved)
+}
+
+/// True while some recorded child's command line is still to be read (the supervision loop
+/// then comes back soon to [`resolve_pending`]).
+pub fn has_pending() -> bool {
+    ACTIVE
+        .lock()
+        .ok()
+        .is_some_and(|g| g.as_ref().is_some_and(|a| !a.pending.is_empty()))
+}
+
+/// Write the command lines of children recorded before their exec had finished.
+pub fn resolve_pending() -> io::Result<()> {
+    let Ok(mut guard) = ACTIVE.lock() else {
+        return Ok(());
+    };
+    match guard.as_mut() {
+        Some(active) => active.resolve_pending(),
         None => Ok(()),
     }
 }
@@ -519,14 +589,7 @@ pub fn refresh(pid: i32) -> io::Result<()> {
     };
     entry.cmdline = cmdline;
     let line = entry.line();
-    active.lines += 1;
-    if active.lines >= active.compact_at {
-        return active.compact();
-    }
-    match active.file.as_mut() {
-        Some(f) => f.write_all(line.as_bytes()),
-        None => Ok(()),
-    }
+    active.append(&line)
 }
 
 /// Stop recording and remove the file (clean shutdown: every child has been stopped).
@@ -662,6 +725,11 @@ pub fn kill_leftovers(path: &Path, grace: Duration) -> Cleanup {
         } else {
             match now(e) {
                 Now::Same => left.push(e),
+                Now::Changed(_) if e.cmdline.is_empty() => out.warn.push(format!(
+                    "leftover process {} (pid {}): the previous supervisord died before it \
+                     recorded its command line; leaving it alone",
+                    e.name, e.pid
+                )),
                 Now::Changed(cmdline) => out.warn.push(format!(
                     "leftover process {} (pid {}) now runs '{}', not the recorded '{}'; \
                      leaving it alone",
@@ -670,7 +738,7 @@ pub fn kill_leftovers(path: &Path, grace: Duration) -> Cleanup {
                     shown_cmdline(&cmdline),
                     shown_cmdline(&e.cmdline)
                 )),
-                Now::Gone => {}
+                Now::Gone | Now::Unknown => {}
             }
         }
     }
@@ -752,7 +820,7 @@ mod tests {
     fn record_round_trips_and_skips_garbage() {
         let text = "supervisord 10 20 record=2\n11 21 sleep%0030%00 g:a\ngarbage\n-1 5 x y\n\
                     12 x y z\n14 24 bad%zz g:b\n13 23 a%20b%0A%25 g:with space\n\
-                    11 21 sleep%0031%00 g:a2\n15 25 cut";
+                    11 21 sleep%0031%00 g:a2\n16 26 - g:pending\n17 27 % g:bad\n15 25 cut";
         let r = Record::parse(text).expect("parses");
         assert_eq!(r.daemon, Some((10, 20)));
         assert_eq!(
@@ -761,6 +829,7 @@ mod tests {
                 entry(11, 21, b"sleep\x0031\x00", "g:a2"),
                 entry(-1, 5, b"x", "y"),
                 entry(13, 23, b"a b\n%", "g:with space"),
+                entry(16, 26, b"", "g:pending"),
             ]
         );
         assert_eq!(Record::parse(&r.render()), Ok(r));
@@ -805,6 +874,53 @@ mod tests {
             "{cleanup:?}"
         );
         let _ = victim.wait();
+    }
+
+    /// The only test that uses the process-wide record: spawns are recorded at once (the
+    /// command line possibly still unknown), resolved later, compacted when doubled.
+    #[test]
+    fn spawns_are_appended_then_resolved_and_compacted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.pid.children");
+        open(path.clone()).expect("open");
+        let mut kids = Vec::new();
+        for i in 0..70 {
+            let child = std::process::Command::new("sleep")
+                .arg(format!("{}", 100 + i))
+                .process_group(0)
+                .spawn()
+                .expect("spawn sleep");
+            record(child.id() as i32, &format!("g:s{i}")).expect("record");
+            kids.push(child);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while has_pending() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            resolve_pending().expect("resolve");
+        }
+        assert!(!has_pending());
+        let text = fs::read_to_string(&path).expect("record");
+        let record = Record::parse(&text).expect("parses");
+        assert_eq!(record.children.len(), 70, "{text}");
+        for (i, kid) in kids.iter().enumerate() {
+            let e = record
+                .children
+                .iter()
+                .find(|e| e.pid == kid.id() as i32)
+                .expect("entry");
+            assert_eq!(e.cmdline, format!("sleep\x00{}\x00", 100 + i).into_bytes());
+            assert_eq!(e.name, format!("g:s{i}"));
+        }
+        // Up to 140 lines were appended (70 spawns, up to 70 resolutions); the file was
+        // compacted at 64 and stays below the next threshold, 2 x the live entries then.
+        let lines = text.lines().count() - 1;
+        assert!(lines < 2 * 64, "{lines} lines:\n{text}");
+        close();
+        assert!(!path.exists());
+        for mut k in kids {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
     }
 
     #[test]

@@ -49,6 +49,9 @@ use crate::supervisor::host::{Host, Request, StdinError};
 use crate::supervisor::pipes::{BurstDetector, PipeEnd};
 use crate::supervisor::stdin::StdinQueue;
 
+/// How soon the child record is looked at again while a command line is still unknown.
+const RECORD_POLL: Duration = Duration::from_millis(10);
+
 /// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
 const PENDING_POLL: Duration = Duration::from_millis(50);
 
@@ -363,6 +366,8 @@ pub async fn run(
         let actions = rt.core.tick(now);
         rt.apply(actions);
         rt.reap();
+        // Command lines of children spawned before their exec had finished.
+        let _ = registry::resolve_pending();
         rt.follow_core_shutdown();
         rt.poll_pending();
         rt.tick_and_dispatch();
@@ -395,6 +400,9 @@ pub async fn run(
             deadline = deadline.min(Instant::now() + PENDING_POLL);
         }
         deadline = deadline.min(next_tick_deadline());
+        if registry::has_pending() {
+            deadline = deadline.min(Instant::now() + RECORD_POLL);
+        }
         if let Some(retry) = rt.bus.next_retry() {
             deadline = deadline.min(retry);
         }
