@@ -169,6 +169,71 @@ fn ours_http_checks_read_the_status() {
     assert!(d.stop().success());
 }
 
+/// A program speaking sd_notify: READY=1 with a STATUS= after 2 s, WATCHDOG=1 for 2 s, then
+/// silence.
+const NOTIFIER: &str = "import os, socket, time
+addr = os.environ['NOTIFY_SOCKET']
+if addr.startswith('@'):
+    addr = '\\0' + addr[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+time.sleep(2)
+s.sendto(b'READY=1\\nSTATUS=serving 3 clients', addr)
+for i in range(5):
+    s.sendto(b'WATCHDOG=1', addr)
+    time.sleep(0.4)
+time.sleep(1000)
+";
+
+#[test]
+fn ours_notify_checks_speak_sd_notify() {
+    let mut d = Daemon::prepare(
+        Kind::Ours,
+        &rpc_config(
+            &format!(
+                "[program:app]\ncommand={} {{dir}}/notifier.py\nready_check=notify\n\
+                 health_check=notify\nhealth_check_interval=1\nhealth_check_failures=2\n\
+                 health_check_action=nothing\n\n\
+                 [program:plain]\ncommand=sh -c 'echo \"socket=[$NOTIFY_SOCKET]\"; exec sleep 1000'\n",
+                venv_python().display()
+            ),
+            None,
+        ),
+    );
+    std::fs::write(d.path("notifier.py"), NOTIFIER).expect("script");
+    d.spawn();
+    let log = d.expect_log(
+        "success: app entered RUNNING state, process is ready (ready_check notify)",
+        secs(20.0),
+    );
+    assert!(
+        first(&log, "app", "success") - first(&log, "app", "spawned") >= 1.5,
+        "{log}"
+    );
+    d.expect_log("app is healthy (health_check notify)", secs(10.0));
+    let c = client(&d);
+    assert!(string(member(&info(&c, "app"), "description")).contains("status: serving 3 clients"));
+    let log = d.expect_log(
+        "app is unhealthy: 2 failed checks (health_check notify): no WATCHDOG=1 within 1s",
+        secs(20.0),
+    );
+    assert!(!log.contains("reaped unknown pid"), "{log}");
+    // Programs without a notify check do not get a NOTIFY_SOCKET.
+    let out = std::fs::read_to_string(
+        std::fs::read_dir(d.dir())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("plain-stdout"))
+            })
+            .expect("plain's stdout log"),
+    )
+    .unwrap_or_default();
+    assert!(out.contains("socket=[]"), "{out}");
+    assert!(d.stop().success());
+}
+
 #[test]
 fn ours_a_ready_check_that_never_passes_ends_fatal() {
     let mut d = Daemon::start(

@@ -148,6 +148,9 @@ fn parse_probe(spec: &str, kind: Kind) -> Result<Probe, String> {
         }
         return Ok(Probe::Exec(cmd.to_string()));
     }
+    if spec == "notify" {
+        return Ok(Probe::Notify);
+    }
     if spec.starts_with("https://") {
         return Err(
             "https:// is not supported (the daemon carries no TLS stack); use http:// or \
@@ -208,8 +211,8 @@ fn parse_probe(spec: &str, kind: Kind) -> Result<Probe, String> {
         return Ok(Probe::Log(re.to_string()));
     }
     Err(format!(
-        "{} is not a check (use tcp://host:port, http://host:port/path, exec:command or \
-         log:regex)",
+        "{} is not a check (use tcp://host:port, http://host:port/path, exec:command, \
+         log:regex or notify)",
         py_repr(spec)
     ))
 }

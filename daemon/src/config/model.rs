@@ -292,6 +292,9 @@ pub enum Probe {
         path: String,
         status: (u16, u16),
     },
+    /// `notify`: the sd_notify protocol on the run's own `NOTIFY_SOCKET`: READY=1 (readiness),
+    /// WATCHDOG=1 at least every interval (liveness).
+    Notify,
 }
 
 /// What happens when a check fails `failures` times in a row.

@@ -6,6 +6,7 @@
 //! * [`tcp`]: connect with a timeout.
 //! * `exec:` probes are children of supervisord: the runtime spawns them with [`spawn_exec`]
 //!   and its reaper collects their exit status (a second waiter would race it).
+//! * [`notify`]: the sd_notify socket of one run (READY=1, WATCHDOG=1, STATUS=).
 //! * [`LogMatcher`]: the `log:` readiness check, fed with the child's output by the pumps.
 
 use std::ffi::OsString;
@@ -15,6 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use regex::bytes::{Regex, RegexBuilder};
+
+pub mod notify;
 
 use crate::config::health_limits::REGEX_SIZE_LIMIT;
 

@@ -240,6 +240,17 @@ pub fn spawn_with_stdin(
     ctx: &SpawnContext,
     socket: Option<BorrowedFd<'_>>,
 ) -> Result<Spawned, String> {
+    spawn_with_env(config, ctx, socket, &[])
+}
+
+/// [`spawn_with_stdin`] with extra environment variables on top of the program's (extension
+/// `notify` checks: `NOTIFY_SOCKET`).
+pub fn spawn_with_env(
+    config: &ProcessConfig,
+    ctx: &SpawnContext,
+    socket: Option<BorrowedFd<'_>>,
+    extra_env: &[(OsString, OsString)],
+) -> Result<Spawned, String> {
     let (filename, argv) = resolve_cached(config, ctx)?;
     // Switching to the user we already are is a no-op, as in Supervisor's drop_privileges().
     let creds = match &config.user {
@@ -298,6 +309,7 @@ pub fn spawn_with_stdin(
         .args(&argv[1..])
         .env_clear()
         .envs(child_environment(config, ctx))
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::from(child_stdin))
         .stdout(Stdio::from(stdout_w))
         .stderr(Stdio::from(child_stderr));

@@ -510,6 +510,8 @@ pub struct Process {
     /// Extension (checks): `health_check_action=restart` stopped the process; start it again
     /// once it is STOPPED.
     restart_after_stop: bool,
+    /// Extension (`notify` checks): the last `STATUS=` of the current run.
+    notify_status: Option<String>,
 }
 
 /// The bit of a state in [`Process::reached`].
@@ -557,6 +559,7 @@ impl Process {
             check_detail: None,
             start_failure: None,
             restart_after_stop: false,
+            notify_status: None,
         }
     }
 
@@ -680,8 +683,25 @@ impl Process {
         self.check_failures
     }
 
-    /// Extension (checks): what the status line says about the checks.
+    /// Extension (`notify` checks): the `STATUS=` text the run sent last.
+    pub fn set_notify_status(&mut self, text: String) {
+        self.notify_status = Some(text);
+    }
+
+    /// Extension (checks): what the status line says about the checks, and the run's
+    /// sd_notify `STATUS=` text.
     fn check_note(&self) -> Option<String> {
+        let note = self.check_state_note();
+        match (&self.notify_status, self.state.is_running()) {
+            (Some(status), true) => Some(match note {
+                Some(n) => format!("{n}; status: {status}"),
+                None => format!("status: {status}"),
+            }),
+            _ => note,
+        }
+    }
+
+    fn check_state_note(&self) -> Option<String> {
         let ext = &self.config.ext;
         let failures = |n: u32| {
             let detail = self.check_detail.as_deref().unwrap_or("");
@@ -972,6 +992,7 @@ impl Process {
         self.check_detail = None;
         self.start_failure = None;
         self.restart_after_stop = false;
+        self.notify_status = None;
         let mut out = Vec::new();
         self.change_state(ProcessState::Starting, None, now, &mut out);
         out.push(Action::Spawn);

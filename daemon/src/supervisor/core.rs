@@ -359,6 +359,15 @@ impl Core {
         out
     }
 
+    /// Extension (`notify` checks): a `STATUS=` text from the run with `pid`.
+    pub fn notify_status(&mut self, key: ProcKey, pid: i32, text: String) {
+        if let Some(p) = self.procs.get_mut(&key) {
+            if p.pid() == Some(pid) {
+                p.set_notify_status(text);
+            }
+        }
+    }
+
     /// `startProcess` for one process. SHUTDOWN_STATE unless the mood is RUNNING.
     ///
     /// Extension (dependencies): a process whose dependencies are not up waits for them

@@ -90,6 +90,12 @@ enum PumpMsg {
         ok: bool,
         detail: String,
     },
+    /// Extension (checks): a `STATUS=` line from the run with `pid` (sd_notify).
+    NotifyStatus {
+        key: ProcKey,
+        pid: i32,
+        text: String,
+    },
     /// Extension (checks): time for an `exec:` check of the run with `pid` (the loop spawns it
     /// and its reaper collects the status).
     ExecCheck {
@@ -264,6 +270,8 @@ struct Runtime {
     sockets: FcgiSockets,
     /// Extension (checks): `exec:` checks in flight, by their pid.
     exec_probes: HashMap<i32, ExecProbe>,
+    /// Extension (checks): the notification socket of the run being attached.
+    pending_notify: Option<health::notify::NotifySocket>,
 }
 
 /// The signals supervisord handles. Installed once, before the daemon announces itself, so a
@@ -349,6 +357,7 @@ pub async fn run(
         started_at: unix_now(),
         sockets: std::mem::take(sockets),
         exec_probes: HashMap::new(),
+        pending_notify: None,
     };
     rt.open_child_logs();
     rt.start_events();
@@ -571,6 +580,7 @@ impl Runtime {
                     self.apply(out);
                 }
                 PumpMsg::ExecCheck { key, pid, kind } => self.start_exec_probe(key, pid, kind),
+                PumpMsg::NotifyStatus { key, pid, text } => self.core.notify_status(key, pid, text),
             }
         }
     }
@@ -907,9 +917,29 @@ impl Runtime {
                         continue;
                     };
                     let fd = socket.and_then(|g| self.sockets.fd(&g));
-                    let more = match spawn::spawn_with_stdin(&process.config, &self.spawn_ctx, fd) {
+                    // Extension: a `notify` check gets the run its own NOTIFY_SOCKET.
+                    let notify = match uses_notify(&process.config) {
+                        false => None,
+                        true => match health::notify::NotifySocket::bind() {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                let msg = format!("cannot create the notification socket: {e}");
+                                let more = self.core.spawn_failed(key, msg, now);
+                                queue.extend(more);
+                                continue;
+                            }
+                        },
+                    };
+                    let extra_env: Vec<(OsString, OsString)> = notify
+                        .iter()
+                        .map(|n| ("NOTIFY_SOCKET".into(), n.env_value.clone().into()))
+                        .collect();
+                    let spawned =
+                        spawn::spawn_with_env(&process.config, &self.spawn_ctx, fd, &extra_env);
+                    let more = match spawned {
                         Ok(child) => {
                             let pid = child.pid;
+                            self.pending_notify = notify;
                             self.attach_pipes(key, child);
                             self.core.spawned(key, pid, now)
                         }
@@ -1089,8 +1119,25 @@ impl Runtime {
             (CheckKind::Health, p.config.ext.health_check.clone()),
         ];
         let mut handles = Vec::new();
+        let notify = self.pending_notify.take();
+        if let Some(socket) = notify {
+            let uid = program_uid(&p.config);
+            let pick = |c: &Option<HealthCheck>| c.clone().filter(|c| c.probe == Probe::Notify);
+            let task = tokio::task::spawn_local(notify_task(
+                self.queue.clone(),
+                key,
+                pid,
+                socket,
+                uid,
+                pick(&checks[0].1),
+                pick(&checks[1].1),
+            ));
+            handles.push(task.abort_handle());
+        }
         for (kind, check) in checks {
-            let Some(check) = check else { continue };
+            let Some(check) = check.filter(|c| c.probe != Probe::Notify) else {
+                continue;
+            };
             let task = tokio::task::spawn_local(check_task(
                 self.queue.clone(),
                 key,
@@ -1563,6 +1610,107 @@ async fn pump_task(pump: Rc<RefCell<Pump>>, end: Rc<PipeEnd>) {
     p.handle(rest);
 }
 
+/// Extension (checks): a program with a `notify` check.
+fn uses_notify(config: &ProcessConfig) -> bool {
+    [&config.ext.ready_check, &config.ext.health_check]
+        .into_iter()
+        .flatten()
+        .any(|c| c.probe == Probe::Notify)
+}
+
+/// The uid a program runs as (`user=`, else ours): the only sender (with root) whose
+/// notifications count.
+fn program_uid(config: &ProcessConfig) -> u32 {
+    let ours = nix::unistd::geteuid().as_raw();
+    let Some(user) = &config.user else {
+        return ours;
+    };
+    match user.parse::<u32>() {
+        Ok(uid) => uid,
+        Err(_) => nix::unistd::User::from_name(user)
+            .ok()
+            .flatten()
+            .map_or(ours, |u| u.uid.as_raw()),
+    }
+}
+
+/// Extension (checks): the sd_notify side of one run. READY=1 passes a `notify` readiness
+/// check (each `interval` without it, after `start_delay`, is a failed check); a `notify`
+/// liveness check passes at each `interval` if a WATCHDOG=1 came within the last interval.
+/// STATUS= lines are shown in the status. Ends with the run (aborted) or a socket error.
+async fn notify_task(
+    queue: Rc<PumpQueue>,
+    key: ProcKey,
+    pid: i32,
+    socket: health::notify::NotifySocket,
+    uid: u32,
+    ready: Option<HealthCheck>,
+    health_check: Option<HealthCheck>,
+) {
+    use tokio::time::Instant as TokioInstant;
+    let start = TokioInstant::now();
+    let period = |c: &HealthCheck| Duration::from_secs(c.interval.max(1));
+    let first = |c: &HealthCheck| start + Duration::from_secs(c.start_delay) + period(c);
+    let mut ready_at = ready.as_ref().map(first);
+    let mut health_at = health_check.as_ref().map(first);
+    let mut last_watchdog: Option<TokioInstant> = None;
+    let push = |kind, ok, detail: String| {
+        queue.push(PumpMsg::Check {
+            key,
+            pid,
+            kind,
+            ok,
+            detail,
+        });
+    };
+    loop {
+        let next = [ready_at, health_at].into_iter().flatten().min();
+        let timer = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            got = socket.recv(uid) => {
+                let Ok(datagram) = got else { return };
+                let notice = health::notify::parse(&datagram);
+                if notice.ready && ready_at.is_some() {
+                    ready_at = None;
+                    push(CheckKind::Ready, true, "READY=1".to_string());
+                }
+                if notice.watchdog {
+                    last_watchdog = Some(TokioInstant::now());
+                }
+                if let Some(text) = notice.status {
+                    queue.push(PumpMsg::NotifyStatus { key, pid, text });
+                }
+            }
+            () = timer => {
+                let now = TokioInstant::now();
+                if let (Some(at), Some(c)) = (ready_at, &ready) {
+                    if now >= at {
+                        push(CheckKind::Ready, false, "no READY=1 yet".to_string());
+                        ready_at = Some(at + period(c));
+                    }
+                }
+                if let (Some(at), Some(c)) = (health_at, &health_check) {
+                    if now >= at {
+                        let fresh = last_watchdog.is_some_and(|t| now.duration_since(t) <= period(c));
+                        let detail = if fresh {
+                            "WATCHDOG=1".to_string()
+                        } else {
+                            format!("no WATCHDOG=1 within {}s", period(c).as_secs())
+                        };
+                        push(CheckKind::Health, fresh, detail);
+                        health_at = Some(at + period(c));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Extension (checks): the schedule of one check of one run: wait `start_delay`, then probe
 /// every `interval` and queue the result. A readiness check ends at its first pass; the task
 /// is aborted when the run ends. `exec:` probes are handed to the loop (it owns the children).
@@ -1590,6 +1738,8 @@ async fn check_task(
                 queue.push(PumpMsg::ExecCheck { key, pid, kind });
                 None
             }
+            // Handled by notify_task.
+            Probe::Notify => return,
             Probe::Log(re) => {
                 // A match is reported by the pump at once; here only the misses count.
                 if log_matcher.as_ref().is_some_and(|m| m.borrow().matched()) {
