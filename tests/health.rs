@@ -166,6 +166,17 @@ fn ours_http_checks_read_the_status() {
     assert_eq!(string(member(&i, "statename")), "RUNNING");
     assert_eq!(string(member(&i, "health")), "unhealthy");
     assert!(ctl(&d, &["status", "web"]).contains("unhealthy (2 failed checks:"));
+    let metrics = c.get("/metrics").expect("GET /metrics").text();
+    assert!(
+        metrics.contains("supervisor_process_healthy{group=\"web\",name=\"web\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("supervisor_process_check_failures{group=\"web\",name=\"web\"} ")
+        ),
+        "{metrics}"
+    );
     assert!(d.stop().success());
 }
 

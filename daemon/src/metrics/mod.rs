@@ -39,6 +39,10 @@ pub struct ProcessMetrics {
     pub next_start: Option<f64>,
     /// Starts out of FATAL since the last RUNNING; `None` without `retry_fatal_after`.
     pub fatal_retries: Option<u32>,
+    /// `health_check=` (extension): the last verdict; `None` without a check or before one.
+    pub healthy: Option<bool>,
+    /// Failed checks in a row (extension); `None` without `ready_check=` / `health_check=`.
+    pub check_failures: Option<u32>,
 }
 
 /// The daemon process itself.
@@ -226,6 +230,25 @@ pub fn render(s: &Snapshot) -> String {
     per_process(
         &mut out,
         s,
+        "supervisor_process_healthy",
+        "gauge",
+        "1 if the process's health_check passes, 0 once it failed health_check_failures times \
+         in a row (supervisor-rs extension; only for processes with a health_check that has \
+         answered since the last start).",
+        |p| p.healthy.map(|h| u8::from(h).to_string()),
+    );
+    per_process(
+        &mut out,
+        s,
+        "supervisor_process_check_failures",
+        "gauge",
+        "Failed readiness (while STARTING) or liveness (while RUNNING) checks in a row \
+         (supervisor-rs extension; only for processes with a ready_check or health_check).",
+        |p| p.check_failures.map(|n| n.to_string()),
+    );
+    per_process(
+        &mut out,
+        s,
         "supervisor_process_resident_memory_bytes",
         "gauge",
         "Resident set size of the process, from /proc (live processes only).",
@@ -349,6 +372,8 @@ mod tests {
             }),
             next_start: None,
             fatal_retries: None,
+            healthy: None,
+            check_failures: None,
         }
     }
 
@@ -367,6 +392,8 @@ mod tests {
         crash.uptime = None;
         crash.next_start = Some(1_700_000_060.0);
         crash.fatal_retries = Some(2);
+        crash.healthy = Some(false);
+        crash.check_failures = Some(3);
         let s = Snapshot {
             processes: vec![proc("web", ProcessState::Running), crash],
             pools: vec![PoolStats {
@@ -414,6 +441,11 @@ mod tests {
             r#"supervisor_process_next_start_timestamp_seconds{group="g",name="we\"ird\\name"} 1700000060"#,
         );
         has(r#"supervisor_process_fatal_retries{group="g",name="we\"ird\\name"} 2"#);
+        // Extension checks: only for processes that have them.
+        has("# TYPE supervisor_process_healthy gauge");
+        has(r#"supervisor_process_healthy{group="g",name="we\"ird\\name"} 0"#);
+        has(r#"supervisor_process_check_failures{group="g",name="we\"ird\\name"} 3"#);
+        assert!(!text.contains(r#"supervisor_process_healthy{group="g",name="web"}"#));
         assert!(!text.contains(r#"supervisor_process_fatal_retries{group="g",name="web"}"#));
         assert!(
             !text.contains(r#"resident_memory_bytes{group="g",name="we\""#),
@@ -423,6 +455,6 @@ mod tests {
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
         assert_eq!(types, helps);
-        assert_eq!(types, 19);
+        assert_eq!(types, 21);
     }
 }

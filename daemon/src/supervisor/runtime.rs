@@ -1338,6 +1338,14 @@ impl Runtime {
                         wall - ago(t) + ahead
                     }),
                     fatal_retries: p.config.ext.retry_fatal.map(|_| p.fatal_retries()),
+                    healthy: match (p.health(), &p.config.ext.health_check) {
+                        (crate::process::state::Health::Healthy, Some(_)) => Some(true),
+                        (crate::process::state::Health::Unhealthy, Some(_)) => Some(false),
+                        _ => None,
+                    },
+                    check_failures: (p.config.ext.ready_check.is_some()
+                        || p.config.ext.health_check.is_some())
+                    .then(|| p.check_failures()),
                 }
             })
             .collect();
