@@ -391,7 +391,8 @@ impl Core {
             tag(out, key, p.start(now)?);
             return Ok(());
         }
-        let note = match self.gate_of(key) {
+        let index = self.dep_index();
+        let note = match self.gate_of(&index, key) {
             Gate::Open => {
                 tag(out, key, self.proc_mut(key)?.start(now)?);
                 return Ok(());
@@ -404,7 +405,7 @@ impl Core {
         let mut stack = vec![key];
         let mut seen: HashSet<ProcKey> = HashSet::from([key]);
         while let Some(k) = stack.pop() {
-            for t in self.unsatisfied_targets(k) {
+            for t in self.unsatisfied_targets(&index, k) {
                 if !seen.insert(t) {
                     continue;
                 }
@@ -421,7 +422,7 @@ impl Core {
                     stack.push(t);
                     continue;
                 }
-                let waits = tp.has_dependencies() && self.gate_of(t) != Gate::Open;
+                let waits = tp.has_dependencies() && self.gate_of(&index, t) != Gate::Open;
                 let Some(tp) = self.procs.get_mut(&t) else {
                     continue;
                 };
@@ -667,13 +668,8 @@ impl Core {
     /// Extension (dependencies): the processes `dependency` names, resolved against what is
     /// loaded now: `name` is the group `name` if there is one, else every process of the
     /// section `[program:name]`.
-    fn dependency_targets(&self, target: &DepTarget) -> Vec<ProcKey> {
-        let group_members = |g: &str| {
-            self.groups
-                .iter()
-                .find(|grp| grp.name == g)
-                .map(|grp| grp.members.clone())
-        };
+    fn dependency_targets(&self, index: &DepIndex, target: &DepTarget) -> Vec<ProcKey> {
+        let group_members = |g: &str| index.groups.get(g).cloned();
         match target {
             DepTarget::Group(g) => group_members(g).unwrap_or_default(),
             DepTarget::Process { group, name } => group_members(group)
@@ -681,17 +677,37 @@ impl Core {
                 .into_iter()
                 .filter(|k| self.procs.get(k).is_some_and(|p| p.name() == name))
                 .collect(),
-            DepTarget::Name(n) => group_members(n).unwrap_or_else(|| {
-                self.processes()
-                    .filter(|(_, p)| p.config.program_name == *n)
-                    .map(|(k, _)| k)
-                    .collect()
-            }),
+            DepTarget::Name(n) => group_members(n)
+                .or_else(|| index.programs.get(n.as_str()).cloned())
+                .unwrap_or_default(),
         }
     }
 
+    /// Extension (dependencies): group and program names to processes, built once per pass
+    /// (O(processes)) so that resolving a dependency costs no scan.
+    fn dep_index(&self) -> DepIndex {
+        let mut index = DepIndex::default();
+        for g in &self.groups {
+            index.groups.insert(g.name.clone(), g.members.clone());
+            // Only [program:x] processes are named by their section (as the config checks).
+            if !matches!(g.kind, GroupKind::Program | GroupKind::Heterogeneous) {
+                continue;
+            }
+            for k in &g.members {
+                if let Some(p) = self.procs.get(k) {
+                    index
+                        .programs
+                        .entry(p.config.program_name.clone())
+                        .or_default()
+                        .push(*k);
+                }
+            }
+        }
+        index
+    }
+
     /// Extension (dependencies): may the waiting start of `key` go ahead?
-    fn gate_of(&self, key: ProcKey) -> Gate {
+    fn gate_of(&self, index: &DepIndex, key: ProcKey) -> Gate {
         let Some(p) = self.procs.get(&key) else {
             return Gate::Open;
         };
@@ -701,7 +717,7 @@ impl Core {
                 .dependencies
                 .get(i)
                 .map(|d| {
-                    self.dependency_targets(&d.target)
+                    self.dependency_targets(index, &d.target)
                         .into_iter()
                         .filter_map(|k| self.procs.get(&k))
                         .collect()
@@ -711,13 +727,13 @@ impl Core {
     }
 
     /// Extension (dependencies): the processes `key` depends on that do not satisfy it yet.
-    fn unsatisfied_targets(&self, key: ProcKey) -> Vec<ProcKey> {
+    fn unsatisfied_targets(&self, index: &DepIndex, key: ProcKey) -> Vec<ProcKey> {
         let Some(p) = self.procs.get(&key) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for dep in &p.config.ext.dependencies {
-            for t in self.dependency_targets(&dep.target) {
+            for t in self.dependency_targets(index, &dep.target) {
                 if self
                     .procs
                     .get(&t)
@@ -743,9 +759,13 @@ impl Core {
             .filter(|(_, p)| p.start_waiting())
             .map(|(k, _)| k)
             .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        let index = self.dep_index();
         for key in waiting {
             // Decided one at a time: a start made here is seen by the next one.
-            let gate = self.gate_of(key);
+            let gate = self.gate_of(&index, key);
             let Some(p) = self.procs.get_mut(&key) else {
                 continue;
             };
@@ -778,13 +798,14 @@ impl Core {
             .enumerate()
             .flat_map(|(i, g)| g.members.iter().map(move |k| (*k, i)))
             .collect();
+        let index = self.dep_index();
         let mut edges = Vec::new();
         for (key, p) in self.processes() {
             let Some(&from) = group_of.get(&key) else {
                 continue;
             };
             for dep in &p.config.ext.dependencies {
-                for t in self.dependency_targets(&dep.target) {
+                for t in self.dependency_targets(&index, &dep.target) {
                     if let Some(&to) = group_of.get(&t) {
                         edges.push((from, to));
                     }
@@ -806,6 +827,15 @@ impl Core {
         if !self.has_dependencies {
             return held;
         }
+        let with_deps = members.iter().any(|k| {
+            self.procs
+                .get(k)
+                .is_some_and(|p| !p.config.ext.dependencies.is_empty() && !p.state().is_stopped())
+        });
+        if !with_deps {
+            return held;
+        }
+        let index = self.dep_index();
         let in_group: HashSet<ProcKey> = members.iter().copied().collect();
         for key in members {
             let Some(p) = self.procs.get(key) else {
@@ -815,7 +845,7 @@ impl Core {
                 continue;
             }
             for dep in &p.config.ext.dependencies {
-                for t in self.dependency_targets(&dep.target) {
+                for t in self.dependency_targets(&index, &dep.target) {
                     if t != *key && in_group.contains(&t) {
                         held.insert(t);
                     }
@@ -971,6 +1001,13 @@ impl Core {
         out.extend(lines);
         self.last_shutdown_report = Some(now);
     }
+}
+
+/// Extension (dependencies): group names and program (section) names to their processes.
+#[derive(Debug, Default)]
+struct DepIndex {
+    groups: HashMap<String, Vec<ProcKey>>,
+    programs: HashMap<String, Vec<ProcKey>>,
 }
 
 #[derive(Debug, Clone, Copy)]
