@@ -270,7 +270,10 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
     };
-    match start(config, cli.configuration.clone(), overrides) {
+    let result = start(config, cli.configuration.clone(), overrides);
+    // child_output=stdout: lines still queued for stdout get a moment to be written.
+    logs::StdoutSink::flush_if_started(std::time::Duration::from_secs(1));
+    match result {
         // 0 after a normal shutdown; an essential / exit_on_fatal process's code otherwise.
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
@@ -278,6 +281,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Does `[supervisord]` or any process ask for `child_output=stdout`?
+fn uses_child_output(config: &Config) -> bool {
+    config.groups.iter().any(|g| {
+        g.processes.iter().any(|p| {
+            p.ext
+                .child_output
+                .unwrap_or(config.supervisord.child_output)
+        })
+    })
 }
 
 /// Read the configuration.
@@ -294,6 +308,7 @@ fn start(
     let sd = &config.supervisord;
     let mut mainlog = MainLog::new(sd.loglevel);
     mainlog.set_stdout(sd.nodaemon && !sd.silent);
+    mainlog.set_stdout_json(sd.log_format == logs::LogFormat::Json);
 
     let as_root_without_user = system::is_root() && sd.user.is_none();
     // Upstream's parse_infos: the included files (from parsing), then these.
@@ -318,6 +333,13 @@ fn start(
         return Err(e);
     }
     http::log_servers(&mut mainlog, &config);
+    if !sd.nodaemon && uses_child_output(&config) {
+        mainlog.log(
+            LogLevel::Warn,
+            "child_output=stdout is ignored: supervisord daemonizes and its stdout becomes \
+             /dev/null (set nodaemon=true or run with -n to see child output on stdout)",
+        );
+    }
     if !sd.nodaemon {
         system::daemonize(sd.directory.as_deref(), sd.umask, &mut |level, msg| {
             mainlog.log(level, msg)
@@ -384,6 +406,7 @@ fn start(
                     config = *next;
                     let mut l = log.borrow_mut();
                     l.set_level(config.supervisord.loglevel);
+                    l.set_stdout_json(config.supervisord.log_format == logs::LogFormat::Json);
                     if let Err(e) = open_main_log(&mut l, &config) {
                         l.log(LogLevel::Error, &e);
                     }

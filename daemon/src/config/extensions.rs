@@ -61,6 +61,7 @@ pub(super) fn process_options(
     let ready_check = super::health::check_options(ctx, section, exp, super::health::Kind::Ready)?;
     let health_check =
         super::health::check_options(ctx, section, exp, super::health::Kind::Health)?;
+    let child_output = ctx.opt_typed(section, "child_output", exp, child_output)?;
     Ok(Extensions {
         restart_delay,
         backoff_max,
@@ -73,7 +74,20 @@ pub(super) fn process_options(
         dependent_startup_inherit_priority: deps.inherit_priority,
         ready_check,
         health_check,
+        child_output,
     })
+}
+
+/// `child_output=stdout|none`: whether child lines are copied to supervisord's stdout.
+pub(super) fn child_output(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "stdout" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(format!(
+            "{} is not a valid child_output (stdout or none)",
+            py_repr(s)
+        )),
+    }
 }
 
 /// The largest environment file read (a bound on what a config can make supervisord load).

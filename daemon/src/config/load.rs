@@ -522,6 +522,15 @@ fn supervisord_section(ctx: &mut Ctx) -> Result<SupervisordConfig, ConfigError> 
     let childlogdir = ctx.typed(S, "childlogdir", &exp, &tmp, values::existing_directory)?;
     let nocleanup = ctx.typed(S, "nocleanup", &exp, "false", values::parse_bool)?;
     let strip_ansi = ctx.typed(S, "strip_ansi", &exp, "false", values::parse_bool)?;
+    let child_output = ctx.typed(S, "child_output", &exp, "none", extensions::child_output)?;
+    let log_format = ctx.typed(S, "log_format", &exp, "text", crate::logs::LogFormat::parse)?;
+    let child_output_timestamps = ctx.typed(
+        S,
+        "child_output_timestamps",
+        &exp,
+        "false",
+        values::parse_bool,
+    )?;
 
     // [quirk] expanded twice: first without host_node_name, then with it.
     let environment = match ctx.get(S, "environment", &exp)? {
@@ -559,6 +568,9 @@ fn supervisord_section(ctx: &mut Ctx) -> Result<SupervisordConfig, ConfigError> 
         user,
         directory,
         strip_ansi,
+        child_output,
+        log_format,
+        child_output_timestamps,
         environment,
         identifier,
     })

@@ -53,6 +53,14 @@ pub struct SupervisordConfig {
     pub user: Option<String>,
     pub directory: Option<PathBuf>,
     pub strip_ansi: bool,
+    /// `child_output=stdout` (extension): copy every child line to supervisord's stdout
+    /// (a program's own `child_output=` wins).
+    pub child_output: bool,
+    /// `log_format=text|json` (extension): the format of those lines and of the main log's
+    /// stdout mirror.
+    pub log_format: crate::logs::LogFormat,
+    /// `child_output_timestamps=true` (extension): prefix text lines with the time.
+    pub child_output_timestamps: bool,
     /// `[supervisord] environment=`, in the order written.
     pub environment: Vec<(String, String)>,
     pub identifier: String,
@@ -256,6 +264,8 @@ pub struct Extensions {
     pub ready_check: Option<HealthCheck>,
     /// `health_check=` and its `health_check_*` options: a liveness check while RUNNING.
     pub health_check: Option<HealthCheck>,
+    /// `child_output=stdout|none` in the program's section: `None` follows `[supervisord]`.
+    pub child_output: Option<bool>,
 }
 
 /// A readiness or liveness check (docs/extensions.md, "Readiness and liveness checks").

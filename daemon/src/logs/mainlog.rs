@@ -38,6 +38,9 @@ pub struct MainLog {
     level: LogLevel,
     file: Option<RotatingFile>,
     stdout: bool,
+    /// `log_format=json` (extension): the stdout mirror writes JSON lines (the file keeps
+    /// Supervisor's format).
+    stdout_json: bool,
     /// `Some` until a sink is attached ([`MainLog::open_file`] or [`MainLog::flush_pending`]).
     pending: Option<VecDeque<(DateTime<Local>, LogLevel, String)>>,
     /// A write error was already reported on stderr; cleared by the next successful write.
@@ -51,6 +54,7 @@ impl MainLog {
             level,
             file: None,
             stdout: false,
+            stdout_json: false,
             pending: Some(VecDeque::new()),
             failing: false,
         }
@@ -78,13 +82,19 @@ impl MainLog {
         self.stdout = on;
     }
 
+    /// `log_format=json`: the stdout mirror writes one JSON object per line
+    /// (`{"time","level","message"}`).
+    pub fn set_stdout_json(&mut self, on: bool) {
+        self.stdout_json = on;
+    }
+
     /// Stop buffering without a file (e.g. `logfile=syslog` or no file wanted): replay the
     /// buffered lines to stdout if enabled, else drop them. Idempotent.
     pub fn flush_pending(&mut self) {
         if let Some(lines) = self.pending.take() {
             for (time, level, message) in lines {
                 if self.enabled(level) {
-                    self.emit(&format_line(time, level, &message));
+                    self.emit(time, level, &message);
                 }
             }
         }
@@ -115,11 +125,12 @@ impl MainLog {
             return;
         }
         if self.enabled(level) {
-            self.emit(&format_line(now, level, message));
+            self.emit(now, level, message);
         }
     }
 
-    fn emit(&mut self, line: &str) {
+    fn emit(&mut self, time: DateTime<Local>, level: LogLevel, message: &str) {
+        let line = format_line(time, level, message);
         if let Some(file) = self.file.as_mut() {
             match file.write(line.as_bytes()) {
                 Ok(()) => self.failing = false,
@@ -136,6 +147,13 @@ impl MainLog {
             }
         }
         if self.stdout {
+            let json;
+            let line = if self.stdout_json {
+                json = super::passthrough::format_main_json(time, level.tag(), message);
+                &json
+            } else {
+                &line
+            };
             // EPIPE and friends on stdout are ignored, like Supervisor.
             let mut out = io::stdout().lock();
             let _ = out.write_all(line.as_bytes());

@@ -6,6 +6,7 @@
 //! * [`output`]: per-channel processing of child output (capture mode, ANSI stripping) into
 //!   [`OutputItem`]s the caller routes to the log file, PROCESS_LOG / PROCESS_COMMUNICATION
 //!   events and the DEBG mirror.
+//! * [`passthrough`]: `child_output=stdout`, child lines copied to supervisord's stdout.
 //! * [`rotate`]: [`RotatingFile`], the size-rotated append-only file used for child logs and
 //!   the main log.
 //! * [`auto`]: AUTO child log names and their cleanup at startup.
@@ -16,6 +17,7 @@ pub mod auto;
 mod level;
 pub mod mainlog;
 pub mod output;
+pub mod passthrough;
 pub mod rotate;
 pub mod tail;
 
@@ -29,5 +31,6 @@ pub use output::{
     comm_event_debug_message, output_debug_message, strip_ansi, AnsiStripper, Channel, OutputItem,
     OutputProcessor, BEGIN_TOKEN, END_TOKEN,
 };
+pub use passthrough::{LineSplitter, LogFormat, StdoutSink, Style};
 pub use rotate::{rotation_plan, RotatingFile};
 pub use tail::{read_range, tail, ReadError};

@@ -39,7 +39,10 @@ use crate::config::model::{HealthCheck, Probe};
 use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
 use crate::events::EventBus;
 use crate::health;
-use crate::logs::{self, Channel, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile};
+use crate::logs::{
+    self, Channel, LineSplitter, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile,
+    StdoutSink,
+};
 use crate::process::registry;
 use crate::process::socket::FcgiSockets;
 use crate::process::spawn::{self, SpawnContext};
@@ -251,6 +254,10 @@ struct Runtime {
     spawn_ctx: SpawnContext,
     io: HashMap<ProcKey, ProcIo>,
     strip_ansi: bool,
+    /// `[supervisord] child_output=stdout` (a program's own option wins); off when
+    /// supervisord daemonized (its stdout is /dev/null).
+    child_output: bool,
+    child_output_style: logs::Style,
     reload: Reloader,
     /// The config to restart with, read before the restart began.
     next_config: Option<Box<Config>>,
@@ -342,6 +349,11 @@ pub async fn run(
         core,
         log,
         strip_ansi: config.supervisord.strip_ansi,
+        child_output: config.supervisord.child_output,
+        child_output_style: logs::Style {
+            format: config.supervisord.log_format,
+            timestamps: config.supervisord.child_output_timestamps,
+        },
         spawn_ctx: SpawnContext::from_current_process(server_url),
         stored,
         config,
@@ -1026,6 +1038,8 @@ impl Runtime {
             Some(Probe::Log(re)) => health::LogMatcher::new(re).map(|m| Rc::new(RefCell::new(m))),
             _ => None,
         };
+        let to_stdout = self.config.supervisord.nodaemon
+            && p.config.ext.child_output.unwrap_or(self.child_output);
         let is_listener = self.bus.is_listener(key);
         if is_listener {
             self.bus.listener_spawned(key);
@@ -1082,6 +1096,9 @@ impl Runtime {
                     capture,
                     self.strip_ansi && !(is_listener && channel == Channel::Stdout),
                 ),
+                // A listener's stdout is its protocol channel: never copied to stdout.
+                passthrough: (to_stdout && !(is_listener && channel == Channel::Stdout))
+                    .then(|| Passthrough::new(self.child_output_style)),
                 file,
                 log: self.log.clone(),
                 mirror,
@@ -1501,6 +1518,8 @@ struct Pump {
     pid: i32,
     channel: Channel,
     processor: OutputProcessor,
+    /// `child_output=stdout`: lines also go to supervisord's stdout.
+    passthrough: Option<Passthrough>,
     file: Option<SharedLog>,
     log: Rc<RefCell<MainLog>>,
     mirror: bool,
@@ -1513,6 +1532,21 @@ struct Pump {
     bytes: Rc<Cell<u64>>,
     /// Extension: the run's `ready_check=log:` matcher, shared by its two pipes.
     ready_log: Option<Rc<RefCell<health::LogMatcher>>>,
+}
+
+/// One channel's `child_output=stdout` state.
+struct Passthrough {
+    splitter: LineSplitter,
+    style: logs::Style,
+}
+
+impl Passthrough {
+    fn new(style: logs::Style) -> Passthrough {
+        Passthrough {
+            splitter: LineSplitter::new(logs::passthrough::MAX_LINE),
+            style,
+        }
+    }
 }
 
 thread_local! {
@@ -1616,6 +1650,7 @@ async fn pump_task(pump: Rc<RefCell<Pump>>, end: Rc<PipeEnd>) {
     let mut p = pump.borrow_mut();
     let rest = p.processor.finish();
     p.handle(rest);
+    p.finish_passthrough();
 }
 
 /// Extension (checks): a program with a `notify` check.
@@ -1866,6 +1901,10 @@ impl Pump {
                     });
                 }
             }
+            if let Some(pt) = self.passthrough.as_mut() {
+                let lines = pt.splitter.feed(data);
+                self.pass_lines(lines);
+            }
             if let Some(file) = &self.file {
                 let result = file.borrow_mut().write(data);
                 let resumed = file.borrow_mut().take_resumed();
@@ -1879,6 +1918,64 @@ impl Pump {
                     ));
                 }
             }
+        }
+    }
+
+    /// `child_output=stdout`: queue whole lines for supervisord's stdout (never blocks; a
+    /// full queue drops lines, with a warning when it starts and a count when it ends).
+    fn pass_lines(&mut self, lines: Vec<logs::passthrough::Line>) {
+        let Some(pt) = self.passthrough.as_ref() else {
+            return;
+        };
+        if lines.is_empty() {
+            return;
+        }
+        let now = chrono::Local::now();
+        let sink = StdoutSink::get();
+        for line in lines {
+            let rendered = logs::passthrough::format_line(
+                pt.style,
+                now,
+                &self.name,
+                &self.group,
+                self.channel,
+                &line,
+            );
+            match sink.push(rendered) {
+                logs::passthrough::Pushed::Queued { dropped_before: 0 } => {}
+                logs::passthrough::Pushed::Queued { dropped_before } => {
+                    self.log.borrow_mut().log(
+                        LogLevel::Warn,
+                        &format!(
+                            "child_output: stdout is writable again; {dropped_before} lines of \
+                             child output were not copied to it"
+                        ),
+                    );
+                }
+                logs::passthrough::Pushed::Dropped { first: true } => {
+                    self.log.borrow_mut().log(
+                        LogLevel::Warn,
+                        &format!(
+                            "child_output: stdout is not keeping up ({} KiB queued); dropping \
+                             child output lines for stdout until it drains (log files are \
+                             unaffected)",
+                            logs::passthrough::QUEUE_BYTES / 1024
+                        ),
+                    );
+                }
+                logs::passthrough::Pushed::Dropped { first: false } => {}
+            }
+        }
+    }
+
+    /// At EOF: the trailing partial line.
+    fn finish_passthrough(&mut self) {
+        if let Some(line) = self
+            .passthrough
+            .as_mut()
+            .and_then(|pt| pt.splitter.finish())
+        {
+            self.pass_lines(vec![line]);
         }
     }
 
