@@ -1022,7 +1022,7 @@ fn process_info(host: &dyn Host, key: ProcKey) -> ProcessInfo {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let path = |c| {
-        host.log_path(key, c)
+        host.log_name(key, c)
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     };
@@ -1104,7 +1104,7 @@ fn logfile_text(host: &dyn Host, key: Option<ProcKey>, f: &LogFile, c: Channel) 
         LogFile::Syslog => "syslog".to_string(),
         LogFile::Path(p) => p.display().to_string(),
         LogFile::Auto => key
-            .and_then(|k| host.log_path(k, c))
+            .and_then(|k| host.log_name(k, c))
             .map_or_else(|| "auto".to_string(), |p| p.display().to_string()),
     }
 }

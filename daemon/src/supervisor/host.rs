@@ -25,8 +25,13 @@ pub trait Host {
     fn base_env(&self) -> &[(OsString, OsString)];
     fn main_log_path(&self) -> Option<PathBuf>;
     fn clear_main_log(&mut self) -> io::Result<()>;
-    /// The resolved log file of a process channel, if it has one.
+    /// The resolved log file of a process channel, if it has one, existing (to be read).
     fn log_path(&self, key: ProcKey, channel: Channel) -> Option<PathBuf>;
+    /// The name of that file, for reporting it (`getProcessInfo`): unlike
+    /// [`Host::log_path`] it need not exist yet.
+    fn log_name(&self, key: ProcKey, channel: Channel) -> Option<PathBuf> {
+        self.log_path(key, channel)
+    }
     fn clear_process_logs(&mut self, key: ProcKey) -> io::Result<()>;
     /// Queue bytes for the child's stdin (bounded: see `supervisor::stdin`).
     fn send_stdin(&mut self, key: ProcKey, data: Vec<u8>) -> Result<(), StdinError>;

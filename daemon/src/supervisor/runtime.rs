@@ -1422,6 +1422,17 @@ impl Host for Runtime {
             .map(|f| f.borrow().path().to_path_buf())
     }
 
+    fn log_name(&self, key: ProcKey, channel: Channel) -> Option<PathBuf> {
+        // Only the name: `getAllProcessInfo` during a large start-up must not create every
+        // AUTO file at once.
+        let io = self.io.get(&key)?;
+        let log = match channel {
+            Channel::Stdout => io.stdout_log.as_ref(),
+            Channel::Stderr => io.stderr_log.as_ref(),
+        }?;
+        Some(log.borrow().path().to_path_buf())
+    }
+
     fn clear_process_logs(&mut self, key: ProcKey) -> io::Result<()> {
         for channel in [Channel::Stdout, Channel::Stderr] {
             if let Some(f) = self.channel_log(key, channel) {
