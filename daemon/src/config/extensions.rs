@@ -75,6 +75,7 @@ pub(super) fn process_options(
         ready_check,
         health_check,
         child_output,
+        limits: super::limits::process_options(ctx, section, exp)?,
     })
 }
 

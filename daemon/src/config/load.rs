@@ -27,6 +27,10 @@ mod dependencies;
 #[path = "health.rs"]
 mod health;
 
+/// `rlimit_*=` and the cgroup options (an extension).
+#[path = "limits.rs"]
+mod limits;
+
 /// Values given on the `supervisord` command line; `Some` wins over the file.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CliOverrides {

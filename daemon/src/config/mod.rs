@@ -7,7 +7,8 @@
 //! * `load`: sections to the typed model (search path, `[include]`, defaults, validation).
 //! * `dotenv`: the syntax of `environment_file=` files (an extension).
 //! * `extensions`: the supervisor-rs extension options of `[program:x]` (docs/extensions.md);
-//!   `dependencies`: `depends_on=` and the supervisord-dependent-startup options among them.
+//!   `dependencies`: `depends_on=` and the supervisord-dependent-startup options among them;
+//!   `limits`: `rlimit_*=` and the cgroup options.
 //! * `model`: the typed result.
 //! * `sample`: the documented sample configuration (`echo_supervisord_conf`).
 //!
@@ -38,5 +39,7 @@ mod dependencies_tests;
 mod extensions_tests;
 #[cfg(test)]
 mod health_tests;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;

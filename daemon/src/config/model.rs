@@ -266,6 +266,9 @@ pub struct Extensions {
     pub health_check: Option<HealthCheck>,
     /// `child_output=stdout|none` in the program's section: `None` follows `[supervisord]`.
     pub child_output: Option<bool>,
+    /// `rlimit_*=`, `memory_max=`, `cpu_max=`, `cgroup=`, `cgroup_parent=` (docs/extensions.md,
+    /// Limits).
+    pub limits: Limits,
 }
 
 /// A readiness or liveness check (docs/extensions.md, "Readiness and liveness checks").
@@ -317,6 +320,70 @@ pub enum CheckAction {
     Stop,
     /// Only report it (status, events, log).
     Nothing,
+}
+
+/// Resource limits of one process: applied in the child before exec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `rlimit_nofile=`, `rlimit_nproc=`, `rlimit_core=`, `rlimit_as=`, in that order.
+    pub rlimits: Vec<Rlimit>,
+    /// A cgroup v2 of its own (`cgroup=true`, `memory_max=` or `cpu_max=`).
+    pub cgroup: Option<CgroupLimits>,
+}
+
+/// One `rlimit_*=` option. `None` is `infinity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: RlimitResource,
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RlimitResource {
+    Nofile,
+    Nproc,
+    Core,
+    As,
+}
+
+impl RlimitResource {
+    pub const ALL: [RlimitResource; 4] = [Self::Nofile, Self::Nproc, Self::Core, Self::As];
+
+    /// The config option (and `supervisor_rs.getProcessInfo` member).
+    pub fn option(self) -> &'static str {
+        match self {
+            Self::Nofile => "rlimit_nofile",
+            Self::Nproc => "rlimit_nproc",
+            Self::Core => "rlimit_core",
+            Self::As => "rlimit_as",
+        }
+    }
+
+    /// Sizes in bytes (these take `KB`/`MB`/`GB`).
+    pub fn is_bytes(self) -> bool {
+        matches!(self, Self::Core | Self::As)
+    }
+}
+
+impl std::fmt::Display for Rlimit {
+    /// `soft:hard`, each a number or `infinity`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: Option<u64>| v.map_or_else(|| "infinity".to_string(), |n| n.to_string());
+        write!(f, "{}:{}", show(self.soft), show(self.hard))
+    }
+}
+
+/// The per-process cgroup (cgroup v2): `<parent>/supervisor-rs/<group>:<name>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupLimits {
+    /// `cgroup_parent=`: an absolute path in the cgroup2 file system; `None` = supervisord's
+    /// own cgroup.
+    pub parent: Option<PathBuf>,
+    /// `memory_max=`: what is written to `memory.max` (`max` or bytes).
+    pub memory_max: Option<String>,
+    /// `cpu_max=`: what is written to `cpu.max` (`<quota|max> <period>`, microseconds).
+    pub cpu_max: Option<String>,
 }
 
 /// One entry of `depends_on=` or `dependent_startup_wait_for=`.

@@ -280,6 +280,8 @@ pub fn spawn_with_env(
         None => None,
     };
     let umask = config.umask;
+    // rlimit_*= and the cgroup (extensions): checked and prepared here, applied in the child.
+    let limits = super::limits::prepare(config)?;
 
     let (child_stdin, stdin_w) = match socket {
         // A dup for the child (closed here once it is spawned); the group keeps its own.
@@ -316,7 +318,7 @@ pub fn spawn_with_env(
     // Own process group, like Supervisor's setpgrp(), so stopasgroup/killasgroup reach every
     // descendant.
     cmd.process_group(0);
-    if creds.is_none() && umask.is_none() {
+    if creds.is_none() && umask.is_none() && limits.is_none() {
         // Nothing that needs code in the child: std can use posix_spawn (vfork-speed), which
         // keeps spawning fast however large the daemon grows.
         if let Some(dir) = &config.directory {
@@ -324,11 +326,14 @@ pub fn spawn_with_env(
         }
     } else {
         // SAFETY: the closure runs in the forked child before exec and only calls
-        // async-signal-safe functions (initgroups, setgid, setuid, chdir, umask) on data
-        // prepared before the fork; it allocates nothing. Order as Supervisor: user, then
-        // directory, then umask.
+        // async-signal-safe functions (write, setrlimit, initgroups, setgid, setuid, chdir,
+        // umask) on data prepared before the fork; it allocates nothing. Order: limits (cgroup,
+        // rlimits; while still privileged), then as Supervisor: user, directory, umask.
         unsafe {
             cmd.pre_exec(move || {
+                if let Some(l) = &limits {
+                    l.apply()?;
+                }
                 if let Some(c) = &creds {
                     if libc::initgroups(c.name.as_ptr(), c.gid.as_raw()) != 0
                         || libc::setgid(c.gid.as_raw()) != 0

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use supervisor_protocol::xmlrpc::structs::clamp_int;
 use supervisor_protocol::xmlrpc::Value;
 
+use crate::config::RlimitResource;
 use crate::process::state::Process;
 
 /// UNIX seconds of a monotonic instant (0 for `None`).
@@ -96,10 +97,30 @@ pub fn process_extras(
         ),
         ("check_failures", int(u64::from(p.check_failures()))),
     ];
+    let limits = &ext.limits;
+    let cg = limits.cgroup.as_ref();
+    let rlimits = RlimitResource::ALL.map(|res| {
+        let set = limits.rlimits.iter().find(|r| r.resource == res);
+        (
+            res.option(),
+            Value::from(set.map(|r| r.to_string()).unwrap_or_default().as_str()),
+        )
+    });
+    let text = |v: Option<&String>| Value::from(v.map_or("", String::as_str));
+    let cgroup_dir = crate::process::cgroup::dir(&p.config)
+        .map(|d| d.map_or_else(|e| e, |d| d.display().to_string()))
+        .unwrap_or_default();
+    let cgroups = [
+        ("memory_max", text(cg.and_then(|c| c.memory_max.as_ref()))),
+        ("cpu_max", text(cg.and_then(|c| c.cpu_max.as_ref()))),
+        ("cgroup", Value::from(cgroup_dir.as_str())),
+    ];
     members
         .into_iter()
         .chain(dependencies)
         .chain(checks)
+        .chain(rlimits)
+        .chain(cgroups)
         .map(|(k, v)| (k.to_string(), v))
         .collect()
 }

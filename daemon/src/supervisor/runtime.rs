@@ -43,7 +43,7 @@ use crate::logs::{
     self, Channel, LineSplitter, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile,
     StdoutSink,
 };
-use crate::process::registry;
+use crate::process::{cgroup, registry};
 use crate::process::socket::FcgiSockets;
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CheckKind, CommandError, ExitStatus};
@@ -880,6 +880,10 @@ impl Runtime {
                 self.drain_process_output(key);
             }
             let actions = self.core.reaped(pid.as_raw(), exit, Instant::now());
+            if let Some(key) = key {
+                self.remove_cgroup(key);
+            }
+            cgroup::retry_pending();
             // The run is over: close our end of its stdin (a restart gets a new pipe).
             if let Some(io) = key.and_then(|k| self.io.get_mut(&k)) {
                 io.stdin = None;
@@ -967,6 +971,9 @@ impl Runtime {
                             Ok(()) | Err(Errno::ESRCH) => Ok(()),
                             Err(e) => Err(e.to_string()),
                         });
+                    if group {
+                        self.signal_cgroup(key, signal);
+                    }
                     if let Err(msg) = result {
                         let more = self.core.signal_error(key, Instant::now(), &msg);
                         queue.extend(more);
@@ -1009,6 +1016,34 @@ impl Runtime {
                 }
                 (None, _) => {}
             }
+        }
+    }
+
+    /// `stopasgroup`/`killasgroup` with a cgroup (extension): the signal also reaches the
+    /// processes that left the process group (setsid) but not the cgroup.
+    fn signal_cgroup(&mut self, key: ProcKey, signal: i32) {
+        let Some(Ok(dir)) = self.core.process(key).and_then(|p| cgroup::dir(&p.config)) else {
+            return;
+        };
+        let Ok(sig) = Signal::try_from(signal) else {
+            return;
+        };
+        if let Err(e) = cgroup::signal_all(&dir, sig) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                let msg = format!("cannot signal the cgroup {}: {e}", dir.display());
+                self.log(LogLevel::Warn, &msg);
+            }
+        }
+    }
+
+    /// The process is gone: remove its cgroup (extension) if nothing else is left in it.
+    fn remove_cgroup(&mut self, key: ProcKey) {
+        let Some(Ok(dir)) = self.core.process(key).and_then(|p| cgroup::dir(&p.config)) else {
+            return;
+        };
+        if let Err(e) = cgroup::remove(&dir) {
+            let msg = format!("cannot remove the cgroup {}: {e}", dir.display());
+            self.log(LogLevel::Warn, &msg);
         }
     }
 

@@ -1,0 +1,398 @@
+//! End to end: the resource limits of docs/extensions.md ("Limits"): `rlimit_*=` applied in
+//! the child before exec, the clear errors, and the per-process cgroup (v2) that stops a
+//! whole process tree, grandchildren that called setsid included.
+
+use std::path::Path;
+use std::process::Command;
+
+use supervisor_tests::rpc::{rpc_config, s, socket_path, RpcClient, Value};
+use supervisor_tests::{secs, wait_for, Daemon, Kind};
+
+fn client_at(sock: &Path) -> RpcClient {
+    let c = RpcClient::unix(sock.to_path_buf());
+    c.wait_ready(secs(10.0)).expect("daemon answers RPC");
+    c
+}
+
+fn member<'a>(v: &'a Value, name: &str) -> &'a Value {
+    match v {
+        Value::Struct(m) => m
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no member {name} in {v:?}")),
+        _ => panic!("not a struct: {v:?}"),
+    }
+}
+
+fn string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        _ => panic!("not a string: {v:?}"),
+    }
+}
+
+fn int(v: &Value) -> i32 {
+    match v {
+        Value::Int(n) => *n,
+        _ => panic!("not an int: {v:?}"),
+    }
+}
+
+/// Wait until `name` is in `state`; its process info.
+fn wait_state(c: &RpcClient, name: &str, state: &str) -> Value {
+    wait_for(secs(20.0), || {
+        let info = c.ok("supervisor_rs.getProcessInfo", &[s(name)]);
+        (string(member(&info, "statename")) == state).then_some(info)
+    })
+    .unwrap_or_else(|| {
+        let info = c.ok("supervisor_rs.getProcessInfo", &[s(name)]);
+        panic!("{name} never {state}: {info:?}")
+    })
+}
+
+/// The (soft, hard) columns of one line of a `/proc/<pid>/limits` text.
+fn limit_row(limits: &str, title: &str) -> (String, String) {
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with(title))
+        .unwrap_or_else(|| panic!("no {title} in\n{limits}"));
+    let mut cols = line[title.len()..].split_whitespace();
+    let soft = cols.next().unwrap_or_default().to_string();
+    let hard = cols.next().unwrap_or_default().to_string();
+    (soft, hard)
+}
+
+#[test]
+fn ours_rlimits_reach_the_child() {
+    // The child prints its own limits (/proc/self/limits of the shell, before anything else
+    // runs), then stays up so the limits of the live process can be read too.
+    let mut d = Daemon::start(
+        Kind::Ours,
+        &rpc_config(
+            "[program:limited]\ncommand=sh -c 'cat /proc/$$/limits; exec sleep 1000'\n\
+             startsecs=1\nstdout_logfile={dir}/limited.out\n\
+             rlimit_nofile=256:512\nrlimit_core=1MB:2MB\nrlimit_as=2GB:4GB\n\
+             rlimit_nproc=500:1000\n\n\
+             [program:plain]\ncommand=sleep 1001\nstartsecs=1\n",
+            None,
+        ),
+    );
+    let c = client_at(&socket_path(d.dir()));
+    let info = wait_state(&c, "limited", "RUNNING");
+    let pid = int(member(&info, "pid"));
+    let printed = wait_for(secs(10.0), || {
+        let t = std::fs::read_to_string(d.path("limited.out")).unwrap_or_default();
+        t.contains("Max open files").then_some(t)
+    })
+    .unwrap_or_else(|| panic!("no limits printed\n{}", d.diagnostics()));
+    let live = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits of pid");
+    for limits in [&printed, &live] {
+        assert_eq!(
+            limit_row(limits, "Max open files"),
+            ("256".into(), "512".into())
+        );
+        assert_eq!(
+            limit_row(limits, "Max core file size"),
+            ("1048576".into(), "2097152".into())
+        );
+        assert_eq!(
+            limit_row(limits, "Max address space"),
+            ("2147483648".into(), "4294967296".into())
+        );
+        assert_eq!(
+            limit_row(limits, "Max processes"),
+            ("500".into(), "1000".into())
+        );
+    }
+    assert_eq!(string(member(&info, "rlimit_nofile")), "256:512");
+    assert_eq!(string(member(&info, "rlimit_core")), "1048576:2097152");
+    assert_eq!(string(member(&info, "cgroup")), "");
+    // A program without the options keeps supervisord's own limits.
+    let plain = wait_state(&c, "plain", "RUNNING");
+    assert_eq!(string(member(&plain, "rlimit_nofile")), "");
+    let ppid = int(member(&plain, "pid"));
+    let theirs = std::fs::read_to_string(format!("/proc/{ppid}/limits")).expect("limits");
+    let ours = std::fs::read_to_string(format!("/proc/{}/limits", d.pid())).expect("limits");
+    assert_eq!(
+        limit_row(&theirs, "Max open files"),
+        limit_row(&ours, "Max open files")
+    );
+    assert!(d.stop().success());
+}
+
+#[test]
+fn ours_impossible_rlimit_is_a_clear_spawn_error() {
+    // No process may have infinitely many open files (fs.nr_open caps it, even for root).
+    let mut d = Daemon::start(
+        Kind::Ours,
+        &rpc_config(
+            "[program:greedy]\ncommand=sleep 1000\nstartsecs=0\nstartretries=0\n\
+             rlimit_nofile=infinity\n",
+            None,
+        ),
+    );
+    let c = client_at(&socket_path(d.dir()));
+    let info = wait_state(&c, "greedy", "FATAL");
+    let err = string(member(&info, "spawnerr"));
+    assert!(
+        err.contains("couldn't set rlimit_nofile=infinity:infinity")
+            && err.contains("/proc/sys/fs/nr_open"),
+        "{err}"
+    );
+    assert!(
+        d.log_text().contains("couldn't set rlimit_nofile"),
+        "{}",
+        d.log_text()
+    );
+    assert!(d.stop().success());
+}
+
+/// Is `path` on a cgroup2 file system?
+fn is_cgroup2(path: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
+    // SAFETY: a valid C string and an out-parameter.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type == libc::CGROUP2_SUPER_MAGIC
+    }
+}
+
+#[test]
+fn ours_memory_max_without_writable_cgroup2_is_a_clear_error() {
+    let mut d = Daemon::start(
+        Kind::Ours,
+        &rpc_config(
+            "[program:capped]\ncommand=sleep 1000\nstartsecs=0\nstartretries=0\n\
+             memory_max=64MB\ncpu_max=50%%\ncgroup_parent={dir}\n",
+            None,
+        ),
+    );
+    // {dir} is a plain directory: never a cgroup2 file system.
+    let c = client_at(&socket_path(d.dir()));
+    let info = wait_state(&c, "capped", "FATAL");
+    let err = string(member(&info, "spawnerr"));
+    let dir = d.dir().display().to_string();
+    assert!(
+        err.contains("cannot set up the cgroup of program capped:capped")
+            && err.contains(&format!("{dir} is not in a cgroup v2")),
+        "{err}"
+    );
+    assert_eq!(string(member(&info, "memory_max")), "67108864");
+    assert_eq!(string(member(&info, "cpu_max")), "50000 100000");
+    assert_eq!(
+        string(member(&info, "cgroup")),
+        format!("{dir}/supervisor-rs/capped:capped")
+    );
+    assert!(d.stop().success());
+    if !is_cgroup2("/sys/fs/cgroup") {
+        eprintln!("NOTE: /sys/fs/cgroup is not cgroup2 here: memory.max/cpu.max not exercised");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A cgroup2 hierarchy of our own: supervisord runs in a private mount namespace where cgroup2
+// is mounted at <dir>/cg (works on hosts whose /sys/fs/cgroup is still v1).
+
+struct Mounted {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Mounted {
+    fn start(programs: &str) -> Option<Mounted> {
+        let dir = tempfile::Builder::new()
+            .prefix("sv-cg-")
+            .tempdir()
+            .expect("temp dir");
+        let cg = dir.path().join("cg");
+        std::fs::create_dir(&cg).expect("mkdir cg");
+        let probe = Command::new("unshare")
+            .args(["-m", "sh", "-c", "mount -t cgroup2 none \"$1\"", "sh"])
+            .arg(&cg)
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            eprintln!("SKIPPED: cannot mount cgroup2 in a private mount namespace here");
+            return None;
+        }
+        let conf = dir.path().join("supervisord.conf");
+        let text = rpc_config(programs, None).replace("{dir}", dir.path().to_str()?);
+        std::fs::write(&conf, text).expect("write config");
+        let child = Command::new("unshare")
+            .args([
+                "-m",
+                "sh",
+                "-c",
+                "mount -t cgroup2 none \"$1\" && shift && exec \"$@\"",
+                "sh",
+            ])
+            .arg(&cg)
+            .arg(Kind::Ours.supervisord())
+            .arg("-n")
+            .arg("-c")
+            .arg(&conf)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start unshare");
+        Some(Mounted { dir, child })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("supervisord.log")).unwrap_or_default()
+    }
+
+    /// A path inside supervisord's mount namespace.
+    fn inside(&self, rel: &str) -> String {
+        format!(
+            "/proc/{}/root{}/{rel}",
+            self.child.id(),
+            self.dir.path().display()
+        )
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        // The hierarchy outlives the mount namespace: leave no process or cgroup behind, even
+        // when the test failed.
+        let base = self.inside("cg/supervisor-rs");
+        let leaves: Vec<_> = std::fs::read_dir(&base)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for leaf in &leaves {
+            let _ = std::fs::write(leaf.join("cgroup.kill"), "1");
+        }
+        for leaf in &leaves {
+            let _ = wait_for(secs(5.0), || std::fs::remove_dir(leaf).ok());
+        }
+        let _ = std::fs::remove_dir(&base);
+        // SAFETY: signalling the daemon this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        if wait_for(secs(20.0), || self.child.try_wait().ok().flatten()).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Pids whose command line is exactly `argv` (NUL-joined).
+fn pids_running(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want)
+                })
+                .filter(|pid| !is_zombie(*pid))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').and_then(|i| s[i + 2..].chars().next()))
+        .is_none_or(|state| state == 'Z' || state == 'X')
+}
+
+/// SIGKILL for a process the test leaves behind on purpose (or on failure).
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: plain kill(2) of a process this test started.
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+    }
+}
+
+#[test]
+fn ours_cgroup_stops_grandchildren_that_called_setsid() {
+    // Names unique to this run: the cgroup2 hierarchy is shared by the whole machine.
+    let tag = std::process::id();
+    let (tree_secs, plain_secs) = (format!("71{tag}"), format!("72{tag}"));
+    let Some(m) = Mounted::start(&format!(
+        "[program:tree{tag}]\ncommand=sh -c 'setsid sleep {tree_secs} & exec sleep 1000'\n\
+         startsecs=1\nstopasgroup=true\ncgroup=true\ncgroup_parent={{dir}}/cg\n\
+         rlimit_nofile=300\n\n\
+         [program:plain{tag}]\ncommand=sh -c 'setsid sleep {plain_secs} & exec sleep 1001'\n\
+         startsecs=1\nstopasgroup=true\n"
+    )) else {
+        return;
+    };
+    let c = client_at(&m.dir.path().join("supervisor.sock"));
+    let tree = format!("tree{tag}");
+    let plain = format!("plain{tag}");
+    let info = wait_state(&c, &tree, "RUNNING");
+    wait_state(&c, &plain, "RUNNING");
+    let cg_rel = format!("cg/supervisor-rs/{tree}:{tree}");
+    assert_eq!(
+        string(member(&info, "cgroup")),
+        format!("{}/{cg_rel}", m.dir.path().display())
+    );
+    let grandchild = |arg: &str| {
+        wait_for(secs(10.0), || {
+            pids_running(&["sleep", arg]).first().copied()
+        })
+        .unwrap_or_else(|| panic!("no setsid grandchild 'sleep {arg}'\n{}", m.log()))
+    };
+    let tree_gc = grandchild(&tree_secs);
+    let plain_gc = grandchild(&plain_secs);
+    let _reap = KillOnDrop(plain_gc);
+    // The grandchild left the process group but not the cgroup.
+    let pid = int(member(&info, "pid"));
+    assert_ne!(
+        supervisor_tests::pgid_of(tree_gc),
+        supervisor_tests::pgid_of(pid)
+    );
+    let cgroup_of =
+        |p: i32| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap_or_default();
+    assert!(
+        cgroup_of(tree_gc).contains(&format!("0::/supervisor-rs/{tree}:{tree}")),
+        "{}",
+        cgroup_of(tree_gc)
+    );
+    let procs =
+        std::fs::read_to_string(m.inside(&format!("{cg_rel}/cgroup.procs"))).expect("cgroup.procs");
+    assert!(procs.lines().count() == 2, "{procs}");
+    // rlimits and the cgroup together (both applied in the child).
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    assert_eq!(
+        limit_row(&limits, "Max open files"),
+        ("300".into(), "300".into())
+    );
+
+    for name in [&tree, &plain] {
+        let stopped = c.call("supervisor.stopProcess", &[s(name)]);
+        assert!(stopped.is_ok(), "{stopped:?}");
+    }
+    // stopasgroup alone misses the grandchild that called setsid; the cgroup reaches it.
+    let gone = wait_for(secs(10.0), || is_zombie(tree_gc).then_some(()));
+    assert!(
+        gone.is_some(),
+        "setsid grandchild {tree_gc} survived the stop\n{}",
+        m.log()
+    );
+    assert!(
+        !is_zombie(plain_gc),
+        "the control grandchild should survive stopasgroup"
+    );
+    // The empty cgroup is removed once the process is gone.
+    let removed = wait_for(secs(10.0), || {
+        (!Path::new(&m.inside(&cg_rel)).exists()).then_some(())
+    });
+    assert!(removed.is_some(), "cgroup left behind\n{}", m.log());
+}
