@@ -148,18 +148,6 @@ fn ours_impossible_rlimit_is_a_clear_spawn_error() {
     assert!(d.stop().success());
 }
 
-/// Is `path` on a cgroup2 file system?
-fn is_cgroup2(path: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(path) else {
-        return false;
-    };
-    // SAFETY: a valid C string and an out-parameter.
-    unsafe {
-        let mut st: libc::statfs = std::mem::zeroed();
-        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type == libc::CGROUP2_SUPER_MAGIC
-    }
-}
-
 #[test]
 fn ours_memory_max_without_writable_cgroup2_is_a_clear_error() {
     let mut d = Daemon::start(
@@ -177,7 +165,9 @@ fn ours_memory_max_without_writable_cgroup2_is_a_clear_error() {
     let dir = d.dir().display().to_string();
     assert!(
         err.contains("cannot set up the cgroup of program capped:capped")
-            && err.contains(&format!("{dir} is not in a cgroup v2")),
+            && err.contains(&format!(
+                "{dir} is not a directory of a cgroup v2 (unified) file system"
+            )),
         "{err}"
     );
     assert_eq!(string(member(&info, "memory_max")), "67108864");
@@ -187,9 +177,6 @@ fn ours_memory_max_without_writable_cgroup2_is_a_clear_error() {
         format!("{dir}/supervisor-rs/capped:capped")
     );
     assert!(d.stop().success());
-    if !is_cgroup2("/sys/fs/cgroup") {
-        eprintln!("NOTE: /sys/fs/cgroup is not cgroup2 here: memory.max/cpu.max not exercised");
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,10 +186,18 @@ fn ours_memory_max_without_writable_cgroup2_is_a_clear_error() {
 struct Mounted {
     dir: tempfile::TempDir,
     child: std::process::Child,
+    /// `group:name` of the programs: their cgroups are the only ones this test may touch (the
+    /// hierarchy is shared with the tests that run at the same time).
+    leaves: Vec<String>,
 }
 
 impl Mounted {
     fn start(programs: &str) -> Option<Mounted> {
+        Self::start_with(programs, "")
+    }
+
+    /// `setup`: shell commands run in the namespace (cgroup2 at `$1`) before supervisord.
+    fn start_with(programs: &str, setup: &str) -> Option<Mounted> {
         let dir = tempfile::Builder::new()
             .prefix("sv-cg-")
             .tempdir()
@@ -225,7 +220,9 @@ impl Mounted {
                 "-m",
                 "sh",
                 "-c",
-                "mount -t cgroup2 none \"$1\" && shift && exec \"$@\"",
+                &format!(
+                    "mount -t cgroup2 none \"$1\" && {{ {setup}\n true; }} && shift && exec \"$@\""
+                ),
                 "sh",
             ])
             .arg(&cg)
@@ -238,7 +235,13 @@ impl Mounted {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start unshare");
-        Some(Mounted { dir, child })
+        let leaves = programs
+            .split("[program:")
+            .skip(1)
+            .filter_map(|rest| rest.split_once(']'))
+            .map(|(name, _)| format!("{name}:{name}"))
+            .collect();
+        Some(Mounted { dir, child, leaves })
     }
 
     fn log(&self) -> String {
@@ -260,21 +263,18 @@ impl Drop for Mounted {
         // The hierarchy outlives the mount namespace: leave no process or cgroup behind, even
         // when the test failed.
         let base = self.inside("cg/supervisor-rs");
-        let leaves: Vec<_> = std::fs::read_dir(&base)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let leaves: Vec<_> = self
+            .leaves
+            .iter()
+            .map(|l| Path::new(&base).join(l))
+            .filter(|p| p.is_dir())
+            .collect();
         for leaf in &leaves {
             let _ = std::fs::write(leaf.join("cgroup.kill"), "1");
         }
         for leaf in &leaves {
             let _ = wait_for(secs(5.0), || std::fs::remove_dir(leaf).ok());
         }
-        let _ = std::fs::remove_dir(&base);
         // SAFETY: signalling the daemon this test started.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         if wait_for(secs(20.0), || self.child.try_wait().ok().flatten()).is_none() {
@@ -395,4 +395,223 @@ fn ours_cgroup_stops_grandchildren_that_called_setsid() {
         (!Path::new(&m.inside(&cg_rel)).exists()).then_some(())
     });
     assert!(removed.is_some(), "cgroup left behind\n{}", m.log());
+}
+
+/// Pids in a `cgroup.procs` text.
+fn pids_in(text: &str) -> Vec<i32> {
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+#[test]
+fn ours_cgroup_kills_leftovers_after_stopwaitsecs_without_stopasgroup() {
+    // No stopasgroup: the stop signal goes to the process only. What is left in the cgroup
+    // after its exit gets the stopsignal, then SIGKILL after stopwaitsecs: a grandchild that
+    // ignores SIGTERM dies too.
+    let tag = std::process::id();
+    let (soft, stubborn) = (format!("73{tag}"), format!("74{tag}"));
+    let name = format!("left{tag}");
+    let Some(m) = Mounted::start(&format!(
+        "[program:{name}]\ncommand=sh -c 'setsid sleep {soft} & \
+         setsid sh -c \"trap \\\"\\\" TERM; exec sleep {stubborn}\" & exec sleep 1000'\n\
+         startsecs=1\nstopwaitsecs=2\ncgroup=true\ncgroup_parent={{dir}}/cg\n"
+    )) else {
+        return;
+    };
+    let c = client_at(&m.dir.path().join("supervisor.sock"));
+    wait_state(&c, &name, "RUNNING");
+    let find = |arg: &str| {
+        wait_for(secs(10.0), || {
+            pids_running(&["sleep", arg]).first().copied()
+        })
+        .unwrap_or_else(|| panic!("no grandchild 'sleep {arg}'\n{}", m.log()))
+    };
+    let (soft_pid, stubborn_pid) = (find(&soft), find(&stubborn));
+    let _k = (KillOnDrop(soft_pid), KillOnDrop(stubborn_pid));
+    let stopped = std::time::Instant::now();
+    let r = c.call("supervisor.stopProcess", &[s(&name)]);
+    assert!(r.is_ok(), "{r:?}");
+    wait_for(secs(10.0), || is_zombie(soft_pid).then_some(()))
+        .unwrap_or_else(|| panic!("the grandchild that obeys SIGTERM survived\n{}", m.log()));
+    // Still there while its stopwaitsecs run (it ignores SIGTERM)...
+    if stopped.elapsed() < secs(1.5) {
+        assert!(!is_zombie(stubborn_pid), "SIGKILL came before stopwaitsecs");
+    }
+    // ...then killed.
+    wait_for(secs(10.0), || is_zombie(stubborn_pid).then_some(()))
+        .unwrap_or_else(|| panic!("the grandchild that ignores SIGTERM survived\n{}", m.log()));
+    assert!(
+        stopped.elapsed() >= secs(1.5),
+        "killed before stopwaitsecs\n{}",
+        m.log()
+    );
+    let cg_rel = format!("cg/supervisor-rs/{name}:{name}");
+    wait_for(secs(10.0), || {
+        (!Path::new(&m.inside(&cg_rel)).exists()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("cgroup left behind\n{}", m.log()));
+    let log = m.log();
+    assert!(
+        log.contains("process(es) left in the cgroup")
+            && log.contains("sent SIGTERM, SIGKILL in 2s"),
+        "{log}"
+    );
+    assert!(log.contains("killing what is left in the cgroup"), "{log}");
+}
+
+#[test]
+fn ours_failed_cgroup_join_names_the_step_and_the_cgroup() {
+    // A cgroup that hands a domain controller to children cannot take processes itself
+    // (cgroup v2's "no internal processes" rule): joining it fails in the child, between fork
+    // and exec, and the spawn error says so instead of "couldn't exec".
+    let tag = std::process::id();
+    let name = format!("busy{tag}");
+    let Some(m) = Mounted::start_with(
+        &format!(
+            "[program:{name}]\ncommand=sleep 1000\nstartsecs=0\nstartretries=0\n\
+             cgroup=true\ncgroup_parent={{dir}}/cg\n"
+        ),
+        &format!(
+            "grep -qw hugetlb \"$1/cgroup.controllers\" || exit 0; \
+             mkdir -p \"$1/supervisor-rs/{name}:{name}/inner\" && \
+             echo +hugetlb > \"$1/cgroup.subtree_control\" && \
+             echo +hugetlb > \"$1/supervisor-rs/cgroup.subtree_control\" && \
+             echo +hugetlb > \"$1/supervisor-rs/{name}:{name}/cgroup.subtree_control\""
+        ),
+    ) else {
+        return;
+    };
+    let c = client_at(&m.dir.path().join("supervisor.sock"));
+    let controllers =
+        std::fs::read_to_string(m.inside("cg/cgroup.controllers")).unwrap_or_default();
+    let leaf = format!("cg/supervisor-rs/{name}:{name}");
+    let cleanup = || {
+        let _ = std::fs::remove_dir(m.inside(&format!("{leaf}/inner")));
+    };
+    if !controllers.split_whitespace().any(|c| c == "hugetlb") {
+        cleanup();
+        eprintln!(
+            "SKIPPED: no hugetlb controller in this cgroup2 hierarchy ({controllers:?}), so no \
+             cgroup that refuses processes can be made"
+        );
+        return;
+    }
+    let info = wait_state(&c, &name, "FATAL");
+    let err = string(member(&info, "spawnerr"));
+    cleanup();
+    let dir = format!("{}/{leaf}", m.dir.path().display());
+    assert_eq!(err, format!("couldn't join the cgroup {dir}: EBUSY"));
+}
+
+#[test]
+fn ours_memory_max_and_cpu_max_are_written_or_refused_clearly() {
+    let tag = std::process::id();
+    let name = format!("capped{tag}");
+    let Some(m) = Mounted::start(&format!(
+        "[program:{name}]\ncommand=sleep 1000\nstartsecs=1\nstartretries=0\n\
+         memory_max=64MB\ncpu_max=50%%\ncgroup_parent={{dir}}/cg\n"
+    )) else {
+        return;
+    };
+    let c = client_at(&m.dir.path().join("supervisor.sock"));
+    let controllers =
+        std::fs::read_to_string(m.inside("cg/cgroup.controllers")).unwrap_or_default();
+    let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+    let leaf = format!("cg/supervisor-rs/{name}:{name}");
+    if has("memory") && has("cpu") {
+        wait_state(&c, &name, "RUNNING");
+        let read =
+            |f: &str| std::fs::read_to_string(m.inside(&format!("{leaf}/{f}"))).unwrap_or_default();
+        assert_eq!(read("memory.max").trim(), "67108864");
+        assert_eq!(read("cpu.max").trim(), "50000 100000");
+        let info = c.ok("supervisor_rs.getProcessInfo", &[s(&name)]);
+        assert_eq!(
+            pids_in(&read("cgroup.procs")),
+            vec![int(member(&info, "pid"))]
+        );
+    } else {
+        // A hybrid host: memory and cpu are still bound to cgroup v1.
+        let info = wait_state(&c, &name, "FATAL");
+        let err = string(member(&info, "spawnerr"));
+        let missing = if has("memory") { "cpu" } else { "memory" };
+        assert!(
+            err.starts_with(&format!(
+                "cannot set up the cgroup of program {name}:{name} (cgroup=, memory_max=, \
+                 cpu_max=): the {missing} controller is not available in {}/cg",
+                m.dir.path().display()
+            )),
+            "{err}"
+        );
+        eprintln!(
+            "NOTE: memory.max/cpu.max not written here (cgroup.controllers: {controllers:?}); \
+             the refusal was tested instead"
+        );
+    }
+}
+
+/// supervisord's default parent: its own cgroup, found through /proc/self/mountinfo. The
+/// precondition is checked by the test itself: a cgroup2 mount and a writable own cgroup.
+fn own_cgroup_writable() -> Result<std::path::PathBuf, String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let mount = mountinfo
+        .lines()
+        .filter_map(|l| l.split_once(" - "))
+        .find(|(_, after)| after.starts_with("cgroup2 "))
+        .and_then(|(before, _)| {
+            let f: Vec<&str> = before.split_whitespace().collect();
+            (f.get(3) == Some(&"/")).then(|| f.get(4).map(|m| m.to_string()))?
+        })
+        .ok_or("no cgroup2 file system mounted at its root")?;
+    let cg = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let rel = cg
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or("no cgroup v2 line in /proc/self/cgroup")?;
+    let own = Path::new(&mount).join(rel.trim_start_matches('/'));
+    let probe = own.join(format!("sv-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(|e| format!("{} is not writable: {e}", own.display()))?;
+    let _ = std::fs::remove_dir(&probe);
+    Ok(own)
+}
+
+#[test]
+fn ours_default_cgroup_parent_is_supervisords_own_cgroup() {
+    let own = match own_cgroup_writable() {
+        Ok(o) => o,
+        Err(why) => {
+            eprintln!("SKIPPED: supervisord's own cgroup cannot hold sub-cgroups here: {why}");
+            return;
+        }
+    };
+    let tag = std::process::id();
+    let name = format!("own{tag}");
+    let mut d = Daemon::start(
+        Kind::Ours,
+        &rpc_config(
+            &format!(
+                "[program:{name}]\ncommand=sh -c 'setsid sleep 75{tag} & exec sleep 1000'\n\
+                 startsecs=1\nstopasgroup=true\ncgroup=true\n"
+            ),
+            None,
+        ),
+    );
+    let c = client_at(&socket_path(d.dir()));
+    let info = wait_state(&c, &name, "RUNNING");
+    let dir = own.join(format!("supervisor-rs/{name}:{name}"));
+    assert_eq!(string(member(&info, "cgroup")), dir.display().to_string());
+    let gc = wait_for(secs(10.0), || {
+        pids_running(&["sleep", &format!("75{tag}")])
+            .first()
+            .copied()
+    })
+    .unwrap_or_else(|| panic!("no grandchild\n{}", d.diagnostics()));
+    let _k = KillOnDrop(gc);
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    assert!(pids_in(&procs).contains(&gc), "{procs}");
+    let r = c.call("supervisor.stopProcess", &[s(&name)]);
+    assert!(r.is_ok(), "{r:?}");
+    wait_for(secs(10.0), || is_zombie(gc).then_some(()))
+        .unwrap_or_else(|| panic!("grandchild survived\n{}", d.diagnostics()));
+    wait_for(secs(10.0), || (!dir.exists()).then_some(()))
+        .unwrap_or_else(|| panic!("cgroup left behind\n{}", d.diagnostics()));
+    assert!(d.stop().success());
 }

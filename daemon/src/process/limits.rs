@@ -6,7 +6,7 @@
 //! the fork.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sys::resource::{getrlimit, Resource};
 
@@ -18,6 +18,8 @@ pub struct ChildLimits {
     rlimits: Vec<Rlimit>,
     /// The process's `cgroup.procs`, open for writing (close-on-exec).
     cgroup_procs: Option<OwnedFd>,
+    /// Write end of the pipe that tells the parent which step failed ([`FailureReport`]).
+    report: OwnedFd,
 }
 
 fn resource(r: RlimitResource) -> Resource {
@@ -35,7 +37,7 @@ fn raw(v: Option<u64>) -> libc::rlim_t {
 
 /// Check the limits against supervisord's own and prepare the cgroup. `Ok(None)` when the
 /// process has none (then the spawn needs no code in the child). `Err` is the spawn error.
-pub fn prepare(config: &ProcessConfig) -> Result<Option<ChildLimits>, String> {
+pub fn prepare(config: &ProcessConfig) -> Result<Option<(ChildLimits, FailureReport)>, String> {
     let limits = &config.ext.limits;
     // Only a privileged process may raise a hard limit (CAP_SYS_RESOURCE): say so in the
     // parent rather than as a bare EPERM from the child.
@@ -73,14 +75,58 @@ pub fn prepare(config: &ProcessConfig) -> Result<Option<ChildLimits>, String> {
             ));
         }
     }
-    let cgroup_procs = super::cgroup::prepare(config).transpose()?;
-    if limits.rlimits.is_empty() && cgroup_procs.is_none() {
+    let cgroup = super::cgroup::prepare(config).transpose()?;
+    if limits.rlimits.is_empty() && cgroup.is_none() {
         return Ok(None);
     }
-    Ok(Some(ChildLimits {
-        rlimits: limits.rlimits.clone(),
-        cgroup_procs,
-    }))
+    // Step names for the parent's message; the child writes the index of a failed step.
+    let mut steps = Vec::new();
+    if let Some((dir, _)) = &cgroup {
+        steps.push(format!("join the cgroup {}", dir.display()));
+    }
+    steps.extend(
+        limits
+            .rlimits
+            .iter()
+            .map(|r| format!("set {}={r}", r.resource.option())),
+    );
+    let mut fds = [0; 2];
+    // SAFETY: a valid out-array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(format!("pipe error: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: pipe2 just returned these two descriptors, owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok(Some((
+        ChildLimits {
+            rlimits: limits.rlimits.clone(),
+            cgroup_procs: cgroup.map(|(_, fd)| fd),
+            report: write,
+        },
+        FailureReport { read, steps },
+    )))
+}
+
+/// The parent's side of [`ChildLimits`]: which step failed in the child.
+#[derive(Debug)]
+pub struct FailureReport {
+    read: OwnedFd,
+    steps: Vec<String>,
+}
+
+impl FailureReport {
+    /// After a failed spawn with `errno`: "couldn't set rlimit_nofile=...: EPERM" when a limit
+    /// was the cause, `None` when the child got past them (the exec itself failed).
+    pub fn explain(&self, errno: i32) -> Option<String> {
+        let mut b = [0u8; 1];
+        // SAFETY: a valid descriptor and a 1-byte buffer (non-blocking: nothing written = EAGAIN).
+        let n = unsafe { libc::read(self.read.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+        let step = self.steps.get(usize::from(b[0])).filter(|_| n == 1)?;
+        Some(format!(
+            "couldn't {step}: {}",
+            super::spawn::errno_name(errno)
+        ))
+    }
 }
 
 impl ChildLimits {
@@ -88,14 +134,23 @@ impl ChildLimits {
     /// hard limit for a program that runs as another user).
     ///
     /// Runs in the forked child: only `write` and `setrlimit` (async-signal-safe), no
-    /// allocation.
+    /// allocation. A failed step writes its index to the report pipe.
     pub fn apply(&self) -> io::Result<()> {
+        let fail = |step: usize| {
+            let err = io::Error::last_os_error();
+            let b = [u8::try_from(step).unwrap_or(u8::MAX)];
+            // SAFETY: a valid open fd and a 1-byte buffer.
+            unsafe { libc::write(self.report.as_raw_fd(), b.as_ptr().cast(), 1) };
+            err
+        };
+        let mut step = 0;
         if let Some(fd) = &self.cgroup_procs {
             // "0" is the writing process itself.
             // SAFETY: a valid open fd and a 1-byte buffer.
             if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
-                return Err(io::Error::last_os_error());
+                return Err(fail(step));
             }
+            step += 1;
         }
         for r in &self.rlimits {
             let lim = libc::rlimit {
@@ -110,8 +165,9 @@ impl ChildLimits {
             };
             // SAFETY: a valid pointer to an initialised rlimit.
             if unsafe { libc::setrlimit(res, &lim) } != 0 {
-                return Err(io::Error::last_os_error());
+                return Err(fail(step));
             }
+            step += 1;
         }
         Ok(())
     }

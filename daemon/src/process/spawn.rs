@@ -281,7 +281,10 @@ pub fn spawn_with_env(
     };
     let umask = config.umask;
     // rlimit_*= and the cgroup (extensions): checked and prepared here, applied in the child.
-    let limits = super::limits::prepare(config)?;
+    let (limits, limits_report) = match super::limits::prepare(config)? {
+        Some((child, report)) => (Some(child), Some(report)),
+        None => (None, None),
+    };
 
     let (child_stdin, stdin_w) = match socket {
         // A dup for the child (closed here once it is spawned); the group keeps its own.
@@ -355,11 +358,11 @@ pub fn spawn_with_env(
         }
     }
     let child = cmd.spawn().map_err(|e| {
-        format!(
-            "couldn't exec {}: {}",
-            argv[0],
-            errno_name(e.raw_os_error().unwrap_or(0))
-        )
+        let errno = e.raw_os_error().unwrap_or(0);
+        limits_report
+            .as_ref()
+            .and_then(|r| r.explain(errno))
+            .unwrap_or_else(|| format!("couldn't exec {}: {}", argv[0], errno_name(errno)))
     })?;
     let pid = i32::try_from(child.id()).map_err(|_| "pid out of range".to_string())?;
     // The std handle is dropped on purpose: the daemon reaps with waitpid(-1) itself.

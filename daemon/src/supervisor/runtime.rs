@@ -43,10 +43,10 @@ use crate::logs::{
     self, Channel, LineSplitter, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile,
     StdoutSink,
 };
-use crate::process::{cgroup, registry};
 use crate::process::socket::FcgiSockets;
 use crate::process::spawn::{self, SpawnContext};
 use crate::process::state::{Action, CheckKind, CommandError, ExitStatus};
+use crate::process::{cgroup, registry};
 use crate::supervisor::core::{Core, Output, ProcKey, Target};
 use crate::supervisor::host::{Host, Request, StdinError};
 use crate::supervisor::pipes::{BurstDetector, PipeEnd};
@@ -107,6 +107,21 @@ enum PumpMsg {
         kind: CheckKind,
     },
 }
+
+/// Extension (cgroups): processes left in a program's cgroup after its process was reaped.
+/// They got the program's `stopsignal`; SIGKILL (`cgroup.kill`) follows at `kill_at`.
+struct Leftover {
+    name: String,
+    kill_at: Instant,
+    killed_at: Option<Instant>,
+}
+
+/// How often a cgroup with leftovers is looked at (removed once empty).
+const LEFTOVER_POLL: Duration = Duration::from_millis(100);
+
+/// How long a cgroup is watched after its `cgroup.kill` before it is given up on (a process in
+/// uninterruptible sleep).
+const LEFTOVER_GIVE_UP: Duration = Duration::from_secs(10);
 
 /// An `exec:` check in flight: a child of supervisord, reaped by [`Runtime::reap`].
 struct ExecProbe {
@@ -279,6 +294,9 @@ struct Runtime {
     exec_probes: HashMap<i32, ExecProbe>,
     /// Extension (checks): the notification socket of the run being attached.
     pending_notify: Option<health::notify::NotifySocket>,
+    /// Extension (cgroups): cgroups that still held processes when their program's process
+    /// was reaped, by directory. Bounded by the number of programs with a cgroup.
+    cgroup_leftovers: HashMap<PathBuf, Leftover>,
 }
 
 /// The signals supervisord handles. Installed once, before the daemon announces itself, so a
@@ -370,6 +388,7 @@ pub async fn run(
         sockets: std::mem::take(sockets),
         exec_probes: HashMap::new(),
         pending_notify: None,
+        cgroup_leftovers: HashMap::new(),
     };
     rt.open_child_logs();
     rt.start_events();
@@ -383,6 +402,7 @@ pub async fn run(
         rt.drain_pump_queue();
         rt.create_pending_logs(LOGS_PER_ITERATION);
         rt.expire_exec_probes();
+        rt.sweep_cgroups(Instant::now());
         let now = Instant::now();
         let actions = rt.core.tick(now);
         rt.apply(actions);
@@ -404,7 +424,8 @@ pub async fn run(
         }
         NEXT_EVENT_SERIAL.store(rt.bus.next_serial(), Ordering::Relaxed);
         if let Some(e) = rt.ending {
-            if rt.core.shutdown_complete() {
+            // Processes left in cgroups get their stopwaitsecs too (then SIGKILL).
+            if rt.core.shutdown_complete() && rt.cgroup_leftovers.is_empty() {
                 *sockets = std::mem::take(&mut rt.sockets);
                 return Ok(match (e, rt.next_config.take(), rt.core.exit_code()) {
                     (Ending::Restart, Some(config), _) => Outcome::Restart(config),
@@ -429,6 +450,9 @@ pub async fn run(
         }
         if let Some(probe) = rt.next_probe_deadline() {
             deadline = deadline.min(probe);
+        }
+        if let Some(at) = rt.next_leftover_deadline() {
+            deadline = deadline.min(at);
         }
         // Pumps always leave a Notify permit behind, so queued output wakes us at once.
         // Control commands come first: reaping also happens at the top of every iteration, so
@@ -883,7 +907,6 @@ impl Runtime {
             if let Some(key) = key {
                 self.remove_cgroup(key);
             }
-            cgroup::retry_pending();
             // The run is over: close our end of its stdin (a restart gets a new pipe).
             if let Some(io) = key.and_then(|k| self.io.get_mut(&k)) {
                 io.stdin = None;
@@ -950,6 +973,10 @@ impl Runtime {
                         .iter()
                         .map(|n| ("NOTIFY_SOCKET".into(), n.env_value.clone().into()))
                         .collect();
+                    if let Some(Ok(dir)) = cgroup::dir(&process.config) {
+                        // The spawn kills what is left in the cgroup before the child joins.
+                        self.cgroup_leftovers.remove(&dir);
+                    }
                     let spawned =
                         spawn::spawn_with_env(&process.config, &self.spawn_ctx, fd, &extra_env);
                     let more = match spawned {
@@ -1036,15 +1063,117 @@ impl Runtime {
         }
     }
 
-    /// The process is gone: remove its cgroup (extension) if nothing else is left in it.
+    /// The process is gone: remove its cgroup (extension). Processes still in it get the
+    /// program's `stopsignal` now and SIGKILL `stopwaitsecs` later ([`Self::sweep_cgroups`]),
+    /// like systemd's stop of a unit's control group.
     fn remove_cgroup(&mut self, key: ProcKey) {
-        let Some(Ok(dir)) = self.core.process(key).and_then(|p| cgroup::dir(&p.config)) else {
+        let Some(p) = self.core.process(key) else {
             return;
         };
-        if let Err(e) = cgroup::remove(&dir) {
-            let msg = format!("cannot remove the cgroup {}: {e}", dir.display());
-            self.log(LogLevel::Warn, &msg);
+        let Some(Ok(dir)) = cgroup::dir(&p.config) else {
+            return;
+        };
+        let name = format!("{}:{}", p.config.group_name, p.config.name);
+        let (stopsignal, wait) = (p.config.stopsignal, p.config.stopwaitsecs);
+        match cgroup::remove(&dir) {
+            Ok(true) => {}
+            Ok(false) => {
+                let sig = Signal::try_from(stopsignal).unwrap_or(Signal::SIGTERM);
+                let n = cgroup::signal_all(&dir, sig).unwrap_or(0);
+                self.log(
+                    LogLevel::Info,
+                    &format!(
+                        "{n} process(es) left in the cgroup {} of {name}: sent {}, SIGKILL in \
+                         {wait}s",
+                        dir.display(),
+                        sig.as_str()
+                    ),
+                );
+                let now = Instant::now();
+                self.cgroup_leftovers.insert(
+                    dir,
+                    Leftover {
+                        name,
+                        kill_at: now + Duration::from_secs(wait),
+                        killed_at: None,
+                    },
+                );
+            }
+            Err(e) => {
+                let msg = format!("cannot remove the cgroup {}: {e}", dir.display());
+                self.log(LogLevel::Warn, &msg);
+            }
         }
+    }
+
+    /// Extension (cgroups): remove the cgroups whose leftovers are gone; SIGKILL those past
+    /// their time.
+    fn sweep_cgroups(&mut self, now: Instant) {
+        if self.cgroup_leftovers.is_empty() {
+            return;
+        }
+        let mut logs = Vec::new();
+        self.cgroup_leftovers.retain(|dir, l| {
+            match cgroup::remove(dir) {
+                Ok(true) => return false,
+                Ok(false) => {}
+                Err(e) => {
+                    logs.push((
+                        LogLevel::Warn,
+                        format!("cannot remove the cgroup {}: {e}", dir.display()),
+                    ));
+                    return false;
+                }
+            }
+            match l.killed_at {
+                None if now >= l.kill_at => {
+                    l.killed_at = Some(now);
+                    if let Err(e) = cgroup::signal_all(dir, Signal::SIGKILL) {
+                        logs.push((
+                            LogLevel::Warn,
+                            format!("cannot kill the cgroup {}: {e}", dir.display()),
+                        ));
+                    } else {
+                        logs.push((
+                            LogLevel::Warn,
+                            format!(
+                                "killing what is left in the cgroup {} of {} (SIGKILL)",
+                                dir.display(),
+                                l.name
+                            ),
+                        ));
+                    }
+                    true
+                }
+                Some(at) if now >= at + LEFTOVER_GIVE_UP => {
+                    logs.push((
+                        LogLevel::Warn,
+                        format!(
+                        "the cgroup {} of {} still holds processes after SIGKILL; left in place",
+                        dir.display(),
+                        l.name
+                    ),
+                    ));
+                    false
+                }
+                _ => true,
+            }
+        });
+        for (level, msg) in logs {
+            self.log(level, &msg);
+        }
+    }
+
+    /// Extension (cgroups): when [`Self::sweep_cgroups`] should run next.
+    fn next_leftover_deadline(&self) -> Option<Instant> {
+        let poll = Instant::now() + LEFTOVER_POLL;
+        self.cgroup_leftovers
+            .values()
+            .map(|l| match l.killed_at {
+                None => l.kill_at.min(poll),
+                Some(_) => poll,
+            })
+            .min()
     }
 
     /// For a process of an fcgi group: the group's name, after making sure its socket is open
