@@ -451,8 +451,8 @@ fn ours_cgroup_kills_leftovers_after_stopwaitsecs_without_stopasgroup() {
     .unwrap_or_else(|| panic!("cgroup left behind\n{}", m.log()));
     let log = m.log();
     assert!(
-        log.contains("process(es) left in the cgroup")
-            && log.contains("sent SIGTERM, SIGKILL in 2s"),
+        log.contains("processes left in the cgroup")
+            && log.contains(": sent SIGTERM to 2, SIGKILL in 2s"),
         "{log}"
     );
     assert!(log.contains("killing what is left in the cgroup"), "{log}");
@@ -614,4 +614,36 @@ fn ours_default_cgroup_parent_is_supervisords_own_cgroup() {
     wait_for(secs(10.0), || (!dir.exists()).then_some(()))
         .unwrap_or_else(|| panic!("cgroup left behind\n{}", d.diagnostics()));
     assert!(d.stop().success());
+}
+
+#[test]
+fn ours_cgroup_stop_signals_each_process_once() {
+    // stopasgroup with a cgroup: the process group gets the stop signal, the rest of the cgroup
+    // (a setsid grandchild) too, and nobody twice (a second SIGINT is "force quit" for many
+    // programs), not even the grandchild still there when the process has exited.
+    let tag = std::process::id();
+    let name = format!("once{tag}");
+    let Some(m) = Mounted::start(&format!(
+        "[program:{name}]\ncommand=sh -c 'setsid sh -c \"trap \\\"echo G >> {{dir}}/g\\\" TERM; \
+         while :; do sleep 0.1; done\" & trap \"echo M >> {{dir}}/m; exit 0\" TERM; \
+         while :; do sleep 0.1; done'\n\
+         startsecs=1\nstopasgroup=true\nstopwaitsecs=2\ncgroup=true\ncgroup_parent={{dir}}/cg\n"
+    )) else {
+        return;
+    };
+    let c = client_at(&m.dir.path().join("supervisor.sock"));
+    wait_state(&c, &name, "RUNNING");
+    let r = c.call("supervisor.stopProcess", &[s(&name)]);
+    assert!(r.is_ok(), "{r:?}");
+    wait_state(&c, &name, "STOPPED");
+    let leaf = format!("cg/supervisor-rs/{name}:{name}");
+    wait_for(secs(10.0), || {
+        (!Path::new(&m.inside(&leaf)).exists()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("cgroup left behind\n{}", m.log()));
+    let read = |f: &str| std::fs::read_to_string(m.dir.path().join(f)).unwrap_or_default();
+    assert_eq!(read("m"), "M\n", "the process\n{}", m.log());
+    assert_eq!(read("g"), "G\n", "the setsid grandchild\n{}", m.log());
+    let log = m.log();
+    assert!(log.contains(": already signalled, SIGKILL in 2s"), "{log}");
 }

@@ -275,16 +275,30 @@ pub fn populated(dir: &Path) -> bool {
 /// has it, 5.14+: that also reaches processes forked while it runs). Returns how many were
 /// signalled (`cgroup.kill` counts as one).
 pub fn signal_all(dir: &Path, signal: nix::sys::signal::Signal) -> io::Result<usize> {
+    signal_all_but(dir, signal, None)
+}
+
+/// [`signal_all`], except the processes of process group `skip_pgid` (they were signalled
+/// through their group already: a second SIGINT is "force quit" for many programs).
+pub fn signal_all_but(
+    dir: &Path,
+    signal: nix::sys::signal::Signal,
+    skip_pgid: Option<i32>,
+) -> io::Result<usize> {
     use nix::sys::signal::Signal;
+    use nix::unistd::{getpgid, Pid};
     if signal == Signal::SIGKILL && write_file(&dir.join("cgroup.kill"), "1").is_ok() {
         return Ok(1);
     }
     let me = std::process::id() as i32;
+    let skip = |p: i32| {
+        skip_pgid.is_some_and(|g| getpgid(Some(Pid::from_raw(p))).is_ok_and(|x| x.as_raw() == g))
+    };
     let mut n = 0;
     for pid in read_file(&dir.join("cgroup.procs"))?
         .lines()
         .filter_map(|l| l.trim().parse::<i32>().ok())
-        .filter(|p| *p > 1 && *p != me)
+        .filter(|p| *p > 1 && *p != me && !skip(*p))
     {
         if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).is_ok() {
             n += 1;

@@ -15,7 +15,7 @@
 //! iteration. The global event serial lives in a static so it survives in-process restarts.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -297,6 +297,9 @@ struct Runtime {
     /// Extension (cgroups): cgroups that still held processes when their program's process
     /// was reaped, by directory. Bounded by the number of programs with a cgroup.
     cgroup_leftovers: HashMap<PathBuf, Leftover>,
+    /// Extension (cgroups): cgroups whose processes got the stop signal of the current run
+    /// (`stopasgroup`), so that its leftovers do not get it twice.
+    signalled_cgroups: HashSet<PathBuf>,
 }
 
 /// The signals supervisord handles. Installed once, before the daemon announces itself, so a
@@ -389,6 +392,7 @@ pub async fn run(
         exec_probes: HashMap::new(),
         pending_notify: None,
         cgroup_leftovers: HashMap::new(),
+        signalled_cgroups: HashSet::new(),
     };
     rt.open_child_logs();
     rt.start_events();
@@ -976,6 +980,7 @@ impl Runtime {
                     if let Some(Ok(dir)) = cgroup::dir(&process.config) {
                         // The spawn kills what is left in the cgroup before the child joins.
                         self.cgroup_leftovers.remove(&dir);
+                        self.signalled_cgroups.remove(&dir);
                     }
                     let spawned =
                         spawn::spawn_with_env(&process.config, &self.spawn_ctx, fd, &extra_env);
@@ -999,7 +1004,7 @@ impl Runtime {
                             Err(e) => Err(e.to_string()),
                         });
                     if group {
-                        self.signal_cgroup(key, signal);
+                        self.signal_cgroup(key, signal, pid);
                     }
                     if let Err(msg) = result {
                         let more = self.core.signal_error(key, Instant::now(), &msg);
@@ -1048,14 +1053,17 @@ impl Runtime {
 
     /// `stopasgroup`/`killasgroup` with a cgroup (extension): the signal also reaches the
     /// processes that left the process group (setsid) but not the cgroup.
-    fn signal_cgroup(&mut self, key: ProcKey, signal: i32) {
+    /// The process group `pgid` (the process's own) has had the signal already.
+    fn signal_cgroup(&mut self, key: ProcKey, signal: i32, pgid: i32) {
         let Some(Ok(dir)) = self.core.process(key).and_then(|p| cgroup::dir(&p.config)) else {
             return;
         };
         let Ok(sig) = Signal::try_from(signal) else {
             return;
         };
-        if let Err(e) = cgroup::signal_all(&dir, sig) {
+        // Its leftovers are not signalled a second time when the process exits.
+        self.signalled_cgroups.insert(dir.clone());
+        if let Err(e) = cgroup::signal_all_but(&dir, sig, Some(pgid)) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 let msg = format!("cannot signal the cgroup {}: {e}", dir.display());
                 self.log(LogLevel::Warn, &msg);
@@ -1075,18 +1083,23 @@ impl Runtime {
         };
         let name = format!("{}:{}", p.config.group_name, p.config.name);
         let (stopsignal, wait) = (p.config.stopsignal, p.config.stopwaitsecs);
+        let signalled = self.signalled_cgroups.remove(&dir);
         match cgroup::remove(&dir) {
             Ok(true) => {}
             Ok(false) => {
                 let sig = Signal::try_from(stopsignal).unwrap_or(Signal::SIGTERM);
-                let n = cgroup::signal_all(&dir, sig).unwrap_or(0);
+                let sent = if signalled {
+                    // The stop (stopasgroup) reached them already.
+                    "already signalled".to_string()
+                } else {
+                    let n = cgroup::signal_all(&dir, sig).unwrap_or(0);
+                    format!("sent {} to {n}", sig.as_str())
+                };
                 self.log(
                     LogLevel::Info,
                     &format!(
-                        "{n} process(es) left in the cgroup {} of {name}: sent {}, SIGKILL in \
-                         {wait}s",
+                        "processes left in the cgroup {} of {name}: {sent}, SIGKILL in {wait}s",
                         dir.display(),
-                        sig.as_str()
                     ),
                 );
                 let now = Instant::now();
