@@ -14,7 +14,9 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 # Pinned reference versions (package==version); keep in sync with the spec.
-PINS=(supervisor==4.3.0 superlance==2.0.0 aiosmtpd uvicorn supervisor-stdlog==0.7.9 supervisor-stdout==0.1.1 supervisord-dependent-startup==1.4.0)
+# pexpect/ptyprocess run Supervisor's own end-to-end suite (tests/upstream_suite.rs).
+PINS=(supervisor==4.3.0 superlance==2.0.0 aiosmtpd uvicorn supervisor-stdlog==0.7.9 supervisor-stdout==0.1.1 supervisord-dependent-startup==1.4.0
+      pexpect==4.9.0 ptyprocess==0.7.0)
 
 step() { printf '\n==> %s\n' "$*"; }
 
