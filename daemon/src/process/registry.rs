@@ -23,8 +23,11 @@
 //! Maintenance is an append journal: a spawn appends one line to the open file (O(1), no
 //! rewrite), and the file is compacted (rewritten without the entries of exited children)
 //! only when its line count has doubled since the last compaction, so the cost per spawn is
-//! O(1) amortised. The line is in the file (page cache) before the spawn returns, so a
-//! SIGKILL of the daemon never loses it. A clean shutdown removes the file. A record whose
+//! O(1) amortised, and nothing is read from `/proc` in the spawn path (see [`record`]). The
+//! line (pid and start time, the start time taken from the clock around the spawn) is in the
+//! file (page cache) before the spawn returns, so a SIGKILL of the daemon never loses it
+//! (unless the spawn straddled a clock tick: that child's line follows a few ms later). A
+//! clean shutdown removes the file. A record whose
 //! `supervisord` line names a daemon that is still alive belongs to another running instance
 //! and is left alone.
 //!
@@ -363,15 +366,36 @@ struct Active {
     /// Line count at which the file is compacted.
     compact_at: usize,
     /// Children recorded before their command line could be read, oldest first.
-    pending: VecDeque<i32>,
+    pending: VecDeque<Pending>,
 }
+
+/// A child whose command line (and perhaps start time) is still to be read from `/proc`.
+struct Pending {
+    pid: i32,
+    /// Where its start time must lie (see [`record`]).
+    window: (u64, u64),
+    /// When it was spawned: `/proc` is read only [`RESOLVE_AFTER`] later.
+    since: Instant,
+}
+
+/// How long after a spawn its `/proc` entries are first read. Reading `/proc/<pid>/stat` or
+/// `cmdline` of a child still inside `execve` waits until its exec is done (the kernel holds
+/// the child's exec lock while it closes the inherited descriptors, which takes longer the
+/// more the daemon holds), so reading them at once would make the loop wait for every exec.
+const RESOLVE_AFTER: Duration = Duration::from_millis(5);
 
 impl Active {
     fn render(&self) -> String {
         let mut record = Record {
             daemon: Some(self.daemon),
             boot: self.boot.clone(),
-            children: self.entries.values().cloned().collect(),
+            // Start time 0: not known yet (see `record`), written once it is.
+            children: self
+                .entries
+                .values()
+                .filter(|e| e.start != 0)
+                .cloned()
+                .collect(),
         };
         record.children.sort_by_key(|e| e.pid);
         record.render()
@@ -389,15 +413,34 @@ impl Active {
         }
     }
 
-    /// Fill in the command lines of pending children whose exec has finished, oldest first,
-    /// stopping at the first one still under way (so a call costs O(1) plus what it
-    /// resolves).
+    /// Fill in the command lines (and start times not known yet) of pending children spawned
+    /// at least [`RESOLVE_AFTER`] ago whose exec has finished, oldest first, stopping at the
+    /// first one still under way (so a call costs O(1) plus what it resolves).
     fn resolve_pending(&mut self) -> io::Result<()> {
-        while let Some(&pid) = self.pending.front() {
+        while let Some(p) = self.pending.front() {
+            let (pid, (lo, hi)) = (p.pid, p.window);
             let Some(entry) = self.entries.get_mut(&pid).filter(|e| e.cmdline.is_empty()) else {
                 self.pending.pop_front();
                 continue;
             };
+            if p.since.elapsed() < RESOLVE_AFTER {
+                return Ok(());
+            }
+            if entry.start == 0 {
+                match proc_stat(pid) {
+                    Some((state, start))
+                        if state != 'Z' && state != 'X' && (lo..=hi).contains(&start) =>
+                    {
+                        entry.start = start;
+                    }
+                    _ => {
+                        // Exited already: nothing can be left over.
+                        self.entries.remove(&pid);
+                        self.pending.pop_front();
+                        continue;
+                    }
+                }
+            }
             match now(entry) {
                 Now::Unknown => return Ok(()),
                 Now::Changed(cmdline) => {
@@ -418,6 +461,8 @@ impl Active {
     /// lines (they are our unreaped children, so pid and start time still name them).
     fn compact(&mut self) -> io::Result<()> {
         self.entries.retain(|_, e| match now(e) {
+            // Start time still to be read: kept for `resolve_pending`, not written.
+            _ if e.start == 0 => true,
             Now::Same | Now::Unknown => true,
             Now::Changed(cmdline) => {
                 e.cmdline = cmdline;
@@ -513,43 +558,75 @@ pub fn move_to(path: PathBuf) -> io::Result<()> {
     active.compact()
 }
 
-/// Record a child just spawned (`name` is `group:process`): one line appended to the record.
+/// Clock ticks since boot now (`CLOCK_BOOTTIME`, the clock and unit of a process's start
+/// time in `/proc/<pid>/stat`, field 22), for the window passed to [`record`].
+pub fn boot_ticks() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own; sysconf has no preconditions.
+    let (ok, hz) = unsafe {
+        (
+            libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) == 0,
+            libc::sysconf(libc::_SC_CLK_TCK),
+        )
+    };
+    let (secs, nanos, hz) = (
+        u64::try_from(ts.tv_sec).ok()?,
+        u64::try_from(ts.tv_nsec).ok()?,
+        u64::try_from(hz).ok()?,
+    );
+    if !ok || hz == 0 || 1_000_000_000 % hz != 0 {
+        return None;
+    }
+    // As the kernel's nsec_to_clock_t: whole ticks, rounded down.
+    let per_tick = 1_000_000_000 / hz;
+    Some(secs * hz + nanos / per_tick)
+}
+
+/// Record a child just spawned (`name` is `group:process`). `window` is [`boot_ticks`] just
+/// before and just after the spawn call: the kernel stamps the child's start time inside it.
 /// Entries of children that have exited are dropped when the file is compacted (stale entries
 /// are harmless: pid, start time and command line must all match). A failure to write is
 /// returned for the caller to log; the child runs either way.
 ///
-/// `posix_spawn` (vfork) returns once the child has left our memory, before the kernel has
-/// set up the new program's arguments, so `/proc/<pid>/cmdline` often still reads empty here
-/// (and waiting for it costs milliseconds of scheduling per spawn on a busy machine). The line
-/// is then written at once with the command line unknown (`-`), and a second line with it
-/// follows as soon as it can be read: at a later spawn, at the next turn of the supervision
-/// loop ([`resolve_pending`]), when the child reaches RUNNING, or at a compaction.
-pub fn record(pid: i32, name: &str) -> io::Result<()> {
+/// Nothing is read from `/proc` here: `posix_spawn` (vfork) returns once the child has left
+/// our memory, before the kernel has finished its exec, and `/proc/<pid>/stat` and `cmdline`
+/// of a child in that state can only be read once the exec is done (the daemon would wait
+/// for every child's exec in turn). When both ends of the window are the same tick (nearly
+/// always: a spawn takes well under a tick), that is the child's start time and its line is
+/// written at once, with the command line unknown (`-`), so the line is in the file (page
+/// cache) before the spawn returns. A second line with the command line follows as soon as
+/// it can be read: at the next turn of the supervision loop after [`RESOLVE_AFTER`]
+/// ([`resolve_pending`]), or at a compaction. When the spawn straddled a tick, the start time
+/// is read from `/proc` at that point too, and the child's first line is written then.
+pub fn record(pid: i32, name: &str, window: Option<(u64, u64)>) -> io::Result<()> {
     let Ok(mut guard) = ACTIVE.lock() else {
         return Ok(());
     };
     let Some(active) = guard.as_mut() else {
         return Ok(());
     };
-    let resolved = active.resolve_pending();
-    let start = match proc_stat(pid) {
-        Some((state, start)) if state != 'Z' && state != 'X' => start,
-        // Already gone (exec failed at once): nothing can be left over.
-        _ => return resolved,
-    };
-    let cmdline = proc_cmdline(pid).unwrap_or_default();
-    if cmdline.is_empty() {
-        active.pending.push_back(pid);
-    }
+    let (lo, hi) = window.unwrap_or((1, u64::MAX));
+    let start = if lo == hi { lo } else { 0 };
+    active.pending.push_back(Pending {
+        pid,
+        window: (lo, hi),
+        since: Instant::now(),
+    });
     let entry = Entry {
         pid,
         start,
-        cmdline,
+        cmdline: Vec::new(),
         name: name.to_string(),
     };
     let line = entry.line();
     active.entries.insert(pid, entry);
-    active.append(&line).and(resolved)
+    if start == 0 {
+        return Ok(());
+    }
+    active.append(&line)
 }
 
 /// True while some recorded child's command line is still to be read (the supervision loop
@@ -581,7 +658,13 @@ pub fn refresh(pid: i32) -> io::Result<()> {
     let Some(active) = guard.as_mut() else {
         return Ok(());
     };
-    let Some(entry) = active.entries.get_mut(&pid) else {
+    // Still pending: its command line is read then, after the exec (reading it now could wait
+    // for the exec).
+    let Some(entry) = active
+        .entries
+        .get_mut(&pid)
+        .filter(|e| !e.cmdline.is_empty() && e.start != 0)
+    else {
         return Ok(());
     };
     let Now::Changed(cmdline) = now(entry) else {
@@ -885,12 +968,19 @@ mod tests {
         open(path.clone()).expect("open");
         let mut kids = Vec::new();
         for i in 0..70 {
+            let before = boot_ticks();
             let child = std::process::Command::new("sleep")
                 .arg(format!("{}", 100 + i))
                 .process_group(0)
                 .spawn()
                 .expect("spawn sleep");
-            record(child.id() as i32, &format!("g:s{i}")).expect("record");
+            // Odd ones as if the spawn had straddled a tick: the start time is read later.
+            let window = if i % 2 == 0 {
+                before.zip(boot_ticks())
+            } else {
+                before.map(|b| (b.saturating_sub(1), b + 100))
+            };
+            record(child.id() as i32, &format!("g:s{i}"), window).expect("record");
             kids.push(child);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -909,6 +999,8 @@ mod tests {
                 .find(|e| e.pid == kid.id() as i32)
                 .expect("entry");
             assert_eq!(e.cmdline, format!("sleep\x00{}\x00", 100 + i).into_bytes());
+            let (_, start) = proc_stat(e.pid).expect("stat");
+            assert_eq!(e.start, start, "start time of {}", e.name);
             assert_eq!(e.name, format!("g:s{i}"));
         }
         // Up to 140 lines were appended (70 spawns, up to 70 resolutions); the file was
@@ -920,6 +1012,23 @@ mod tests {
         for mut k in kids {
             let _ = k.kill();
             let _ = k.wait();
+        }
+    }
+
+    /// The clock read around a spawn brackets the start time the kernel reports.
+    #[test]
+    fn boot_ticks_bracket_a_childs_start_time() {
+        for _ in 0..20 {
+            let lo = boot_ticks().expect("CLOCK_BOOTTIME");
+            let mut child = std::process::Command::new("sleep")
+                .arg("30")
+                .spawn()
+                .expect("spawn sleep");
+            let hi = boot_ticks().expect("CLOCK_BOOTTIME");
+            let (_, start) = proc_stat(child.id() as i32).expect("stat");
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(lo <= start && start <= hi, "{lo} <= {start} <= {hi}");
         }
     }
 

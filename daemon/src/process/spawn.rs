@@ -357,7 +357,11 @@ pub fn spawn_with_env(
             });
         }
     }
-    let child = cmd.spawn().map_err(|e| {
+    // The child's start time lies between these two readings (see `registry::record`).
+    let before = super::registry::boot_ticks();
+    let spawned = cmd.spawn();
+    let window = before.zip(super::registry::boot_ticks());
+    let child = spawned.map_err(|e| {
         let errno = e.raw_os_error().unwrap_or(0);
         limits_report
             .as_ref()
@@ -369,7 +373,11 @@ pub fn spawn_with_env(
     drop(child);
     // Best effort: a record that cannot be written only weakens the clean-up after a crash
     // of supervisord itself (the start-up already warned if the file is unwritable).
-    let _ = super::registry::record(pid, &format!("{}:{}", config.group_name, config.name));
+    let _ = super::registry::record(
+        pid,
+        &format!("{}:{}", config.group_name, config.name),
+        window,
+    );
     Ok(Spawned {
         pid,
         stdin: stdin_w,
