@@ -58,15 +58,28 @@ const RECORD_POLL: Duration = Duration::from_millis(10);
 /// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
 const PENDING_POLL: Duration = Duration::from_millis(50);
 
-/// At most this many automatic starts (autostart, autorestart, retries) per loop iteration:
-/// between two batches of a large start-up the loop answers its clients, so `supervisorctl
-/// status` works from the first moment (the processes not started yet show STOPPED).
+/// At least this many automatic starts (autostart, autorestart, retries) per loop iteration,
+/// at most [`spawn_budget`]: between two batches of a large start-up the loop answers its
+/// clients, so `supervisorctl status` works from the first moment (the processes not started
+/// yet show STOPPED).
 const SPAWNS_PER_ITERATION: usize = 16;
 
-/// AUTO child logs created per loop iteration in the background. Their names are chosen at
-/// start-up without I/O; a process's files are created before its first spawn, or at once
-/// when a client asks for them, so the socket answers while thousands are created.
-const LOGS_PER_ITERATION: usize = 16;
+/// A start-up takes at most about this many loop iterations (more only when batches are at
+/// their minimum size).
+const STARTUP_ITERATIONS: usize = 64;
+
+/// Automatic starts (and AUTO log creations) per loop iteration for `n` processes. Every
+/// iteration walks all processes (the core's tick and next deadline, `waitpid`), so with a
+/// fixed batch a start-up would cost O(n²); batches of n / [`STARTUP_ITERATIONS`] keep it
+/// O(n) while a client still waits at most one batch (about 80 spawns, tens of ms, at 5,000).
+fn spawn_budget(n: usize) -> usize {
+    (n / STARTUP_ITERATIONS).max(SPAWNS_PER_ITERATION)
+}
+
+// AUTO child logs are created in the background, [`spawn_budget`] per loop iteration. Their
+// names are chosen at start-up without I/O; a process's files are created before its first
+// spawn, or at once when a client asks for them, so the socket answers while thousands are
+// created.
 
 /// Size of one read from a child's pipe (Supervisor reads up to 128 KiB at a time).
 const READ_CHUNK: usize = 128 * 1024;
@@ -365,7 +378,8 @@ pub async fn run(
     // running ones; the loop's own copy needs only the daemon-wide settings.
     let stored = config.clone();
     let mut core = Core::new(std::mem::take(&mut config.groups));
-    core.set_spawn_budget(SPAWNS_PER_ITERATION);
+    let batch = spawn_budget(core.processes().count());
+    core.set_spawn_budget(batch);
     let mut rt = Runtime {
         core,
         log,
@@ -404,7 +418,7 @@ pub async fn run(
         // would otherwise never return Pending and starve them.
         tokio::task::yield_now().await;
         rt.drain_pump_queue();
-        rt.create_pending_logs(LOGS_PER_ITERATION);
+        rt.create_pending_logs(batch);
         rt.expire_exec_probes();
         rt.sweep_cgroups(Instant::now());
         let now = Instant::now();
