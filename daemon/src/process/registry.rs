@@ -16,12 +16,12 @@
 //! The boot id (`/proc/sys/kernel/random/boot_id`) makes a record written before a reboot
 //! void (start times count from boot). A child that execs another program (a wrapper
 //! `sh -c 'exec prog'`) changes its command line; while the daemon runs, the line is
-//! refreshed when the child reaches RUNNING and at each compaction (it is still our
-//! unreaped child then, so its pid cannot have been reused). A later change (a program
+//! refreshed when the child reaches RUNNING (it is still our unreaped child then, so its pid
+//! cannot have been reused). A later change (a program
 //! rewriting its own argv) makes the leftover unrecognisable: it is left running with a WARN.
 //!
 //! Maintenance is an append journal: a spawn appends one line to the open file (O(1), no
-//! rewrite), and the file is compacted (rewritten without the entries of exited children)
+//! rewrite), and the file is compacted (rewritten without the entries of reaped children)
 //! only when its line count has doubled since the last compaction, so the cost per spawn is
 //! O(1) amortised, and nothing is read from `/proc` in the spawn path (see [`record`]). The
 //! line (pid and start time, the start time taken from the clock around the spawn) is in the
@@ -441,15 +441,17 @@ impl Active {
                     }
                 }
             }
-            match now(entry) {
-                Now::Unknown => return Ok(()),
-                Now::Changed(cmdline) => {
+            // Entries are our unreaped children (see `exited`), so the pid still names the
+            // child with this start time: only its command line is read.
+            match proc_cmdline(pid) {
+                Some(c) if c.is_empty() => return Ok(()),
+                Some(cmdline) => {
                     entry.cmdline = cmdline;
                     let line = entry.line();
                     self.pending.pop_front();
                     self.append(&line)?;
                 }
-                Now::Same | Now::Gone => {
+                None => {
                     self.pending.pop_front();
                 }
             }
@@ -457,20 +459,11 @@ impl Active {
         Ok(())
     }
 
-    /// Rewrite the file with only the children still running, with their current command
-    /// lines (they are our unreaped children, so pid and start time still name them).
+    /// Rewrite the file with only the children not reaped yet (see [`exited`]); nothing is
+    /// read from `/proc`.
     fn compact(&mut self) -> io::Result<()> {
-        self.entries.retain(|_, e| match now(e) {
-            // Start time still to be read: kept for `resolve_pending`, not written.
-            _ if e.start == 0 => true,
-            Now::Same | Now::Unknown => true,
-            Now::Changed(cmdline) => {
-                e.cmdline = cmdline;
-                true
-            }
-            Now::Gone => false,
-        });
-        self.lines = self.entries.len();
+        // Entries whose start time is still to be read are not written.
+        self.lines = self.entries.values().filter(|e| e.start != 0).count();
         self.compact_at = (self.lines * 2).max(MIN_COMPACT);
         self.file = Some(write_new(&self.path, &self.render())?);
         Ok(())
@@ -587,7 +580,7 @@ pub fn boot_ticks() -> Option<u64> {
 
 /// Record a child just spawned (`name` is `group:process`). `window` is [`boot_ticks`] just
 /// before and just after the spawn call: the kernel stamps the child's start time inside it.
-/// Entries of children that have exited are dropped when the file is compacted (stale entries
+/// Entries of reaped children ([`exited`]) are dropped when the file is compacted (stale entries
 /// are harmless: pid, start time and command line must all match). A failure to write is
 /// returned for the caller to log; the child runs either way.
 ///
@@ -599,7 +592,7 @@ pub fn boot_ticks() -> Option<u64> {
 /// written at once, with the command line unknown (`-`), so the line is in the file (page
 /// cache) before the spawn returns. A second line with the command line follows as soon as
 /// it can be read: at the next turn of the supervision loop after [`RESOLVE_AFTER`]
-/// ([`resolve_pending`]), or at a compaction. When the spawn straddled a tick, the start time
+/// ([`resolve_pending`]). When the spawn straddled a tick, the start time
 /// is read from `/proc` at that point too, and the child's first line is written then.
 pub fn record(pid: i32, name: &str, window: Option<(u64, u64)>) -> io::Result<()> {
     let Ok(mut guard) = ACTIVE.lock() else {
@@ -627,6 +620,16 @@ pub fn record(pid: i32, name: &str, window: Option<(u64, u64)>) -> io::Result<()
         return Ok(());
     }
     active.append(&line)
+}
+
+/// A recorded child was reaped: it can no longer be left over, and its pid may be reused.
+/// Its lines leave the file at the next compaction.
+pub fn exited(pid: i32) {
+    if let Ok(mut guard) = ACTIVE.lock() {
+        if let Some(active) = guard.as_mut() {
+            active.entries.remove(&pid);
+        }
+    }
 }
 
 /// True while some recorded child's command line is still to be read (the supervision loop
@@ -966,7 +969,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x.pid.children");
         open(path.clone()).expect("open");
-        let mut kids = Vec::new();
+        let mut kids: Vec<std::process::Child> = Vec::new();
         for i in 0..70 {
             let before = boot_ticks();
             let child = std::process::Command::new("sleep")
@@ -1007,8 +1010,19 @@ mod tests {
         // compacted at 64 and stays below the next threshold, 2 x the live entries then.
         let lines = text.lines().count() - 1;
         assert!(lines < 2 * 64, "{lines} lines:\n{text}");
+        // Reaped children leave the record at the next compaction (moving it compacts).
+        for k in kids.iter_mut().take(10) {
+            let _ = k.kill();
+            let _ = k.wait();
+            exited(k.id() as i32);
+        }
+        let moved = dir.path().join("y.pid.children");
+        move_to(moved.clone()).expect("move");
+        let text = fs::read_to_string(&moved).expect("record");
+        let record = Record::parse(&text).expect("parses");
+        assert_eq!(record.children.len(), 60, "{text}");
         close();
-        assert!(!path.exists());
+        assert!(!path.exists() && !moved.exists());
         for mut k in kids {
             let _ = k.kill();
             let _ = k.wait();

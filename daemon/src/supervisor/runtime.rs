@@ -902,6 +902,7 @@ impl Runtime {
                 // Stopped/continued children are not exits; keep reaping.
                 _ => continue,
             };
+            registry::exited(pid.as_raw());
             if let Some(probe) = self.exec_probes.remove(&pid.as_raw()) {
                 if !probe.timed_out {
                     let ok = exit == ExitStatus::Code(0);
