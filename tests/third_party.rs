@@ -8,7 +8,7 @@
 //!   superlance 2.0.0's httpok, memmon, fatalmailbatch and crashmailbatch: event listeners that
 //!   read TICK_5 and PROCESS_STATE events and call getAllProcessInfo, getProcessInfo,
 //!   stopProcess and startProcess back, or mail through a real SMTP server (aiosmtpd);
-//! * the supervisord.conf pattern of many Docker images: `logfile=/dev/null`, child logs on
+//! * real-world configs: the supervisord.conf pattern of many Docker images: `logfile=/dev/null`, child logs on
 //!   `/dev/fd/1`, `/dev/fd/2` and `/dev/stdout`, `[include]`, and an event listener that
 //!   SIGQUITs supervisord (`kill -SIGQUIT $PPID`) when a program exits.
 //!
@@ -18,8 +18,10 @@ use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Instant;
 
-use supervisor_tests::rpc::rpc_config;
-use supervisor_tests::{python_bin, run_command, secs, wait_for, Capture, Daemon, Kind, SmtpSink};
+use supervisor_tests::rpc::{rpc_config, RpcClient};
+use supervisor_tests::{
+    free_port, python_bin, run_command, secs, wait_for, Capture, Daemon, Kind, SmtpSink,
+};
 
 macro_rules! both {
     ($scenario:ident => $py:ident, $ours:ident) => {
@@ -327,3 +329,96 @@ fn docker_pattern(kind: Kind) {
     assert!(err.contains("web-err"), "stderr:\n{err}");
 }
 both!(docker_pattern => python_docker_image_config, ours_docker_image_config);
+
+/// A supervisord.conf in the style of desktop/VNC and document-server images: a unix socket
+/// with credentials (and `[supervisorctl]` carrying them), `[inet_http_server] port=*:N` with
+/// a `{SHA}` password, a `[group:x]` with priorities, `stopsignal=QUIT` with
+/// `stopasgroup`/`killasgroup`, unquoted `environment=` values with `/` and `-`,
+/// `%(program_name)s` log paths, and `numprocs_start` with a `%(process_num)02d` name.
+/// Python's supervisorctl and ours both drive it.
+fn real_world_config(kind: Kind) {
+    let port = free_port();
+    let config = format!(
+        "[unix_http_server]\nfile={{dir}}/supervisor.sock\nchmod=0700\nusername=dummy\npassword=dummy\n\n\
+         [inet_http_server]\nport=*:{port}\nusername=admin\n\
+         password={{SHA}}d033e22ae348aeb5660fc2140aec35850c4da997\n\n\
+         [supervisord]\nnodaemon=true\nlogfile={{dir}}/supervisord.log\nlogfile_maxbytes=50MB\n\
+         logfile_backups=10\npidfile={{dir}}/supervisord.pid\nminfds=1024\nminprocs=200\n\
+         childlogdir={{dir}}\nenvironment=LANG=\"en_US.UTF-8\",LC_ALL=en_US.UTF-8\n\n\
+         [rpcinterface:supervisor]\n\
+         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+         [supervisorctl]\nserverurl=unix://{{dir}}/supervisor.sock\nusername=dummy\npassword=dummy\n\n\
+         [group:desktop]\nprograms=xvfb,panel\npriority=15\n\n\
+         [program:xvfb]\npriority=10\ncommand=sleep 100\nautorestart=true\nstopsignal=QUIT\n\
+         stopasgroup=true\nkillasgroup=true\n\n\
+         [program:panel]\npriority=15\ndirectory={{dir}}\n\
+         command=sh -c 'echo \"$DISPLAY $HOME $USER $NODE_ENV $NODE_CONFIG_DIR $LANG\"; exec sleep 100'\n\
+         environment=DISPLAY=\":1\",HOME=\"/root\",USER=\"root\",NODE_ENV=production-linux,NODE_CONFIG_DIR=/etc/onlyoffice/documentserver\n\
+         stdout_logfile={{dir}}/%(program_name)s.log\nstderr_logfile={{dir}}/%(program_name)s.err.log\n\
+         stdout_logfile_maxbytes=1MB\nstdout_logfile_backups=0\nstartretries=10\n\n\
+         [program:manual]\ncommand=sleep 100\nautostart=false\n\
+         process_name=%(program_name)s_%(process_num)02d\nnumprocs=2\nnumprocs_start=1\n"
+    );
+    let mut d = Daemon::start(kind, &config);
+    d.expect_log("success: xvfb entered RUNNING", secs(15.0));
+    d.expect_log("success: panel entered RUNNING", secs(15.0));
+    let conf = d.dir().join("supervisord.conf");
+    let ctl = |exe: std::path::PathBuf, args: &[&str], want: i32| {
+        let mut cmd = Command::new(exe);
+        cmd.arg("-c").arg(&conf).args(args);
+        let out = run_command(cmd, secs(30.0));
+        assert_eq!(out.code(), Some(want), "supervisorctl {args:?}\n{out}");
+        out.stdout
+            .lines()
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ctl(python_bin("supervisorctl"), &["status"], 3),
+        [
+            "desktop:panel RUNNING",
+            "desktop:xvfb RUNNING",
+            "manual:manual_01 STOPPED",
+            "manual:manual_02 STOPPED"
+        ]
+    );
+    assert_eq!(
+        ctl(python_bin("supervisorctl"), &["start", "manual:*"], 0),
+        ["manual:manual_01: started", "manual:manual_02: started"]
+    );
+    assert_eq!(
+        ctl(Kind::Ours.bin("supervisorctl"), &["status"], 0),
+        [
+            "desktop:panel RUNNING",
+            "desktop:xvfb RUNNING",
+            "manual:manual_01 RUNNING",
+            "manual:manual_02 RUNNING"
+        ]
+    );
+    let rpc = RpcClient::tcp(port, Some(("admin", "admin")));
+    rpc.wait_ready(secs(10.0)).expect("inet server answers");
+    let state = format!("{:?}", rpc.ok("supervisor.getState", &[]));
+    assert!(state.contains("RUNNING"), "{state}");
+    assert!(
+        RpcClient::tcp(port, Some(("admin", "wrong")))
+            .try_call("supervisor.getState", &[])
+            .is_err(),
+        "a wrong password is refused"
+    );
+    let line = wait_for(secs(10.0), || {
+        let t = std::fs::read_to_string(d.dir().join("panel.log")).unwrap_or_default();
+        (!t.is_empty()).then_some(t)
+    });
+    assert_eq!(
+        line.as_deref(),
+        Some(":1 /root root production-linux /etc/onlyoffice/documentserver en_US.UTF-8\n")
+    );
+    assert!(d.stop().success());
+    assert!(
+        d.log_text()
+            .contains("stopped: xvfb (terminated by SIGQUIT)"),
+        "{}",
+        d.diagnostics()
+    );
+}
+both!(real_world_config => python_real_world_image_config, ours_real_world_image_config);
