@@ -5,12 +5,15 @@
 //! * supervisor-wildcards 0.1.3, a supervisorctl plugin (`[ctlplugin:x]`) loaded by Python's
 //!   supervisorctl, whose `mstop`/`mstart` start one thread (one XML-RPC connection) per match;
 //! * supervisor-checks 0.8.1 (`supervisor_tcp_check`, `supervisor_memory_check`) and
-//!   superlance 2.0.0's httpok, memmon, fatalmailbatch and crashmailbatch: event listeners that
-//!   read TICK_5 and PROCESS_STATE events and call getAllProcessInfo, getProcessInfo,
-//!   stopProcess and startProcess back, or mail through a real SMTP server (aiosmtpd);
-//! * real-world configs: the supervisord.conf pattern of many Docker images: `logfile=/dev/null`, child logs on
-//!   `/dev/fd/1`, `/dev/fd/2` and `/dev/stdout`, `[include]`, and an event listener that
-//!   SIGQUITs supervisord (`kill -SIGQUIT $PPID`) when a program exits.
+//!   superlance 2.0.0's httpok, memmon, fatalmailbatch, crashmailbatch and crashsms: event
+//!   listeners that read TICK_5 and PROCESS_STATE events and call getAllProcessInfo,
+//!   getProcessInfo, stopProcess and startProcess back, or mail through a real SMTP server
+//!   (aiosmtpd);
+//! * real-world configs: the supervisord.conf pattern of many Docker images
+//!   (`logfile=/dev/null`, child logs on `/dev/fd/1`, `/dev/fd/2` and `/dev/stdout`,
+//!   `[include]`, and an event listener that SIGQUITs supervisord, `kill -SIGQUIT $PPID`, when
+//!   a program exits), and a desktop/document-server image config (see
+//!   `real_world_config`).
 //!
 //! The Python packages are pinned in scripts/test.sh.
 
@@ -197,6 +200,9 @@ fn check_listeners(kind: Kind) {
              events=PROCESS_STATE,TICK_5\nbuffer_size=100\n\n\
              [eventlistener:crashmail]\n\
              command={crash} --toEmail=ops@example.com --fromEmail=sd@example.com --smtpHost=127.0.0.1:{port} --interval=0.05 -e TICK_5\n\
+             events=PROCESS_STATE,TICK_5\nbuffer_size=100\n\n\
+             [eventlistener:crashsms]\n\
+             command={sms} --toEmail=ops@example.com --fromEmail=sd@example.com --smtpHost=127.0.0.1:{port} --subject=sms -i 0.05 -e TICK_5\n\
              events=PROCESS_STATE,TICK_5\nbuffer_size=100\n",
             tcp = bin("supervisor_tcp_check"),
             mem = bin("supervisor_memory_check"),
@@ -204,6 +210,7 @@ fn check_listeners(kind: Kind) {
             memmon = bin("memmon"),
             fatal = bin("fatalmailbatch"),
             crash = bin("crashmailbatch"),
+            sms = bin("crashsms"),
         ),
         None,
     );
@@ -258,7 +265,12 @@ fn check_listeners(kind: Kind) {
         let crash = m
             .iter()
             .any(|m| m.contains("Subject: Crash alert from supervisord") && m.contains("crasher"));
-        (fatal && crash).then_some(m)
+        let sms = m.iter().any(|m| {
+            m.contains("Subject: sms")
+                && m.contains("[crasher:crasher](")
+                && m.contains("exited unexpectedly")
+        });
+        (fatal && crash && sms).then_some(m)
     });
     assert!(
         mails.is_some(),
