@@ -15,11 +15,12 @@ PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 # Pinned reference versions (package==version); keep in sync with the spec.
 # pexpect/ptyprocess run Supervisor's own end-to-end suite (tests/upstream_suite.rs);
-# supervisor-checks (with psutil), supervisor-wildcards and supervisor-logging are the
-# third-party tools of tests/third_party.rs.
+# supervisor-checks (with psutil), supervisor-wildcards, supervisor-logging and superfsmon
+# (with watchdog) are the third-party tools of tests/third_party.rs.
 PINS=(supervisor==4.3.0 superlance==2.0.0 aiosmtpd uvicorn supervisor-stdlog==0.7.9 supervisor-stdout==0.1.1 supervisord-dependent-startup==1.4.0
       pexpect==4.9.0 ptyprocess==0.7.0
-      supervisor-checks==0.8.1 psutil==7.2.2 supervisor-wildcards==0.1.3 supervisor-logging==0.0.9)
+      supervisor-checks==0.8.1 psutil==7.2.2 supervisor-wildcards==0.1.3 supervisor-logging==0.0.9
+      superfsmon==1.2.3 watchdog==7.1.1)
 
 step() { printf '\n==> %s\n' "$*"; }
 

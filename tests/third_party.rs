@@ -9,6 +9,7 @@
 //!   listeners that read TICK_5 and PROCESS_STATE events and call getAllProcessInfo,
 //!   getProcessInfo, stopProcess and startProcess back, or mail through a real SMTP server
 //!   (aiosmtpd);
+//! * superfsmon 1.2.3, restarting programs when a watched directory changes;
 //! * real-world configs: the supervisord.conf pattern of many Docker images
 //!   (`logfile=/dev/null`, child logs on `/dev/fd/1`, `/dev/fd/2` and `/dev/stdout`,
 //!   `[include]`, and an event listener that SIGQUITs supervisord, `kill -SIGQUIT $PPID`, when
@@ -434,3 +435,56 @@ fn real_world_config(kind: Kind) {
     );
 }
 both!(real_world_config => python_real_world_image_config, ours_real_world_image_config);
+
+/// superfsmon 1.2.3 watches a directory and restarts programs through XML-RPC with
+/// `stopProcess(name, False)` (no wait), polls `getProcessInfo` until STOPPED, then
+/// `startProcess(name, False)`: a program by name and a group (`-g`), never the others.
+fn superfsmon(kind: Kind) {
+    let config = rpc_config(
+        &format!(
+            "[program:app]\ncommand=sleep 100\nstartsecs=0\n\n\
+             [program:web]\ncommand=sleep 101\nnumprocs=2\nprocess_name=web_%(process_num)d\nstartsecs=0\n\n\
+             [program:other]\ncommand=sleep 102\nstartsecs=0\n\n\
+             [program:superfsmon]\ncommand={} {{dir}}/watch app -g web\n\
+             stdout_logfile={{dir}}/superfsmon.log\nredirect_stderr=true\n",
+            bin("superfsmon")
+        ),
+        None,
+    );
+    let mut d = Daemon::prepare(kind, &config);
+    std::fs::create_dir(d.dir().join("watch")).expect("watch dir");
+    d.spawn();
+    d.expect_log("success: superfsmon entered RUNNING", secs(15.0));
+    let watching = wait_for(secs(10.0), || {
+        std::fs::read_to_string(d.dir().join("superfsmon.log"))
+            .ok()
+            .filter(|t| t.contains("watching"))
+    });
+    assert!(
+        watching.is_some(),
+        "superfsmon not watching\n{}",
+        d.diagnostics()
+    );
+    std::fs::write(d.dir().join("watch/changed.py"), "x = 1\n").expect("write watched file");
+    for name in ["app", "web_0", "web_1"] {
+        d.expect_log(
+            &format!("stopped: {name} (terminated by SIGTERM)"),
+            secs(20.0),
+        );
+        let respawned = wait_for(secs(15.0), || {
+            (d.log_text().matches(&format!("spawned: '{name}' ")).count() >= 2).then_some(())
+        });
+        assert!(
+            respawned.is_some(),
+            "{name} not started again\n{}",
+            d.diagnostics()
+        );
+    }
+    assert!(
+        !d.log_text().contains("stopped: other"),
+        "{}",
+        d.diagnostics()
+    );
+    d.stop();
+}
+both!(superfsmon => python_superfsmon_restarts_on_change, ours_superfsmon_restarts_on_change);
