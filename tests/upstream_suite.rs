@@ -8,7 +8,9 @@
 //! an expected failure that starts passing fails this test too (so the list cannot hide a
 //! change), and `python_expected_failures_fail_too` checks that each one fails under Python
 //! supervisord as well, i.e. that it is not a gap of ours. Tests that start none of our
-//! binaries are listed in [`NOT_OURS`] and checked the same way.
+//! binaries are listed in [`NOT_OURS`] and checked the same way. A test that fails
+//! unexpectedly is rerun once on its own (upstream waits at most 30 s for each line, which a
+//! loaded machine can miss); if it then passes, its first failure is printed as a warning.
 //!
 //! The fixtures use fixed paths (`/tmp/issue-*.sock`, `.log`, `.pid`), so the two tests take
 //! a lock and never run the suite at the same time.
@@ -125,7 +127,32 @@ fn listed(list: &[(&str, &str)], name: &str) -> bool {
 
 #[test]
 fn ours_upstream_end_to_end_suite() {
-    let (outcomes, transcript) = run_suite(false, &[]);
+    let (mut outcomes, mut transcript) = run_suite(false, &[]);
+    // Upstream's tests wait at most 30 s for a line; on a loaded machine one can miss that.
+    // A test that failed unexpectedly runs once more on its own, and the first failure is
+    // printed (not hidden) when the rerun passes; a test that fails twice is a failure.
+    let unexpected: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.outcome != "ok" && !listed(EXPECTED_FAILURES, &o.name))
+        .map(|o| o.name.clone())
+        .collect();
+    if !unexpected.is_empty() {
+        let names: Vec<&str> = unexpected.iter().map(String::as_str).collect();
+        let (rerun, rerun_transcript) = run_suite(false, &names);
+        for o in &mut outcomes {
+            if let Some(r) = rerun.iter().find(|r| r.name == o.name) {
+                if r.outcome == "ok" {
+                    eprintln!(
+                        "warning: upstream test {} failed once and passed when rerun alone; \
+                         the first run:\n{transcript}",
+                        o.name
+                    );
+                }
+                o.outcome = r.outcome.clone();
+            }
+        }
+        transcript = format!("{transcript}\n--- rerun of {names:?} ---\n{rerun_transcript}");
+    }
     let mut problems = Vec::new();
     if outcomes.len() != SUITE_SIZE {
         problems.push(format!(
