@@ -545,6 +545,9 @@ command=sleep 1000
 autostart=false
 startsecs=1
 priority=10
+; Python's child runs supervisord's own SIGTERM handler between fork and exec,
+; so a stop that lands in that window is swallowed and only SIGKILL ends it.
+stopwaitsecs=3
 
 [program:crash]
 command=sh -c 'exit 3'
