@@ -48,6 +48,9 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 pub use methods::MAX_RESPONSE;
 /// Answers estimated above this are encoded on a blocking thread, not the event loop's.
 const ENCODE_INLINE_MAX: usize = 256 * 1024;
+/// Responses larger than this are followed by a heap trim
+/// ([`crate::supervisor::memory::trim_heap`]); `getAllProcessInfo` of 20 programs is 16 KiB.
+const TRIM_AFTER: usize = 32 * 1024;
 /// A whole request head (including the idle time before it on a kept-alive connection) must
 /// arrive within this time.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -1023,10 +1026,19 @@ async fn rpc<S: AsyncRead + AsyncWrite + Unpin>(
             .await
             .map_err(io::Error::other)?
     } else {
-        encode_response(&result)
+        let body = encode_response(&result);
+        drop(result);
+        body
     };
     slot.waiting_on_client();
-    respond(stream, 200, "text/xml", &[], &body, close).await
+    let sent = respond(stream, 200, "text/xml", &[], &body, close).await;
+    // A large answer (getAllProcessInfo, a multicall) leaves its freed value tree and buffers
+    // scattered over the heap, which glibc keeps resident: give them back.
+    if body.len() > TRIM_AFTER {
+        drop(body);
+        crate::supervisor::memory::trim_heap();
+    }
+    sent
 }
 
 /// `/metrics`: a snapshot from the loop, `/proc` figures added here, rendered as text.

@@ -432,13 +432,9 @@ pub async fn run(
         rt.tick_and_dispatch();
         if !startup_done && !rt.core.starts_deferred() {
             // The start-up is over: hand the memory of parsing the configuration and of the
-            // start-up itself back to the system (glibc keeps freed heap pages otherwise).
+            // start-up itself back to the system.
             startup_done = true;
-            #[cfg(target_env = "gnu")]
-            // SAFETY: plain libc call without pointers.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            crate::supervisor::memory::release_startup_memory();
         }
         NEXT_EVENT_SERIAL.store(rt.bus.next_serial(), Ordering::Relaxed);
         if let Some(e) = rt.ending {
