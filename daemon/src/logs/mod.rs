@@ -14,6 +14,7 @@
 //! * [`tail`]: reading logs for `readLog` / `tailProcessLog`.
 
 pub mod auto;
+pub mod auto_create;
 mod level;
 pub mod mainlog;
 pub mod output;

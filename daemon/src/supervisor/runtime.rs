@@ -22,6 +22,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
@@ -39,6 +40,7 @@ use crate::config::model::{HealthCheck, Probe};
 use crate::config::{Config, GroupConfig, LogFile, ProcessConfig};
 use crate::events::EventBus;
 use crate::health;
+use crate::logs::auto_create::{AutoFile, AutoLogCreator, AutoSlot, Created};
 use crate::logs::{
     self, Channel, LineSplitter, LogLevel, MainLog, OutputItem, OutputProcessor, RotatingFile,
     StdoutSink,
@@ -49,6 +51,7 @@ use crate::process::state::{Action, CheckKind, CommandError, ExitStatus};
 use crate::process::{cgroup, registry};
 use crate::supervisor::core::{Core, Output, ProcKey, Target};
 use crate::supervisor::host::{Host, Request, StdinError};
+use crate::supervisor::pacing::SpawnPacer;
 use crate::supervisor::pipes::{BurstDetector, PipeEnd};
 use crate::supervisor::stdin::StdinQueue;
 
@@ -58,25 +61,22 @@ const RECORD_POLL: Duration = Duration::from_millis(10);
 /// How often waiting RPC calls (`startProcess(name, wait=True)`) are re-evaluated at most.
 const PENDING_POLL: Duration = Duration::from_millis(50);
 
-/// At least this many automatic starts (autostart, autorestart, retries) per loop iteration,
-/// at most [`spawn_budget`]: between two batches of a large start-up the loop answers its
-/// clients, so `supervisorctl status` works from the first moment (the processes not started
-/// yet show STOPPED).
-const SPAWNS_PER_ITERATION: usize = 16;
-
-/// A start-up takes at most about this many loop iterations (more only when batches are at
-/// their minimum size).
+/// A start-up takes at least about this many loop iterations: between two batches of spawns
+/// the loop answers its clients, so `supervisorctl status` works from the first moment (the
+/// processes not started yet show STOPPED).
 const STARTUP_ITERATIONS: usize = 64;
 
-/// Automatic starts (and AUTO log creations) per loop iteration for `n` processes. Every
-/// iteration walks all processes (the core's tick and next deadline, `waitpid`), so with a
-/// fixed batch a start-up would cost O(n²); batches of n / [`STARTUP_ITERATIONS`] keep it
-/// O(n) while a client still waits at most one batch (about 80 spawns, tens of ms, at 5,000).
+/// The most automatic starts (autostart, autorestart, retries; and AUTO log creations without
+/// the worker thread) per loop iteration for `n` processes. Every iteration walks all
+/// processes (the core's tick and next deadline, `waitpid`), so with a fixed small batch a
+/// start-up would cost O(n²); batches of up to n / [`STARTUP_ITERATIONS`] keep it O(n). The
+/// [`SpawnPacer`] makes them smaller when spawns are slow, so a client waits tens of ms.
 fn spawn_budget(n: usize) -> usize {
-    (n / STARTUP_ITERATIONS).max(SPAWNS_PER_ITERATION)
+    (n / STARTUP_ITERATIONS).max(crate::supervisor::pacing::MIN_BATCH)
 }
 
-// AUTO child logs are created in the background, [`spawn_budget`] per loop iteration. Their
+// AUTO child logs are created in the background, by a worker thread
+// ([`crate::logs::auto_create`]; without it, [`spawn_budget`] per loop iteration). Their
 // names are chosen at start-up without I/O; a process's files are created before its first
 // spawn, or at once when a client asks for them, so the socket answers while thousands are
 // created.
@@ -243,8 +243,9 @@ struct ProcIo {
     pumps: Vec<PumpHandle>,
     /// Output bytes received on stdout and stderr over every run.
     bytes: [Rc<Cell<u64>>; 2],
-    /// stdout, stderr: an AUTO log whose name is chosen but whose file is not created yet.
-    auto_pending: [Cell<bool>; 2],
+    /// stdout, stderr: an AUTO log whose name is chosen but whose file the loop has not
+    /// seen created yet (by the worker or itself).
+    auto_pending: [RefCell<Option<Arc<AutoSlot>>>; 2],
     /// Extension (checks): the current run's check tasks, aborted when it ends.
     checks: Vec<tokio::task::AbortHandle>,
 }
@@ -291,6 +292,9 @@ struct Runtime {
     next_config: Option<Box<Config>>,
     /// Processes whose AUTO logs are still to be created, in priority order.
     pending_logs: VecDeque<ProcKey>,
+    /// The worker thread that creates AUTO files while the loop spawns; `None` if it could
+    /// not be started (the loop then creates them, [`spawn_budget`] per iteration).
+    auto_creator: Option<AutoLogCreator>,
     /// The last config read by `reloadConfig` (initially the running one).
     stored: Config,
     ending: Option<Ending>,
@@ -377,9 +381,9 @@ pub async fn run(
     // The stored config (what `reloadConfig` diffs against) keeps the groups; the core owns the
     // running ones; the loop's own copy needs only the daemon-wide settings.
     let stored = config.clone();
-    let mut core = Core::new(std::mem::take(&mut config.groups));
+    let core = Core::new(std::mem::take(&mut config.groups));
     let batch = spawn_budget(core.processes().count());
-    core.set_spawn_budget(batch);
+    let mut pacer = SpawnPacer::new(batch);
     let mut rt = Runtime {
         core,
         log,
@@ -394,6 +398,7 @@ pub async fn run(
         config,
         io: HashMap::new(),
         pending_logs: VecDeque::new(),
+        auto_creator: None,
         reload,
         next_config: None,
         ending: None,
@@ -422,8 +427,14 @@ pub async fn run(
         rt.expire_exec_probes();
         rt.sweep_cgroups(Instant::now());
         let now = Instant::now();
+        rt.core.set_spawn_budget(pacer.budget());
         let actions = rt.core.tick(now);
+        let spawns = actions
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Spawn))
+            .count();
         rt.apply(actions);
+        pacer.record(spawns, now.elapsed());
         rt.reap();
         // Command lines of children spawned before their exec had finished.
         let _ = registry::resolve_pending();
@@ -729,12 +740,15 @@ impl Runtime {
             };
             let (stdout_log, out_pending) = self.open_channel_log(&config, Channel::Stdout);
             let (stderr_log, err_pending) = if config.redirect_stderr {
-                (None, false)
+                (None, None)
             } else {
                 self.open_channel_log(&config, Channel::Stderr)
             };
-            if out_pending || err_pending {
+            if out_pending.is_some() || err_pending.is_some() {
                 self.pending_logs.push_back(key);
+            }
+            for slot in [&out_pending, &err_pending].into_iter().flatten() {
+                self.submit_auto_log(slot.clone());
             }
             self.io.insert(
                 key,
@@ -744,85 +758,135 @@ impl Runtime {
                     stdin: None,
                     pumps: Vec::new(),
                     bytes: Default::default(),
-                    auto_pending: [Cell::new(out_pending), Cell::new(err_pending)],
+                    auto_pending: [RefCell::new(out_pending), RefCell::new(err_pending)],
                     checks: Vec::new(),
                 },
             );
         }
     }
 
-    /// Create the AUTO logs of up to `max` processes still waiting for them.
-    fn create_pending_logs(&mut self, max: usize) {
-        for _ in 0..max {
-            let Some(key) = self.pending_logs.pop_front() else {
-                return;
-            };
-            self.create_logs_of(key);
+    /// Queue an AUTO file for the worker thread, started at the first one.
+    fn submit_auto_log(&mut self, slot: Arc<AutoSlot>) {
+        if self.auto_creator.is_none() {
+            match AutoLogCreator::start() {
+                Ok(c) => self.auto_creator = Some(c),
+                Err(e) => {
+                    self.log(
+                        LogLevel::Warn,
+                        &format!(
+                            "cannot start the AUTO log thread ({e}); creating them in the loop"
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        if let Some(c) = &self.auto_creator {
+            c.submit(slot);
         }
     }
 
+    /// Take the outcomes of AUTO files the worker created, in order; without a worker,
+    /// create the files of up to `max` processes here.
+    fn create_pending_logs(&mut self, max: usize) {
+        let mut created_here = 0;
+        while let Some(&key) = self.pending_logs.front() {
+            if self.auto_creator.is_some() {
+                if !self.take_created_logs(key) {
+                    return;
+                }
+            } else {
+                if created_here == max {
+                    return;
+                }
+                created_here += 1;
+                self.create_logs_of(key);
+            }
+            self.pending_logs.pop_front();
+        }
+    }
+
+    /// Apply what the worker did for `key`'s AUTO files; `false` while one is not done.
+    fn take_created_logs(&self, key: ProcKey) -> bool {
+        let Some(io) = self.io.get(&key) else {
+            return true;
+        };
+        let mut all = true;
+        for (i, channel) in [Channel::Stdout, Channel::Stderr].into_iter().enumerate() {
+            let mut pending = io.auto_pending[i].borrow_mut();
+            let Some(slot) = pending.as_ref() else {
+                continue;
+            };
+            match slot.try_take() {
+                Some(created) => {
+                    *pending = None;
+                    drop(pending);
+                    self.apply_created(key, channel, created);
+                }
+                None => all = false,
+            }
+        }
+        all
+    }
+
     /// Create the AUTO log files of `key` chosen at start-up, if not done yet (exclusive create,
-    /// mode 0600; a taken name is replaced by a new one).
+    /// mode 0600; a taken name is replaced by a new one), or wait for the one the worker is
+    /// creating.
     fn create_logs_of(&self, key: ProcKey) {
         let Some(io) = self.io.get(&key) else {
             return;
         };
-        let channels = [
-            (Channel::Stdout, &io.stdout_log, &io.auto_pending[0]),
-            (Channel::Stderr, &io.stderr_log, &io.auto_pending[1]),
-        ];
-        for (channel, log, pending) in channels {
-            let Some(log) = log.as_ref().filter(|_| pending.replace(false)) else {
+        for (i, channel) in [Channel::Stdout, Channel::Stderr].into_iter().enumerate() {
+            let Some(slot) = io.auto_pending[i].borrow_mut().take() else {
                 continue;
             };
-            let mut path = log.borrow().path().to_path_buf();
-            let mut result = logs::create_auto_log(&path);
-            for _ in 0..100 {
-                if !matches!(&result, Err(e) if e.kind() == io::ErrorKind::AlreadyExists) {
-                    break;
-                }
-                let name = self.core.process(key).map(|p| p.name().to_string());
-                path = logs::auto_log_name(
-                    &self.config.supervisord.childlogdir,
-                    name.as_deref().unwrap_or_default(),
-                    channel,
-                    &self.config.supervisord.identifier,
-                );
-                result = logs::create_auto_log(&path);
-            }
-            if let Err(e) = result {
-                let name = self.core.process(key).map(|p| p.name().to_string());
-                self.log(
-                    LogLevel::Error,
-                    &format!(
-                        "could not create {} log for '{}' in {}: {e}",
-                        channel.name(),
-                        name.unwrap_or_default(),
-                        self.config.supervisord.childlogdir.display()
-                    ),
-                );
-            }
+            self.apply_created(key, channel, slot.create_now());
+        }
+    }
+
+    /// Log a failed AUTO file; follow a replacement name.
+    fn apply_created(&self, key: ProcKey, channel: Channel, created: Created) {
+        let Some(io) = self.io.get(&key) else {
+            return;
+        };
+        let log = match channel {
+            Channel::Stdout => io.stdout_log.as_ref(),
+            Channel::Stderr => io.stderr_log.as_ref(),
+        };
+        if let Err(e) = &created.result {
+            let name = self.core.process(key).map(|p| p.name().to_string());
+            self.log(
+                LogLevel::Error,
+                &format!(
+                    "could not create {} log for '{}' in {}: {e}",
+                    channel.name(),
+                    name.unwrap_or_default(),
+                    self.config.supervisord.childlogdir.display()
+                ),
+            );
+        }
+        if let Some(log) = log {
             let mut f = log.borrow_mut();
-            if f.path() != path {
+            if f.path() != created.path {
                 let (maxbytes, backups) = f.limits();
-                *f = RotatingFile::closed(&path, maxbytes, backups);
+                *f = RotatingFile::closed(&created.path, maxbytes, backups);
             }
         }
     }
 
-    /// The log of one channel; `true` when it is an AUTO log whose file is still to be created
+    /// The log of one channel, and the file to create when it is an AUTO log
     /// ([`Runtime::create_logs_of`]).
     fn open_channel_log(
         &self,
         config: &ProcessConfig,
         channel: Channel,
-    ) -> (Option<SharedLog>, bool) {
+    ) -> (Option<SharedLog>, Option<Arc<AutoSlot>>) {
         let chan = match channel {
             Channel::Stdout => &config.stdout,
             Channel::Stderr => &config.stderr,
         };
         let path = match &chan.logfile {
-            LogFile::None | LogFile::Syslog => return (None, false),
+            LogFile::None | LogFile::Syslog => return (None, None),
             LogFile::Path(p) => p.clone(),
             LogFile::Auto => {
                 // Only the name now; the file is created before the first spawn.
@@ -833,14 +897,21 @@ impl Runtime {
                     &self.config.supervisord.identifier,
                 );
                 let f = RotatingFile::closed(&p, chan.logfile_maxbytes, chan.logfile_backups);
-                return (Some(Rc::new(RefCell::new(f))), true);
+                let slot = AutoSlot::new(AutoFile {
+                    path: p,
+                    childlogdir: self.config.supervisord.childlogdir.clone(),
+                    process: config.name.clone(),
+                    channel,
+                    identifier: self.config.supervisord.identifier.clone(),
+                });
+                return (Some(Rc::new(RefCell::new(f))), Some(slot));
             }
         };
         match RotatingFile::open(&path, chan.logfile_maxbytes, chan.logfile_backups) {
             Ok(mut f) => {
                 // Created now (so it exists for tail), opened again at the first output.
                 f.release();
-                (Some(Rc::new(RefCell::new(f))), false)
+                (Some(Rc::new(RefCell::new(f))), None)
             }
             Err(e) => {
                 self.log(
@@ -852,7 +923,7 @@ impl Runtime {
                         path.display()
                     ),
                 );
-                (None, false)
+                (None, None)
             }
         }
     }
@@ -1692,7 +1763,12 @@ impl Host for Runtime {
             .unwrap_or_default();
         self.core.remove_group(name)?;
         for key in keys {
-            self.io.remove(&key);
+            if let Some(io) = self.io.remove(&key) {
+                // Its AUTO files are not wanted any more.
+                for slot in io.auto_pending.iter().filter_map(|s| s.borrow_mut().take()) {
+                    slot.cancel();
+                }
+            }
         }
         if let Some(line) = self.sockets.close(name) {
             self.log(LogLevel::Info, &line);
