@@ -329,11 +329,18 @@ pub fn spawn_with_env(
         }
     } else {
         // SAFETY: the closure runs in the forked child before exec and only calls
-        // async-signal-safe functions (write, setrlimit, initgroups, setgid, setuid, chdir,
+        // async-signal-safe functions (signal, write, setrlimit, initgroups, setgid, setuid, chdir,
         // umask) on data prepared before the fork; it allocates nothing. Order: limits (cgroup,
         // rlimits; while still privileged), then as Supervisor: user, directory, umask.
         unsafe {
             cmd.pre_exec(move || {
+                // The daemon's own handlers (the event loop's) must not run in the child: a
+                // stop signal that reaches it before exec would be swallowed and the program
+                // would run until SIGKILL (upstream's quirk, docs/compat.md). std has just
+                // unblocked every signal; make the caught ones fatal again first.
+                for sig in CAUGHT_SIGNALS {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
                 if let Some(l) = &limits {
                     l.apply()?;
                 }
@@ -385,6 +392,17 @@ pub fn spawn_with_env(
         stderr: stderr_r,
     })
 }
+
+/// The signals supervisord catches (`supervisor::runtime::Signals`); a forked child resets
+/// them before anything else.
+const CAUGHT_SIGNALS: [libc::c_int; 6] = [
+    libc::SIGCHLD,
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGUSR2,
+];
 
 /// `errno.errorcode` style name, as Supervisor prints in spawn failures.
 pub fn errno_name(code: i32) -> String {
