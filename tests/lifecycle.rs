@@ -267,6 +267,15 @@ fn sighup_reload(kind: Kind) {
     let a1 = spawned_pid(&mut d, "a");
     let b1 = spawned_pid(&mut d, "b");
     let daemon = d.pid();
+    // Both must have exec'd first: Python's child swallows a SIGTERM that lands between its
+    // fork and exec (docs/compat.md), and the stop would then end with SIGKILL.
+    for (pid, want) in [(a1, "sleep 1000"), (b1, "sleep 1001")] {
+        assert!(
+            wait_for(secs(5.0), || Some(cmdline(pid)).filter(|c| c == want)).is_some(),
+            "pid {pid} never ran {want}\n{}",
+            d.diagnostics()
+        );
+    }
 
     let conf = d.path("supervisord.conf");
     let text = fs::read_to_string(&conf).unwrap();
