@@ -351,6 +351,9 @@ fn start(
             &format!("could not become a child subreaper: {e}"),
         );
     }
+    // Three low descriptor slots for spawning without copying our descriptor table (taken
+    // before the event loop opens anything).
+    supervisor_daemon::process::shared_table::reserve();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()

@@ -6,6 +6,7 @@
 pub mod cgroup;
 pub mod limits;
 pub mod registry;
+pub mod shared_table;
 pub mod socket;
 pub mod spawn;
 pub mod state;

@@ -10,8 +10,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -309,6 +309,45 @@ pub fn spawn_with_env(
         (Some(r), w)
     };
 
+    let simple = creds.is_none() && umask.is_none() && limits.is_none();
+    if simple && super::shared_table::available() {
+        // The child gets a private table with only its three descriptors, instead of a copy
+        // of ours (see `shared_table`).
+        let env = env_block(config, ctx, extra_env);
+        let exec_err = |what: &str| format!("couldn't exec {}: {what}", argv[0]);
+        let path = CString::new(filename.as_os_str().as_bytes()).map_err(|_| exec_err("EINVAL"))?;
+        let args = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| exec_err("EINVAL"))?;
+        let before = super::registry::boot_ticks();
+        let spawned = super::shared_table::spawn(&super::shared_table::Request {
+            path: &path,
+            argv: &args,
+            envp: &env,
+            stdio: [
+                child_stdin.as_raw_fd(),
+                stdout_w.as_raw_fd(),
+                child_stderr.as_raw_fd(),
+            ],
+            dir: directory.as_deref(),
+        });
+        let window = before.zip(super::registry::boot_ticks());
+        let pid = spawned.map_err(|e| exec_err(&errno_name(e.raw_os_error().unwrap_or(0))))?;
+        drop((child_stdin, stdout_w, child_stderr));
+        let _ = super::registry::record(
+            pid,
+            &format!("{}:{}", config.group_name, config.name),
+            window,
+        );
+        return Ok(Spawned {
+            pid,
+            stdin: stdin_w,
+            stdout: stdout_r,
+            stderr: stderr_r,
+        });
+    }
     let mut cmd = Command::new(&filename);
     cmd.arg0(&argv[0])
         .args(&argv[1..])
@@ -321,7 +360,7 @@ pub fn spawn_with_env(
     // Own process group, like Supervisor's setpgrp(), so stopasgroup/killasgroup reach every
     // descendant.
     cmd.process_group(0);
-    if creds.is_none() && umask.is_none() && limits.is_none() {
+    if simple {
         // Nothing that needs code in the child: std can use posix_spawn (vfork-speed), which
         // keeps spawning fast however large the daemon grows.
         if let Some(dir) = &config.directory {
@@ -391,6 +430,31 @@ pub fn spawn_with_env(
         stdout: stdout_r,
         stderr: stderr_r,
     })
+}
+
+/// The child's environment as `KEY=VALUE` strings, as std's `Command` would pass it
+/// (`env_clear` + `envs`: a later value wins, sorted by name).
+fn env_block(
+    config: &ProcessConfig,
+    ctx: &SpawnContext,
+    extra_env: &[(OsString, OsString)],
+) -> Vec<CString> {
+    let mut env = std::collections::BTreeMap::new();
+    for (k, v) in child_environment(config, ctx)
+        .into_iter()
+        .chain(extra_env.iter().cloned())
+    {
+        env.insert(k, v);
+    }
+    env.into_iter()
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            // A NUL cannot be passed; std's Command refuses the whole spawn instead.
+            CString::new(kv).ok()
+        })
+        .collect()
 }
 
 /// The signals supervisord catches (`supervisor::runtime::Signals`); a forked child resets
