@@ -359,7 +359,12 @@ mod tests {
         });
         // SAFETY: ours.
         unsafe { libc::close(null) };
-        Some(result.expect_err("the spawn must fail").raw_os_error().unwrap_or(0))
+        Some(
+            result
+                .expect_err("the spawn must fail")
+                .raw_os_error()
+                .unwrap_or(0),
+        )
     }
 
     #[test]
