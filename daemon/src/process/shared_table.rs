@@ -110,6 +110,15 @@ struct ChildArgs {
     error: *mut libc::c_int,
 }
 
+/// A NULL-terminated array of pointers to `strings`, as `execve` takes.
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
 /// Size of the child's stack: it only makes system calls through libc wrappers.
 const STACK: usize = 64 * 1024;
 
@@ -121,18 +130,8 @@ pub fn spawn(req: &Request<'_>) -> io::Result<i32> {
     };
     // One spawn at a time uses the slots (the daemon spawns from its loop only; tests do not).
     let _slots_taken = SPAWN_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let argv: Vec<*const libc::c_char> = req
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp: Vec<*const libc::c_char> = req
-        .envp
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
+    let argv = pointers(req.argv);
+    let envp = pointers(req.envp);
     let mut error: libc::c_int = 0;
     let mut args = ChildArgs {
         path: req.path.as_ptr(),
@@ -203,24 +202,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     // call is async-signal-safe and allocates nothing.
     unsafe {
         let args = &*(arg as *const ChildArgs);
-        // Caught signals back to their default (their handlers are the parent's code on the
-        // parent's data), and SIGPIPE, which Rust ignores, as std's spawn does. Signals
-        // glibc keeps for itself answer EINVAL and are skipped.
-        for sig in 1..=64 {
-            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-                continue;
-            }
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut sa) != 0 {
-                continue;
-            }
-            let custom = sa.sa_sigaction != libc::SIG_DFL && sa.sa_sigaction != libc::SIG_IGN;
-            if custom || sig == libc::SIGPIPE {
-                let mut dfl: libc::sigaction = std::mem::zeroed();
-                dfl.sa_sigaction = libc::SIG_DFL;
-                libc::sigaction(sig, &dfl, std::ptr::null_mut());
-            }
-        }
+        default_signal_dispositions();
         // Own process group, like Supervisor's setpgrp().
         if libc::setpgid(0, 0) != 0 {
             fail(args);
@@ -258,6 +240,31 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         libc::execve(args.path, args.argv, args.envp);
         fail(args)
+    }
+}
+
+/// In a child before exec: every caught signal back to its default (the handlers are the
+/// daemon's code on the daemon's data), and SIGPIPE, which Rust ignores, as std's spawn does.
+/// Ignored signals stay ignored. Only `sigaction`, so async-signal-safe; signals glibc keeps
+/// for itself answer EINVAL and are skipped.
+pub fn default_signal_dispositions() {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: sigaction with valid pointers to zero-initialised (plain C) structs.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut sa) != 0 {
+                continue;
+            }
+            let custom = sa.sa_sigaction != libc::SIG_DFL && sa.sa_sigaction != libc::SIG_IGN;
+            if custom || sig == libc::SIGPIPE {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
     }
 }
 

@@ -310,113 +310,89 @@ pub fn spawn_with_env(
     };
 
     let simple = creds.is_none() && umask.is_none() && limits.is_none();
-    if simple && super::shared_table::available() {
+    // The child's start time lies between the two readings of each spawn (see
+    // `registry::record`).
+    let (pid, window) = if simple && super::shared_table::available() {
         // The child gets a private table with only its three descriptors, instead of a copy
         // of ours (see `shared_table`).
+        let stdio = [
+            child_stdin.as_raw_fd(),
+            stdout_w.as_raw_fd(),
+            child_stderr.as_raw_fd(),
+        ];
         let env = env_block(config, ctx, extra_env);
-        let exec_err = |what: &str| format!("couldn't exec {}: {what}", argv[0]);
-        let path = CString::new(filename.as_os_str().as_bytes()).map_err(|_| exec_err("EINVAL"))?;
-        let args = argv
-            .iter()
-            .map(|a| CString::new(a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| exec_err("EINVAL"))?;
-        let before = super::registry::boot_ticks();
-        let spawned = super::shared_table::spawn(&super::shared_table::Request {
-            path: &path,
-            argv: &args,
-            envp: &env,
-            stdio: [
-                child_stdin.as_raw_fd(),
-                stdout_w.as_raw_fd(),
-                child_stderr.as_raw_fd(),
-            ],
-            dir: directory.as_deref(),
-        });
-        let window = before.zip(super::registry::boot_ticks());
-        let pid = spawned.map_err(|e| exec_err(&errno_name(e.raw_os_error().unwrap_or(0))))?;
+        let spawned = spawn_shared(&filename, &argv, &env, stdio, directory.as_deref());
         drop((child_stdin, stdout_w, child_stderr));
-        let _ = super::registry::record(
-            pid,
-            &format!("{}:{}", config.group_name, config.name),
-            window,
-        );
-        return Ok(Spawned {
-            pid,
-            stdin: stdin_w,
-            stdout: stdout_r,
-            stderr: stderr_r,
-        });
-    }
-    let mut cmd = Command::new(&filename);
-    cmd.arg0(&argv[0])
-        .args(&argv[1..])
-        .env_clear()
-        .envs(child_environment(config, ctx))
-        .envs(extra_env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::from(child_stdin))
-        .stdout(Stdio::from(stdout_w))
-        .stderr(Stdio::from(child_stderr));
-    // Own process group, like Supervisor's setpgrp(), so stopasgroup/killasgroup reach every
-    // descendant.
-    cmd.process_group(0);
-    if simple {
-        // Nothing that needs code in the child: std can use posix_spawn (vfork-speed), which
-        // keeps spawning fast however large the daemon grows.
-        if let Some(dir) = &config.directory {
-            cmd.current_dir(dir);
-        }
+        spawned?
     } else {
-        // SAFETY: the closure runs in the forked child before exec and only calls
-        // async-signal-safe functions (signal, write, setrlimit, initgroups, setgid, setuid, chdir,
-        // umask) on data prepared before the fork; it allocates nothing. Order: limits (cgroup,
-        // rlimits; while still privileged), then as Supervisor: user, directory, umask.
-        unsafe {
-            cmd.pre_exec(move || {
-                // The daemon's own handlers (the event loop's) must not run in the child: a
-                // stop signal that reaches it before exec would be swallowed and the program
-                // would run until SIGKILL (upstream's quirk, docs/compat.md). std has just
-                // unblocked every signal; make the caught ones fatal again first.
-                for sig in CAUGHT_SIGNALS {
-                    libc::signal(sig, libc::SIG_DFL);
-                }
-                if let Some(l) = &limits {
-                    l.apply()?;
-                }
-                if let Some(c) = &creds {
-                    if libc::initgroups(c.name.as_ptr(), c.gid.as_raw()) != 0
-                        || libc::setgid(c.gid.as_raw()) != 0
-                        || libc::setuid(c.uid.as_raw()) != 0
-                    {
-                        return Err(io::Error::last_os_error());
+        let mut cmd = Command::new(&filename);
+        cmd.arg0(&argv[0])
+            .args(&argv[1..])
+            .env_clear()
+            .envs(child_environment(config, ctx))
+            .envs(extra_env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::from(child_stdin))
+            .stdout(Stdio::from(stdout_w))
+            .stderr(Stdio::from(child_stderr));
+        // Own process group, like Supervisor's setpgrp(), so stopasgroup/killasgroup reach every
+        // descendant.
+        cmd.process_group(0);
+        if simple {
+            // Nothing that needs code in the child: std can use posix_spawn (vfork-speed), which
+            // keeps spawning fast however large the daemon grows.
+            if let Some(dir) = &config.directory {
+                cmd.current_dir(dir);
+            }
+        } else {
+            // SAFETY: the closure runs in the forked child before exec and only calls
+            // async-signal-safe functions (sigaction, write, setrlimit, initgroups, setgid, setuid, chdir,
+            // umask) on data prepared before the fork; it allocates nothing. Order: limits (cgroup,
+            // rlimits; while still privileged), then as Supervisor: user, directory, umask.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // The daemon's own handlers (the event loop's) must not run in the child: a
+                    // stop signal that reaches it before exec would be swallowed and the program
+                    // would run until SIGKILL (upstream's quirk, docs/compat.md). std has just
+                    // unblocked every signal; make the caught ones fatal again first.
+                    super::shared_table::default_signal_dispositions();
+                    if let Some(l) = &limits {
+                        l.apply()?;
                     }
-                }
-                if let Some(dir) = &directory {
-                    if libc::chdir(dir.as_ptr()) != 0 {
-                        return Err(io::Error::last_os_error());
+                    if let Some(c) = &creds {
+                        if libc::initgroups(c.name.as_ptr(), c.gid.as_raw()) != 0
+                            || libc::setgid(c.gid.as_raw()) != 0
+                            || libc::setuid(c.uid.as_raw()) != 0
+                        {
+                            return Err(io::Error::last_os_error());
+                        }
                     }
-                }
-                if let Some(mask) = umask {
-                    libc::umask(mask as libc::mode_t);
-                }
-                Ok(())
-            });
+                    if let Some(dir) = &directory {
+                        if libc::chdir(dir.as_ptr()) != 0 {
+                            return Err(io::Error::last_os_error());
+                        }
+                    }
+                    if let Some(mask) = umask {
+                        libc::umask(mask as libc::mode_t);
+                    }
+                    Ok(())
+                });
+            }
         }
-    }
-    // The child's start time lies between these two readings (see `registry::record`).
-    let before = super::registry::boot_ticks();
-    let spawned = cmd.spawn();
-    let window = before.zip(super::registry::boot_ticks());
-    let child = spawned.map_err(|e| {
-        let errno = e.raw_os_error().unwrap_or(0);
-        limits_report
-            .as_ref()
-            .and_then(|r| r.explain(errno))
-            .unwrap_or_else(|| format!("couldn't exec {}: {}", argv[0], errno_name(errno)))
-    })?;
-    let pid = i32::try_from(child.id()).map_err(|_| "pid out of range".to_string())?;
-    // The std handle is dropped on purpose: the daemon reaps with waitpid(-1) itself.
-    drop(child);
+        let before = super::registry::boot_ticks();
+        let spawned = cmd.spawn();
+        let window = before.zip(super::registry::boot_ticks());
+        let child = spawned.map_err(|e| {
+            let errno = e.raw_os_error().unwrap_or(0);
+            limits_report
+                .as_ref()
+                .and_then(|r| r.explain(errno))
+                .unwrap_or_else(|| format!("couldn't exec {}: {}", argv[0], errno_name(errno)))
+        })?;
+        let pid = i32::try_from(child.id()).map_err(|_| "pid out of range".to_string())?;
+        // The std handle is dropped on purpose: the daemon reaps with waitpid(-1) itself.
+        drop(child);
+        (pid, window)
+    };
     // Best effort: a record that cannot be written only weakens the clean-up after a crash
     // of supervisord itself (the start-up already warned if the file is unwritable).
     let _ = super::registry::record(
@@ -430,6 +406,35 @@ pub fn spawn_with_env(
         stdout: stdout_r,
         stderr: stderr_r,
     })
+}
+
+/// Start `filename` through [`super::shared_table`]: its pid and the boot-clock window of the
+/// spawn, or the `spawnerr` text.
+fn spawn_shared(
+    filename: &Path,
+    argv: &[String],
+    env: &[CString],
+    stdio: [std::os::fd::RawFd; 3],
+    dir: Option<&std::ffi::CStr>,
+) -> Result<(i32, Option<(u64, u64)>), String> {
+    let exec_err = |what: &str| format!("couldn't exec {}: {what}", argv[0]);
+    let path = CString::new(filename.as_os_str().as_bytes()).map_err(|_| exec_err("EINVAL"))?;
+    let args = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| exec_err("EINVAL"))?;
+    let before = super::registry::boot_ticks();
+    let spawned = super::shared_table::spawn(&super::shared_table::Request {
+        path: &path,
+        argv: &args,
+        envp: env,
+        stdio,
+        dir,
+    });
+    let window = before.zip(super::registry::boot_ticks());
+    let pid = spawned.map_err(|e| exec_err(&errno_name(e.raw_os_error().unwrap_or(0))))?;
+    Ok((pid, window))
 }
 
 /// The child's environment as `KEY=VALUE` strings, as std's `Command` would pass it
@@ -456,17 +461,6 @@ fn env_block(
         })
         .collect()
 }
-
-/// The signals supervisord catches (`supervisor::runtime::Signals`); a forked child resets
-/// them before anything else.
-const CAUGHT_SIGNALS: [libc::c_int; 6] = [
-    libc::SIGCHLD,
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGHUP,
-    libc::SIGUSR2,
-];
 
 /// `errno.errorcode` style name, as Supervisor prints in spawn failures.
 pub fn errno_name(code: i32) -> String {
