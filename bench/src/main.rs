@@ -339,16 +339,8 @@ fn wait_startup(sock: &Path, n: usize, timeout: Duration) -> Result<Instant, Str
 
 fn wait_all(d: &Daemon, n: usize, state: &str, timeout: Duration) -> Result<Instant, String> {
     let sock = socket(d);
-    wait_for(timeout, || {
-        let infos = rpc::call(&sock, "supervisor.getAllProcessInfo", &[]).ok()?;
-        let arr = infos.as_array()?;
-        let done = arr.len() == n
-            && arr
-                .iter()
-                .all(|p| p.get("statename").and_then(Value::as_str) == Some(state));
-        done.then(Instant::now)
-    })
-    .ok_or_else(|| format!("not all {n} processes reached {state} within {timeout:?}"))
+    wait_for(timeout, || all_in_state(&sock, n, state).then(Instant::now))
+        .ok_or_else(|| format!("not all {n} processes reached {state} within {timeout:?}"))
 }
 
 fn proc_stat(pid: i32) -> Option<(f64, f64)> {
