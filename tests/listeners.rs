@@ -901,40 +901,67 @@ fn stdin_httpok_https_and_body_check() {
     let port = supervisor_tests::free_port();
     let flag = tmp.path().join("healthy");
     fs::write(&flag, "").unwrap();
-    let mut app = std::process::Command::new(supervisor_tests::venv_python())
-        .arg(supervisor_tests::fixtures_dir().join("webapp.py"))
-        .arg(port.to_string())
-        .arg(&flag)
-        .arg(&cert)
-        .arg(&key)
-        .spawn()
-        .expect("start webapp.py");
+    // Killed however the test ends: a leftover would hold the test run's stdout open.
+    let _app = KillOnDrop(
+        std::process::Command::new(supervisor_tests::venv_python())
+            .arg(supervisor_tests::fixtures_dir().join("webapp.py"))
+            .arg(port.to_string())
+            .arg(&flag)
+            .arg(&cert)
+            .arg(&key)
+            .spawn()
+            .expect("start webapp.py"),
+    );
     let url = format!("https://127.0.0.1:{port}/health");
-    wait_for(secs(10.0), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    // Ready means answering HTTPS, not just accepting TCP (it listens before it loads the
+    // certificate; on a loaded machine the first check could otherwise time out).
+    let probe = format!(
+        "import ssl, urllib.request; \
+         urllib.request.urlopen('{url}', context=ssl._create_unverified_context(), timeout=2)"
+    );
+    wait_for(secs(30.0), || {
+        std::process::Command::new(supervisor_tests::venv_python())
+            .args(["-c", &probe])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
     })
-    .expect("webapp listens");
+    .expect("webapp answers HTTPS");
     let mut l = ListenerProc::start(
         &ours_bin("httpok"),
         &["-p", "web", "-t", "5", "-b", "ok", "--insecure", &url],
         &[],
     );
     assert_eq!(l.send("TICK_5", "when:5"), "OK");
-    assert!(!l.stderr().contains("contacting"), "{}", l.stderr());
+    let err = l.stderr();
+    assert!(!err.contains("contacting"), "{err}");
     // Degraded body: httpok acts (and, without a daemon, says it cannot get process info).
     fs::remove_file(&flag).unwrap();
     assert_eq!(l.send("TICK_5", "when:10"), "OK");
-    let err = l.stderr();
-    assert!(
-        err.contains(&format!("status contacting {url}: 200 OK")),
-        "{err}"
-    );
-    assert!(err.contains("Exception retrieving process info"), "{err}");
+    // The RESULT comes on stdout; what it wrote to stderr may still be on its way.
+    for needle in [
+        format!("status contacting {url}: 200 OK"),
+        "Exception retrieving process info".to_string(),
+    ] {
+        assert!(
+            l.wait_stderr(&needle, secs(10.0)).is_some(),
+            "no {needle:?} in {}",
+            l.stderr()
+        );
+    }
     // Non-TICK events are just acknowledged.
     assert_eq!(l.exited("web", false, 1), "OK");
     assert!(l.close(secs(10.0)).is_some_and(|s| s.success()));
-    let _ = app.kill();
-    let _ = app.wait();
+}
+
+/// A helper process killed (and reaped) when the test ends, passed or panicked.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 both_daemons!(memmon_over_http_with_auth => python_memmon_over_http_with_auth, ours_memmon_over_http_with_auth);
