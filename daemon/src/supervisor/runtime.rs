@@ -295,8 +295,6 @@ struct Runtime {
     /// The worker thread that creates AUTO files while the loop spawns; `None` if it could
     /// not be started (the loop then creates them, [`spawn_budget`] per iteration).
     auto_creator: Option<AutoLogCreator>,
-    /// When [`Runtime::reap`] last ran.
-    last_reap: Instant,
     /// The last config read by `reloadConfig` (initially the running one).
     stored: Config,
     ending: Option<Ending>,
@@ -401,7 +399,6 @@ pub async fn run(
         io: HashMap::new(),
         pending_logs: VecDeque::new(),
         auto_creator: None,
-        last_reap: Instant::now(),
         reload,
         next_config: None,
         ending: None,
@@ -419,6 +416,7 @@ pub async fn run(
     rt.open_child_logs();
     rt.start_events();
     let mut startup_done = false;
+    let mut last_reap = Instant::now();
 
     loop {
         // Let the other tasks of the LocalSet (HTTP connections, output pumps) run once per
@@ -441,11 +439,13 @@ pub async fn run(
         // `waitpid(-1)` walks every child in the kernel: only when a SIGCHLD came (looked at
         // without waiting, since the select below may keep choosing control commands), and
         // once a second whatever happens.
-        if sigchld_pending(&mut *sigchld) {
+        let chld = sigchld_pending(&mut *sigchld);
+        if chld || last_reap.elapsed() >= REAP_SWEEP {
             rt.reap();
-            rt.log(LogLevel::Debug, "received SIGCHLD indicating a child quit");
-        } else if rt.last_reap.elapsed() >= REAP_SWEEP {
-            rt.reap();
+            last_reap = Instant::now();
+            if chld {
+                rt.log(LogLevel::Debug, "received SIGCHLD indicating a child quit");
+            }
         }
         // Command lines of children spawned before their exec had finished.
         let _ = registry::resolve_pending();
@@ -499,6 +499,7 @@ pub async fn run(
             _ = sigchld.recv() => {
                 // Upstream reaps, then handles the signal.
                 rt.reap();
+                last_reap = Instant::now();
                 rt.log(LogLevel::Debug, "received SIGCHLD indicating a child quit");
             }
             _ = sigterm.recv() => rt.request_stop(Ending::Shutdown, "SIGTERM"),
@@ -967,7 +968,6 @@ impl Runtime {
 
     /// Reap every exited child without blocking.
     fn reap(&mut self) {
-        self.last_reap = Instant::now();
         loop {
             let status = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
