@@ -416,7 +416,6 @@ pub async fn run(
     rt.open_child_logs();
     rt.start_events();
     let mut startup_done = false;
-    let mut last_reap = Instant::now();
 
     loop {
         // Let the other tasks of the LocalSet (HTTP connections, output pumps) run once per
@@ -436,17 +435,7 @@ pub async fn run(
             .count();
         rt.apply(actions);
         pacer.record(spawns, now.elapsed());
-        // `waitpid(-1)` walks every child in the kernel: only when a SIGCHLD came (looked at
-        // without waiting, since the select below may keep choosing control commands), and
-        // once a second whatever happens.
-        let chld = sigchld_pending(&mut *sigchld);
-        if chld || last_reap.elapsed() >= REAP_SWEEP {
-            rt.reap();
-            last_reap = Instant::now();
-            if chld {
-                rt.log(LogLevel::Debug, "received SIGCHLD indicating a child quit");
-            }
-        }
+        rt.reap();
         // Command lines of children spawned before their exec had finished.
         let _ = registry::resolve_pending();
         rt.follow_core_shutdown();
@@ -499,7 +488,6 @@ pub async fn run(
             _ = sigchld.recv() => {
                 // Upstream reaps, then handles the signal.
                 rt.reap();
-                last_reap = Instant::now();
                 rt.log(LogLevel::Debug, "received SIGCHLD indicating a child quit");
             }
             _ = sigterm.recv() => rt.request_stop(Ending::Shutdown, "SIGTERM"),
@@ -514,15 +502,6 @@ pub async fn run(
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
     }
-}
-
-/// How often the loop reaps even without a SIGCHLD (belt and braces; a reap walks every child).
-const REAP_SWEEP: Duration = Duration::from_secs(1);
-
-/// Whether a SIGCHLD arrived since the last look, without waiting for one.
-fn sigchld_pending(sigchld: &mut tokio::signal::unix::Signal) -> bool {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    matches!(sigchld.poll_recv(&mut cx), std::task::Poll::Ready(Some(())))
 }
 
 /// Write what result handlers printed (supervisor_stdout / supervisor_stdlog echo) on our own
